@@ -1,0 +1,199 @@
+"""Combine Redshift Catalogs: the steps after partitioning, as plain functions the rules call.
+
+find_duplicates -> resolve_duplicates -> write_combined. Only pairs and group members ever reach
+the driver's memory; the catalog itself is processed partition by partition.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from pzforge import duplicates, resolve
+from pzforge.partition import WRITE_TABLE_KWARGS
+from pzforge.schema import COLUMNS, RESOLUTION_COLUMNS, pandas_dtype
+
+log = logging.getLogger(__name__)
+
+
+def partition_files(catalog_dir: str | Path) -> list[Path]:
+    """HATS partition files in sky order (order, then pixel), which is _healpix_29 order."""
+    files = list((Path(catalog_dir) / "dataset").rglob("Npix=*.parquet"))
+
+    def key(p: Path) -> tuple[int, int]:
+        order = int(p.parent.parent.name.split("=")[1])
+        pix = int(p.stem.split("=")[1])
+        return (pix << (2 * (29 - order)), order)
+
+    return sorted(files, key=key)
+
+
+def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, **WRITE_TABLE_KWARGS)
+    tmp.replace(path)
+
+
+def find_duplicates(
+    catalog_dir: str | Path, margin_dir: str | Path, radius_arcsec: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairs (id_a, id_b, sep_arcsec) and group members (id, group_id)."""
+    pairs = duplicates.find_pairs(catalog_dir, margin_dir, radius_arcsec)
+    return pairs, duplicates.group_pairs(pairs)
+
+
+def load_members(catalog_dir: str | Path, groups: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Attributes of the group members only, read from the partition files with a filter."""
+    wanted = list(dict.fromkeys(["id", *columns]))
+    if len(groups) == 0:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in wanted}).assign(group_id=0)[:0]
+    dataset = pads.dataset([str(p) for p in partition_files(catalog_dir)], format="parquet")
+    ids = pa.array(groups["id"].astype(str).to_numpy(), type=pa.string())
+    table = dataset.to_table(columns=wanted, filter=pc.field("id").isin(ids))
+    attrs = table.to_pandas()
+    return groups.merge(attrs, on="id", how="left", validate="one_to_one")
+
+
+def resolve_duplicates(
+    catalog_dir: str | Path, groups: pd.DataFrame, settings: dict[str, Any]
+) -> pd.DataFrame:
+    """Resolution table for group members: id, group_id, tie_result, compared_to, keep."""
+    criteria = settings["criteria"]
+    needed = ["z", "z_flag_homogenized", "survey", *[c["column"] for c in criteria]]
+    members = load_members(catalog_dir, groups, needed)
+    if len(members) == 0:
+        empty = pd.DataFrame(
+            {
+                "id": pd.Series(dtype="string"),
+                "group_id": pd.Series(dtype="int64"),
+                "tie_result": pd.Series(dtype="int8"),
+                "compared_to": pd.Series(dtype="string"),
+            }
+        )
+        return resolve.apply_mode(empty, settings["mode"], settings["ties"], settings["seed"])
+    table = resolve.resolve_groups(
+        members,
+        criteria,
+        survey_priority=settings.get("survey_priority", []),
+        delta_z=settings["delta_z"],
+    )
+    return resolve.apply_mode(table, settings["mode"], settings["ties"], settings["seed"])
+
+
+def _apply_resolution(part: pd.DataFrame, resolution: pd.DataFrame | None, mode: str) -> pd.DataFrame:
+    """Add group_id / tie_result / compared_to to one partition and drop rows not kept."""
+    index_name = part.index.name or "_healpix_29"
+    df = part.reset_index()
+    if resolution is None or mode == "concatenate":
+        df["group_id"] = pd.array([pd.NA] * len(df), dtype="Int64")
+        df["tie_result"] = pd.array([pd.NA] * len(df), dtype="Int8")
+        df["compared_to"] = pd.array([pd.NA] * len(df), dtype="string")
+    else:
+        cols = ["id", "group_id", "tie_result", "compared_to", "keep"]
+        df = df.merge(resolution[cols], on="id", how="left", sort=False)
+        member = df["group_id"].notna().to_numpy()
+        df["group_id"] = df["group_id"].astype("Int64")
+        df["tie_result"] = df["tie_result"].fillna(resolve.KEPT).astype("Int8")
+        df["compared_to"] = df["compared_to"].astype("string")
+        keep = np.where(member, df["keep"].fillna(True).to_numpy(dtype=bool), True)
+        df = df.loc[keep].drop(columns=["keep"])
+    df = df.sort_values([index_name, "id"], kind="stable")
+    return df.set_index(index_name)
+
+
+def output_columns(extra: dict[str, str]) -> list[str]:
+    return [*COLUMNS, *RESOLUTION_COLUMNS, *extra]
+
+
+def write_combined(
+    catalog_dir: str | Path,
+    resolution: pd.DataFrame | None,
+    mode: str,
+    extra: dict[str, str],
+    out_hats: str | Path,
+    out_parquet: str | Path,
+) -> dict[str, Any]:
+    """Write the combined catalog as HATS (lsdb.write_catalog) and as one sorted Parquet file."""
+    import dask
+    import lsdb
+
+    out_hats, out_parquet = Path(out_hats), Path(out_parquet)
+    columns = output_columns(extra)
+    catalog = lsdb.open_catalog(str(catalog_dir))
+    meta = _apply_resolution(catalog._ddf._meta.copy(), _empty_resolution(), mode)[columns]
+    res = None if resolution is None else resolution.drop(columns=[], errors="ignore")
+    combined = catalog.map_partitions(
+        lambda part: _apply_resolution(part, res, mode)[columns], meta=meta
+    )
+    with dask.config.set(scheduler="threads"):
+        combined.write_catalog(
+            str(out_hats),
+            catalog_name=out_hats.name,
+            overwrite=True,
+            progress_bar=False,
+            write_table_kwargs=WRITE_TABLE_KWARGS,
+            create_thumbnail=False,
+            error_if_empty=False,
+        )
+    rows = _write_flat_parquet(out_hats, columns, extra, out_parquet)
+    return {"rows": rows, "hats": str(out_hats), "parquet": str(out_parquet)}
+
+
+def _empty_resolution() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": pd.Series(dtype="string"),
+            "group_id": pd.Series(dtype="int64"),
+            "tie_result": pd.Series(dtype="int8"),
+            "compared_to": pd.Series(dtype="string"),
+            "keep": pd.Series(dtype="bool"),
+        }
+    )
+
+
+def output_schema(extra: dict[str, str]) -> pa.Schema:
+    from pzforge.schema import EXTRA_DTYPES
+
+    fields = [pa.field(n, t) for n, (t, *_r) in {**COLUMNS, **RESOLUTION_COLUMNS}.items()]
+    fields += [pa.field(n, EXTRA_DTYPES[t]) for n, t in extra.items()]
+    return pa.schema(fields)
+
+
+def _write_flat_parquet(
+    hats_dir: Path, columns: list[str], extra: dict[str, str], out_parquet: Path
+) -> int:
+    """Stream the HATS partitions, in sky order, into one Parquet file with a fixed schema.
+
+    No timestamps or paths enter the file, so the same inputs give byte-identical output.
+    """
+    schema = output_schema(extra)
+    out_parquet.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_parquet.with_name(out_parquet.name + ".tmp")
+    rows = 0
+    with pq.ParquetWriter(tmp, schema, **WRITE_TABLE_KWARGS) as writer:
+        for path in partition_files(hats_dir):
+            table = pq.read_table(path, columns=columns)
+            table = table.select(columns).cast(schema)
+            rows += table.num_rows
+            writer.write_table(table)
+    tmp.replace(out_parquet)
+    return rows
+
+
+def read_output(parquet: str | Path) -> pd.DataFrame:
+    """The combined catalog as pandas with the contract's dtypes (for exports and tests)."""
+    df = pq.read_table(parquet).to_pandas()
+    for name, (arrow_type, *_r) in {**COLUMNS, **RESOLUTION_COLUMNS}.items():
+        if name in df.columns:
+            df[name] = df[name].astype(pandas_dtype(arrow_type))
+    return df

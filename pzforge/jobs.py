@@ -1,0 +1,57 @@
+"""Glue for Snakemake scripts: log to the rule's log file, turn user errors into one line."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pzforge.errors import PzforgeError
+
+ERROR_MARK = "PZFORGE-ERROR:"
+
+
+@contextlib.contextmanager
+def snakemake_job(snakemake: Any) -> Iterator[logging.Logger]:
+    """Send logging to ``snakemake.log[0]``; a PzforgeError ends the job with one clear line.
+
+    The line is written to the log with ERROR_MARK so ``pzforge run`` can show it to the user.
+    """
+    log_path = Path(snakemake.log[0])
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    log = logging.getLogger(f"pzforge.rule.{snakemake.rule}")
+    log.info("rule %s started", snakemake.rule)
+    try:
+        yield log
+    except PzforgeError as exc:
+        log.error("%s %s", ERROR_MARK, exc)
+        print(f"{ERROR_MARK} {exc}", file=sys.stderr)
+        handler.flush()
+        sys.exit(1)
+    except Exception:
+        log.exception("rule %s failed", snakemake.rule)
+        raise
+    log.info("rule %s finished", snakemake.rule)
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    """Write JSON atomically (temp file + rename), keys sorted for reproducibility."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())

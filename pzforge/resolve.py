@@ -1,0 +1,139 @@
+"""Resolve duplicate groups: stars, ranked criteria, redshift agreement, and the output mode.
+
+Everything is vectorized over all group members at once (sorts and group-wise transforms), so
+resolution costs O(members log members) however many groups there are.
+
+tie_result: 1 kept, 0 duplicate discarded, 2 unresolved tie, 3 star (only inside groups;
+rows without duplicates are 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pzforge.errors import ConfigError
+
+KEPT, DISCARDED, UNRESOLVED, STAR = 1, 0, 2, 3
+STAR_FLAG = 6
+
+
+def _rank_key(values: pd.Series, order: Any, column: str) -> np.ndarray:
+    """A float key where smaller is better; missing values rank last (+inf)."""
+    if isinstance(order, list):
+        lookup = {v: float(i) for i, v in enumerate(order)}
+        mapped = values.map(lambda v: lookup.get(v, float(len(order))), na_action="ignore")
+        return mapped.astype("float64").fillna(float(len(order))).to_numpy()
+    if order not in ("asc", "desc"):
+        raise ConfigError(f"resolution.criteria: order of {column!r} must be asc, desc or a list")
+    if pd.api.types.is_numeric_dtype(values):
+        key = values.astype("float64").to_numpy(na_value=np.nan)
+    else:  # text: rank by sorted distinct values
+        codes, _ = pd.factorize(values, sort=True)
+        key = np.where(codes < 0, np.nan, codes).astype("float64")
+    key = -key if order == "desc" else key
+    return np.where(np.isnan(key), np.inf, key)
+
+
+def resolve_groups(
+    members: pd.DataFrame,
+    criteria: list[dict[str, Any]],
+    *,
+    survey_priority: list[str] = (),
+    delta_z: float = 0.001,
+) -> pd.DataFrame:
+    """tie_result for every group member.
+
+    ``members`` has id, group_id, z, z_flag_homogenized and every column the criteria name.
+    Returns id, group_id, tie_result (int8), compared_to (other member ids, comma-separated),
+    sorted by (group_id, id).
+    """
+    crit = list(criteria)
+    if survey_priority:
+        crit.append({"column": "survey", "order": list(survey_priority)})
+    for c in crit:
+        if c["column"] not in members.columns:
+            raise ConfigError(
+                f"resolution.criteria names column {c['column']!r}, which the combined catalog "
+                f"does not have; columns: {', '.join(members.columns)}"
+            )
+    df = members.sort_values(["group_id", "id"], kind="stable").reset_index(drop=True)
+    star = (df["z_flag_homogenized"].astype("float64") == STAR_FLAG).to_numpy()
+    keys = {f"_k{i}": _rank_key(df[c["column"]], c["order"], c["column"]) for i, c in enumerate(crit)}
+    work = pd.DataFrame({"group_id": df["group_id"].to_numpy(), "_star": star, **keys})
+    work["_pos"] = np.arange(len(df))
+    key_cols = list(keys)
+    # Stars sort last so a group's first row is its best non-star (id breaks the last tie).
+    ordered = work.sort_values(["group_id", "_star", *key_cols, "_pos"], kind="stable")
+    first = ordered.groupby("group_id", sort=False).transform("first")
+    top = ~ordered["_star"].to_numpy() & ~first["_star"].to_numpy()
+    for k in key_cols:
+        top &= ordered[k].to_numpy() == first[k].to_numpy()
+    z = df["z"].to_numpy(dtype=float)[ordered["_pos"].to_numpy()]
+    top_z = pd.Series(np.where(top, z, np.nan), index=ordered.index)
+    g = ordered["group_id"]
+    spread = top_z.groupby(g).transform("max") - top_z.groupby(g).transform("min")
+    n_top = pd.Series(top.astype(int), index=ordered.index).groupby(g).transform("sum")
+    is_first = ~g.duplicated(keep="first").to_numpy()
+    agree = (spread.to_numpy() <= delta_z + 1e-12) | (n_top.to_numpy() == 1)
+    result = np.full(len(ordered), DISCARDED, dtype=np.int8)
+    result[top & agree & is_first] = KEPT
+    result[top & ~agree] = UNRESOLVED
+    result[ordered["_star"].to_numpy()] = STAR
+    tie = np.empty(len(df), dtype=np.int8)
+    tie[ordered["_pos"].to_numpy()] = result
+    out = pd.DataFrame(
+        {
+            "id": df["id"].astype("string"),
+            "group_id": df["group_id"].astype("int64"),
+            "tie_result": tie,
+            "compared_to": _compared_to(df),
+        }
+    )
+    if "survey" in df.columns:  # carried for the per-survey summary
+        out["survey"] = df["survey"].astype("string")
+    return out
+
+
+def _compared_to(df: pd.DataFrame) -> pd.Series:
+    """For each member, the other ids of its group (df sorted by group_id, id)."""
+    ids = df["id"].astype(str).tolist()
+    groups = df["group_id"].to_numpy()
+    out: list[str] = []
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], len(groups)]
+    for s, e in zip(starts, ends, strict=True):
+        members = ids[s:e]
+        for i in range(len(members)):
+            out.append(",".join(members[:i] + members[i + 1 :]))
+    return pd.Series(out, dtype="string")
+
+
+def apply_mode(resolution: pd.DataFrame, mode: str, ties: str, seed: int) -> pd.DataFrame:
+    """Add ``keep`` (does the row go to the output?) to a member table under a mode.
+
+    mark keeps all rows. remove keeps tie_result 1 rows plus, for unresolved ties, all of them
+    (keep_all), none (remove_all) or one per group drawn with a generator seeded by ``seed``
+    (draw_one; the drawn row keeps tie_result 2 so users can see it was drawn).
+    """
+    out = resolution.copy()
+    if mode == "mark":
+        out["keep"] = True
+        return out
+    if mode != "remove":
+        raise ConfigError(f"resolution.mode {mode!r} has no duplicate resolution")
+    keep = out["tie_result"].to_numpy() == KEPT
+    tied = out["tie_result"].to_numpy() == UNRESOLVED
+    if ties == "keep_all":
+        keep |= tied
+    elif ties == "draw_one":
+        rng = np.random.default_rng(seed)
+        draws = pd.Series(np.where(tied, rng.random(len(out)), -1.0), index=out.index)
+        best = draws.groupby(out["group_id"]).transform("max")
+        keep |= tied & (draws.to_numpy() == best.to_numpy())
+    elif ties != "remove_all":
+        raise ConfigError(f"resolution.ties must be keep_all, remove_all or draw_one, not {ties!r}")
+    out["keep"] = keep
+    return out

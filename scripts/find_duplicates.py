@@ -1,0 +1,19 @@
+"""Snakemake script: duplicate pairs and groups (pzforge.combine.find_duplicates)."""
+
+from typing import TYPE_CHECKING
+
+from pzforge.combine import find_duplicates, write_parquet_atomic
+from pzforge.jobs import snakemake_job
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+with snakemake_job(snakemake) as log:
+    import pyarrow as pa
+
+    pairs, groups = find_duplicates(
+        snakemake.input.catalog, snakemake.input.margin, snakemake.params.radius_arcsec
+    )
+    write_parquet_atomic(pa.Table.from_pandas(pairs, preserve_index=False), snakemake.output.pairs)
+    write_parquet_atomic(pa.Table.from_pandas(groups, preserve_index=False), snakemake.output.groups)
+    log.info("%d pairs in %d groups", len(pairs), groups["group_id"].nunique())
