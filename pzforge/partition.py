@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,10 @@ def partition_catalog(
         ) as cluster,
         Client(cluster) as client,
     ):
+        started = time.perf_counter()
         pipeline_with_client(import_args, client)
+        log.info("hats-import catalog: %.1f s", time.perf_counter() - started)
+        started = time.perf_counter()
         margin_args = MarginCacheArguments(
             input_catalog_path=str(catalog_dir),
             output_path=str(margin_dir.parent),
@@ -82,6 +86,7 @@ def partition_catalog(
             **common,
         )
         pipeline_with_client(margin_args, client)
+        log.info("hats-import margin cache: %.1f s", time.perf_counter() - started)
     shutil.rmtree(tmp_root, ignore_errors=True)
     import hats
 
