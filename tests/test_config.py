@@ -1,0 +1,102 @@
+import pytest
+import yaml
+
+from pzforge.config import CONFIG_DIR, apply_overrides, load_config, union_extra_columns, validate_config
+from pzforge.errors import ConfigError
+
+
+def minimal(**extra):
+    cfg = {
+        "catalogs": [
+            {"name": "a", "path": "a.csv", "columns": {"ra": "RA", "dec": "DEC", "z": "Z"}, "survey": {"value": "VVDS"}}
+        ]
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def test_defaults_are_filled():
+    cfg = validate_config(minimal())
+    assert cfg["crossmatch"]["radius_arcsec"] == 1.0
+    assert cfg["resolution"]["mode"] == "mark"
+    assert cfg["resolution"]["delta_z"] == 0.001
+    assert cfg["resolution"]["criteria"][0] == {"column": "z_flag_homogenized", "order": "desc"}
+    assert cfg["validation"]["on_invalid"] == "drop"
+    assert cfg["catalogs"][0]["columns"]["z_err"] is None
+
+
+def test_demo_config_is_valid():
+    cfg = load_config([CONFIG_DIR / "config.yaml"])
+    assert len(cfg["catalogs"]) == 6
+
+
+def test_unknown_key_names_the_key_and_the_allowed_ones():
+    with pytest.raises(ConfigError, match=r"crossmatch\.radius .*not known.*radius_arcsec"):
+        validate_config(minimal(crossmatch={"radius": 2}))
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(ConfigError, match=r"crossmatch\.radius_arcsec"):
+        validate_config(minimal(crossmatch={"radius_arcsec": "two"}))
+
+
+def test_unknown_catalog_key():
+    cfg = minimal()
+    cfg["catalogs"][0]["colums"] = {}
+    with pytest.raises(ConfigError, match=r"catalogs\[0\]\.colums is not known"):
+        validate_config(cfg)
+
+
+def test_two_catalogs_with_the_same_name():
+    cfg = minimal()
+    cfg["catalogs"].append(dict(cfg["catalogs"][0]))
+    with pytest.raises(ConfigError, match="two catalogs are named 'a'"):
+        validate_config(cfg)
+
+
+def test_margin_smaller_than_radius():
+    with pytest.raises(ConfigError, match="margin_threshold_arcsec"):
+        validate_config(minimal(crossmatch={"radius_arcsec": 6.0}))
+
+
+def test_missing_mandatory_column_mapping():
+    cfg = minimal()
+    del cfg["catalogs"][0]["columns"]["z"]
+    with pytest.raises(ConfigError, match="'z' is a required property"):
+        validate_config(cfg)
+
+
+def test_overrides_nested_and_by_catalog_name():
+    cfg = apply_overrides(minimal(), ["crossmatch.radius_arcsec=2.5", "catalogs.a.path=b.fits"])
+    assert cfg["crossmatch"]["radius_arcsec"] == 2.5
+    assert cfg["catalogs"][0]["path"] == "b.fits"
+    with pytest.raises(ConfigError, match="no entry named 'zz'"):
+        apply_overrides(minimal(), ["catalogs.zz.path=x"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides(minimal(), ["crossmatch.radius_arcsec"])
+
+
+def test_config_files_merge_later_wins(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(yaml.safe_dump(minimal(crossmatch={"radius_arcsec": 1.5})))
+    b.write_text(yaml.safe_dump({"crossmatch": {"radius_arcsec": 0.5}}))
+    assert load_config([a, b])["crossmatch"]["radius_arcsec"] == 0.5
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("catalogs: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config([bad])
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config([tmp_path / "nope.yaml"])
+
+
+def test_extra_columns_union_and_conflicts():
+    cfg = minimal()
+    cfg["catalogs"][0]["extra_columns"] = {"mag": "float64"}
+    cfg["catalogs"].append({**cfg["catalogs"][0], "name": "b", "extra_columns": {"mag": "str"}})
+    with pytest.raises(ConfigError, match="extra column 'mag'"):
+        union_extra_columns(cfg)
+    cfg["catalogs"][1]["extra_columns"] = {"field": "str"}
+    assert union_extra_columns(cfg) == {"field": "str", "mag": "float64"}
