@@ -105,7 +105,11 @@ def demo(
     from pzforge.config import CONFIG_DIR
     from pzforge.runner import explain_failure, run_pipeline
 
+    import os
+
     workdir = workdir.resolve()
+    # The registry lives in the demo directory unless the site configured one.
+    os.environ.setdefault("PZFORGE_REGISTRY_URL", f"sqlite:///{workdir / 'pzforge_registry.sqlite'}")
     paths = sample_data.generate(workdir / "data")
     console.print(f"sample catalogs: {', '.join(p.name for p in paths.values())} in {workdir / 'data'}")
     result = run_pipeline(

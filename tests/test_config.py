@@ -100,3 +100,9 @@ def test_extra_columns_union_and_conflicts():
         union_extra_columns(cfg)
     cfg["catalogs"][1]["extra_columns"] = {"field": "str"}
     assert union_extra_columns(cfg) == {"field": "str", "mag": "float64"}
+
+
+def test_config_readme_documents_every_key():
+    from pzforge.config_docs import render
+
+    assert (CONFIG_DIR / "README.md").read_text() == render(), "run: python -m pzforge.config_docs > config/README.md"
