@@ -1,0 +1,488 @@
+"""Declarative translation of survey quality flags and types to the common scale.
+
+Rules live in ``config/surveys.yaml`` as data (value maps, ranges, last-digit maps, ordered
+conditional rules over several columns) and are applied with vectorized pandas masks. Nothing
+from the file is ever evaluated as code.
+
+Common scale (VVDS-style confidence): 0 no redshift, 1 < 70 %, 2 70-90 %, 3 90-99 %, 4 > 99 %,
+6 star; null = unknown. Types: s spectroscopic, g grism/prism, p photometric.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from pzforge.errors import HomogenizationError
+
+FLAG_VALUES = (0, 1, 2, 3, 4, 6)
+TYPE_VALUES = ("s", "g", "p")
+CANONICAL = ("z_flag", "z_err", "z", "type")
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "between", "is_null", "not_null")
+RULE_KINDS = ("value", "map", "ranges", "rules")
+MAX_EXAMPLES = 5
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[\s_\-.]", "", str(name)).lower()
+
+
+@dataclass(frozen=True)
+class Target:
+    """How one output (z_flag_homogenized or type_homogenized) is made for a survey."""
+
+    kind: str  # value | map | ranges | rules
+    spec: Any
+    column: str
+    last_digit: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Survey:
+    name: str
+    aliases: tuple[str, ...]
+    description: str
+    reference: str
+    z_flag: Target
+    type: Target
+    defaults: Mapping[str, Any]  # values for optional raw columns the file may lack
+
+
+class RuleBook:
+    """Every survey's rules, loaded from YAML and checked before any data is touched."""
+
+    def __init__(self, surveys: dict[str, Survey], source: str = "<memory>"):
+        self.surveys = surveys
+        self.source = source
+        self._lookup = {}
+        for survey in surveys.values():
+            for alias in (survey.name, *survey.aliases):
+                self._lookup[_norm_name(alias)] = survey.name
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> RuleBook:
+        try:
+            with open(path) as fh:
+                data = yaml.safe_load(fh)
+        except OSError as exc:
+            raise HomogenizationError(f"survey rules file {path} cannot be read: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise HomogenizationError(f"survey rules file {path} is not valid YAML: {exc}") from exc
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<memory>") -> RuleBook:
+        if not isinstance(data, dict) or not isinstance(data.get("surveys"), dict):
+            raise HomogenizationError(f"{source}: expected a top-level `surveys:` mapping")
+        surveys = {}
+        for name, body in data["surveys"].items():
+            surveys[str(name)] = _parse_survey(str(name), body, source)
+        return cls(surveys, source)
+
+    def known_surveys(self) -> list[str]:
+        return sorted(self.surveys, key=str.lower)
+
+    def resolve(self, survey: str) -> str:
+        found = self._lookup.get(_norm_name(survey))
+        if found is None:
+            raise HomogenizationError(
+                f"survey {survey!r} has no homogenization rules; known surveys: "
+                f"{', '.join(self.known_surveys())}. Add rules to {self.source}, or set "
+                "`flags_homogenized: true` on the catalog if its flags are already on the common scale"
+            )
+        return found
+
+    def required_columns(self, survey: str) -> set[str]:
+        s = self.surveys[self.resolve(survey)]
+        cols = _target_columns(s.z_flag) | _target_columns(s.type)
+        return {c for c in cols if c not in CANONICAL}
+
+    def to_dict(self, survey: str) -> dict[str, Any]:
+        s = self.surveys[self.resolve(survey)]
+        return {
+            "name": s.name,
+            "aliases": list(s.aliases),
+            "description": s.description,
+            "reference": s.reference,
+            "z_flag": _target_dict(s.z_flag),
+            "type": _target_dict(s.type),
+            "defaults": dict(s.defaults),
+        }
+
+    def explain(self, survey: str) -> str:
+        s = self.surveys[self.resolve(survey)]
+        lines = [f"{s.name}" + (f" (aliases: {', '.join(s.aliases)})" if s.aliases else "")]
+        if s.description:
+            lines.append(f"  {s.description}")
+        if s.reference:
+            lines.append(f"  reference: {s.reference}")
+        lines.append("  z_flag_homogenized:")
+        lines += [f"    {ln}" for ln in _explain_target(s.z_flag)]
+        lines.append("  type_homogenized:")
+        lines += [f"    {ln}" for ln in _explain_target(s.type)]
+        if s.defaults:
+            lines.append("  when the file lacks a column: " + ", ".join(f"{k} = {v!r}" for k, v in s.defaults.items()))
+        return "\n".join(lines)
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def _fail(source: str, survey: str, where: str, message: str) -> HomogenizationError:
+    return HomogenizationError(f"{source}: survey {survey!r}, {where}: {message}")
+
+
+def _parse_survey(name: str, body: Any, source: str) -> Survey:
+    if not isinstance(body, dict):
+        raise _fail(source, name, "entry", "must be a mapping with z_flag and type")
+    allowed = {"aliases", "description", "reference", "z_flag", "type", "defaults"}
+    unknown = set(body) - allowed
+    if unknown:
+        raise _fail(source, name, "entry", f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    for key in ("z_flag", "type"):
+        if key not in body:
+            raise _fail(source, name, "entry", f"missing `{key}`")
+    return Survey(
+        name=name,
+        aliases=tuple(str(a) for a in body.get("aliases", [])),
+        description=" ".join(str(body.get("description", "")).split()),
+        reference=str(body.get("reference", "")),
+        z_flag=_parse_target(name, "z_flag", body["z_flag"], source, FLAG_VALUES),
+        type=_parse_target(name, "type", body["type"], source, TYPE_VALUES),
+        defaults=dict(body.get("defaults", {})),
+    )
+
+
+def _parse_target(survey: str, which: str, body: Any, source: str, allowed_out: tuple) -> Target:
+    if not isinstance(body, dict):  # shorthand: a constant
+        body = {"value": body}
+    kinds = [k for k in RULE_KINDS if k in body]
+    if len(kinds) != 1:
+        raise _fail(source, survey, which, f"give exactly one of {', '.join(RULE_KINDS)} (got {kinds or 'none'})")
+    extra = set(body) - {*RULE_KINDS, "column", "last_digit", "default"}
+    if extra:
+        raise _fail(source, survey, which, f"unknown key(s) {sorted(extra)}")
+    kind = kinds[0]
+    spec = body[kind]
+
+    def check_out(value: Any, where: str) -> None:
+        if value is not None and value not in allowed_out:
+            raise _fail(source, survey, f"{which} {where}", f"value {value!r} is not one of {list(allowed_out)} (or null)")
+
+    if kind == "value":
+        check_out(spec, "value")
+    elif kind == "map":
+        if not isinstance(spec, dict) or not spec:
+            raise _fail(source, survey, which, "map must be a non-empty mapping of flag -> value")
+        for k, v in spec.items():
+            check_out(v, f"map[{k!r}]")
+    elif kind == "ranges":
+        if not isinstance(spec, list) or not spec:
+            raise _fail(source, survey, which, "ranges must be a list of {min, max, value}")
+        for i, r in enumerate(spec):
+            if not isinstance(r, dict) or "value" not in r or not ({"min", "max"} & set(r)):
+                raise _fail(source, survey, f"{which} ranges[{i}]", "needs value and min and/or max")
+            extra_keys = set(r) - {"min", "max", "value", "min_exclusive", "max_inclusive"}
+            if extra_keys:
+                raise _fail(source, survey, f"{which} ranges[{i}]", f"unknown key(s) {sorted(extra_keys)}")
+            check_out(r["value"], f"ranges[{i}]")
+    elif kind == "rules":
+        if not isinstance(spec, list) or not spec:
+            raise _fail(source, survey, which, "rules must be a list of {when, value}")
+        for i, r in enumerate(spec):
+            if not isinstance(r, dict) or set(r) != {"when", "value"}:
+                raise _fail(source, survey, f"{which} rules[{i}]", "each rule is {when: {...}, value: V}")
+            _check_condition(r["when"], survey, f"{which} rules[{i}].when", source)
+            check_out(r["value"], f"rules[{i}]")
+    if "default" in body:
+        check_out(body["default"], "default")
+    return Target(
+        kind=kind,
+        spec=spec,
+        column=str(body.get("column", which if which == "z_flag" else "type")),
+        last_digit=bool(body.get("last_digit", False)),
+        default=body.get("default"),
+    )
+
+
+def _check_condition(cond: Any, survey: str, where: str, source: str) -> None:
+    if not isinstance(cond, dict) or not cond:
+        raise _fail(source, survey, where, "a condition is a mapping of column -> {operator: value}")
+    for key, test in cond.items():
+        if key in ("any", "all"):
+            if not isinstance(test, list) or not test:
+                raise _fail(source, survey, f"{where}.{key}", "must be a list of conditions")
+            for j, sub in enumerate(test):
+                _check_condition(sub, survey, f"{where}.{key}[{j}]", source)
+            continue
+        if isinstance(test, dict):
+            bad = set(test) - set(OPERATORS)
+            if bad:
+                raise _fail(source, survey, f"{where}.{key}", f"unknown operator(s) {sorted(bad)}; allowed: {', '.join(OPERATORS)}")
+            if "between" in test and (not isinstance(test["between"], list) or len(test["between"]) != 2):
+                raise _fail(source, survey, f"{where}.{key}", "between takes [low, high]")
+            for op in ("in", "not_in"):
+                if op in test and not isinstance(test[op], list):
+                    raise _fail(source, survey, f"{where}.{key}", f"{op} takes a list")
+
+
+def _condition_columns(cond: dict) -> set[str]:
+    cols: set[str] = set()
+    for key, test in cond.items():
+        if key in ("any", "all"):
+            for sub in test:
+                cols |= _condition_columns(sub)
+        else:
+            cols.add(key)
+    return cols
+
+
+def _target_columns(t: Target) -> set[str]:
+    if t.kind == "value":
+        return set()
+    if t.kind == "rules":
+        cols: set[str] = set()
+        for r in t.spec:
+            cols |= _condition_columns(r["when"])
+        return cols
+    return {t.column}
+
+
+def _target_dict(t: Target) -> dict[str, Any]:
+    d: dict[str, Any] = {t.kind: t.spec}
+    if t.kind in ("map", "ranges"):
+        d["column"] = t.column
+    if t.last_digit:
+        d["last_digit"] = True
+    if t.default is not None:
+        d["default"] = t.default
+    return d
+
+
+def _explain_condition(cond: dict) -> str:
+    parts = []
+    for key, test in cond.items():
+        if key in ("any", "all"):
+            joiner = " or " if key == "any" else " and "
+            parts.append("(" + joiner.join(_explain_condition(c) for c in test) + ")")
+        elif isinstance(test, dict):
+            parts += [f"{key} {op} {val!r}" if op not in ("is_null", "not_null") else f"{key} {op}" for op, val in test.items()]
+        else:
+            parts.append(f"{key} == {test!r}")
+    return " and ".join(parts)
+
+
+def _explain_target(t: Target) -> list[str]:
+    if t.kind == "value":
+        return [f"always {t.spec!r}"]
+    lines = []
+    if t.kind == "map":
+        src = f"last digit of {t.column}" if t.last_digit else t.column
+        lines.append(f"{src}: " + ", ".join(f"{k!r} -> {v!r}" for k, v in t.spec.items()))
+    elif t.kind == "ranges":
+        for r in t.spec:
+            lo = f"{t.column} {'>' if r.get('min_exclusive') else '>='} {r['min']}" if "min" in r else ""
+            hi = f"{t.column} {'<=' if r.get('max_inclusive') else '<'} {r['max']}" if "max" in r else ""
+            lines.append(f"{' and '.join(p for p in (lo, hi) if p)} -> {r['value']!r}")
+    else:
+        lines += [f"if {_explain_condition(r['when'])} -> {r['value']!r}" for r in t.spec]
+        lines.append("first matching rule wins")
+    lines.append(f"otherwise -> {t.default!r}" if t.default is not None else "otherwise -> outside the documented values")
+    return lines
+
+
+# --- applying ------------------------------------------------------------------------------
+
+
+def _as_number(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("float64")
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def _key(v: Any) -> Any:
+    """Map keys and values compared in one form: numbers as float, text stripped."""
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    try:
+        return float(str(v).strip())
+    except ValueError:
+        return str(v).strip()
+
+
+def _keys(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s.astype("float64")
+    text = s.astype("string").str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    return pd.Series(np.where(numbers.notna(), numbers.astype(object), text.astype(object)), index=s.index, dtype=object).where(s.notna())
+
+
+def _last_digit(s: pd.Series) -> pd.Series:
+    num = _as_number(s)
+    digit = np.floor(np.abs(num.to_numpy())) % 10
+    return pd.Series(digit, index=s.index)
+
+
+def _compare(values: pd.Series, op: str, arg: Any) -> np.ndarray:
+    if op == "is_null":
+        return values.isna().to_numpy() == bool(arg if arg is not None else True)
+    if op == "not_null":
+        return values.notna().to_numpy() == bool(arg if arg is not None else True)
+    if op in ("in", "not_in"):
+        keys = _keys(values)
+        hit = keys.isin([_key(a) for a in arg]).to_numpy()
+        return hit if op == "in" else (~hit & values.notna().to_numpy())
+    if op in ("eq", "ne") and not isinstance(arg, (int, float, bool)):
+        text = values.astype("string").str.strip()
+        hit = (text == str(arg).strip()).fillna(False).to_numpy(dtype=bool)
+        return hit if op == "eq" else (~hit & values.notna().to_numpy())
+    num = _as_number(values).to_numpy()
+    with np.errstate(invalid="ignore"):
+        if op == "between":
+            return (num >= float(arg[0])) & (num <= float(arg[1]))
+        a = float(arg)
+        return {"eq": num == a, "ne": (num != a) & ~np.isnan(num), "lt": num < a, "le": num <= a, "gt": num > a, "ge": num >= a}[op]
+
+
+def _evaluate(df: pd.DataFrame, cond: dict) -> np.ndarray:
+    mask = np.ones(len(df), dtype=bool)
+    for key, test in cond.items():
+        if key == "any":
+            sub = np.zeros(len(df), dtype=bool)
+            for c in test:
+                sub |= _evaluate(df, c)
+            mask &= sub
+        elif key == "all":
+            for c in test:
+                mask &= _evaluate(df, c)
+        else:
+            values = df[key]
+            tests = test if isinstance(test, dict) else {"eq": test}
+            for op, arg in tests.items():
+                mask &= _compare(values, op, arg)
+    return mask
+
+
+def _apply_target(df: pd.DataFrame, t: Target) -> tuple[pd.Series, np.ndarray]:
+    """Homogenized values (object Series, None = unknown) and the mask of unmatched non-null input."""
+    n = len(df)
+    if t.kind == "value":
+        return pd.Series([t.spec] * n, index=df.index, dtype=object), np.zeros(n, dtype=bool)
+    out = pd.Series([None] * n, index=df.index, dtype=object)
+    matched = np.zeros(n, dtype=bool)
+    present = np.ones(n, dtype=bool)
+    if t.kind == "map":
+        src = df[t.column]
+        present = src.notna().to_numpy()
+        keys = _last_digit(src) if t.last_digit else _keys(src)
+        lookup = {_key(k): v for k, v in t.spec.items()}
+        matched = keys.isin(list(lookup)).to_numpy() & present
+        out[matched] = keys[matched].map(lookup).to_numpy()
+    elif t.kind == "ranges":
+        num = _as_number(df[t.column]).to_numpy()
+        present = ~np.isnan(num)
+        for r in t.spec:
+            m = ~matched & present
+            with np.errstate(invalid="ignore"):
+                if "min" in r:
+                    m &= (num > r["min"]) if r.get("min_exclusive") else (num >= r["min"])
+                if "max" in r:
+                    m &= (num <= r["max"]) if r.get("max_inclusive") else (num < r["max"])
+            out[m] = r["value"]
+            matched |= m
+    else:
+        for r in t.spec:
+            m = ~matched & _evaluate(df, r["when"])
+            out[m] = r["value"]
+            matched |= m
+    if t.default is not None:
+        out[~matched] = t.default
+        return out, np.zeros(n, dtype=bool)
+    return out, ~matched & present
+
+
+def homogenize(
+    df: pd.DataFrame, rulebook: RuleBook, *, on_unknown_flag: str = "error", context: str = ""
+) -> pd.DataFrame:
+    """Add z_flag_homogenized (Int8) and type_homogenized (string) using each row's survey rules."""
+    if on_unknown_flag not in ("error", "null"):
+        raise HomogenizationError(f"on_unknown_flag must be 'error' or 'null', not {on_unknown_flag!r}")
+    prefix = f"{context}: " if context else ""
+    if "survey" not in df.columns:
+        raise HomogenizationError(f"{prefix}no survey column; say where the survey name comes from")
+    out = df.copy()
+    flags = pd.Series([None] * len(df), index=df.index, dtype=object)
+    types = pd.Series([None] * len(df), index=df.index, dtype=object)
+    surveys = df["survey"].astype("string")
+    if surveys.isna().any():
+        rows = np.flatnonzero(surveys.isna().to_numpy())[:MAX_EXAMPLES].tolist()
+        raise HomogenizationError(f"{prefix}survey name is empty in {int(surveys.isna().sum())} rows (e.g. rows {rows})")
+    for raw_name in pd.unique(surveys):
+        name = rulebook.resolve(raw_name)
+        survey = rulebook.surveys[name]
+        mask = (surveys == raw_name).to_numpy()
+        part = df.loc[mask]
+        for col in sorted(_target_columns(survey.z_flag) | _target_columns(survey.type)):
+            if col not in part.columns:
+                if col in survey.defaults:
+                    part = part.assign(**{col: survey.defaults[col]})
+                else:
+                    what = f"the {col} column mapping" if col in CANONICAL else f"column {col!r}"
+                    raise HomogenizationError(
+                        f"{prefix}survey {name}'s rules read {what}, which the catalog does not provide; "
+                        f"map it in the catalog's `columns:` (see `pzforge surveys explain {name}`)"
+                    )
+        for target, series, label in ((survey.z_flag, flags, "z_flag"), (survey.type, types, "type")):
+            values, unknown = _apply_target(part, target)
+            if unknown.any():
+                column = target.column
+                if on_unknown_flag == "error":
+                    raw = part[column] if column in part.columns else pd.Series(dtype=object)
+                    counts = raw[unknown].astype("string").value_counts().head(MAX_EXAMPLES)
+                    positions = part.index[unknown][:MAX_EXAMPLES].tolist()
+                    shown = ", ".join(f"{v!r} ({n} rows)" for v, n in counts.items())
+                    raise HomogenizationError(
+                        f"{prefix}{label} values outside survey {name}'s documented values in column "
+                        f"{column!r}: {shown} (e.g. rows {positions}). Fix the data, extend the rule in "
+                        f"{rulebook.source}, or set homogenization.on_unknown_flag: null to mark them unknown"
+                    )
+            series[mask] = values.to_numpy()
+    out["z_flag_homogenized"] = pd.array(pd.to_numeric(flags, errors="coerce"), dtype="Int8")
+    out["type_homogenized"] = types.astype("string")
+    return out
+
+
+def check_homogenized(df: pd.DataFrame, *, context: str = "") -> None:
+    """Catalogs whose flags are already homogenized: check the values are on the common scale."""
+    prefix = f"{context}: " if context else ""
+    if "z_flag_homogenized" in df.columns:
+        num = pd.to_numeric(df["z_flag_homogenized"], errors="coerce")
+        bad = (df["z_flag_homogenized"].notna() & ~num.isin(FLAG_VALUES)).to_numpy()
+        if bad.any():
+            _raise_bad(df["z_flag_homogenized"], bad, f"{prefix}z_flag values", "0, 1, 2, 3, 4, 6 or null")
+    if "type_homogenized" in df.columns:
+        text = df["type_homogenized"].astype("string").str.strip()
+        bad = (text.notna() & ~text.isin(TYPE_VALUES)).to_numpy(dtype=bool)
+        if bad.any():
+            _raise_bad(df["type_homogenized"], bad, f"{prefix}type values", "s, g, p or null")
+
+
+def _raise_bad(values: pd.Series, bad: np.ndarray, what: str, allowed: str) -> None:
+    counts = values[bad].astype("string").value_counts().head(MAX_EXAMPLES)
+    rows = np.flatnonzero(bad)[:MAX_EXAMPLES].tolist()
+    raise HomogenizationError(
+        f"{what} are not on the homogenized scale ({allowed}): "
+        + ", ".join(f"{v!r} ({n} rows)" for v, n in counts.items())
+        + f" (e.g. rows {rows}); fix them, or set flags_homogenized: false and name the survey's rules"
+    )

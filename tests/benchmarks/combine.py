@@ -1,0 +1,169 @@
+"""Benchmark: Combine Redshift Catalogs end to end on synthetic catalogs (not a test).
+
+    .venv/bin/python tests/benchmarks/combine.py 1000000 [--workdir DIR] [--keep]
+
+Generates N rows over 10 surveys (5 % duplicates, with small offsets, uniformly over the sky so
+many straddle tile borders), runs the pipeline with profiles/local, and prints: rows, wall
+seconds, rows/s, peak RSS of the whole process tree, the floor (read every input once and write
+one Parquet file) and the ratio to it, and the duplicate stage against lsdb's bare self-crossmatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SURVEYS = {  # survey -> valid flag values (config/surveys.yaml)
+    "2dFGRS": [1, 2, 3, 4, 5],
+    "2dFLenS": [1, 2, 3, 4, 6],
+    "6dFGS": [1, 2, 3, 4, 6],
+    "OzDES": [1, 2, 3, 4, 6],
+    "MOSDEF": [0, 1, 2, 3, 4, 5, 6, 7],
+    "PRIMUS": [-1, 2, 3, 4],
+    "VVDS": [0, 1, 2, 3, 4, 9, 12, 23],
+    "VUDS": [0, 1, 2, 3, 4, 9, 14],
+    "VANDELS": [0, 1, 2, 3, 4, 9],
+    "zCOSMOS": [0, 1, 2, 3, 4, 9, 13],
+}
+
+
+def generate(n: int, out: Path, seed: int = 1) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    n_dup = int(0.05 * n)
+    n_unique = n - n_dup
+    ra = rng.uniform(0, 360, n_unique)
+    dec = np.degrees(np.arcsin(rng.uniform(-1, 1, n_unique)))
+    src = rng.integers(0, n_unique, n_dup)
+    sep = rng.uniform(0, 0.9, n_dup) / 3600
+    ang = rng.uniform(0, 2 * np.pi, n_dup)
+    ra = np.concatenate([ra, np.mod(ra[src] + sep * np.cos(ang) / np.maximum(np.cos(np.radians(dec[src])), 1e-3), 360)])
+    dec = np.concatenate([dec, np.clip(dec[src] + sep * np.sin(ang), -90, 90)])
+    z = np.round(rng.gamma(2.0, 0.3, n), 5)
+    survey_idx = rng.permutation(np.arange(n) % len(SURVEYS))
+    catalogs = []
+    for i, (survey, flags) in enumerate(SURVEYS.items()):
+        sel = survey_idx == i
+        k = int(sel.sum())
+        df = pd.DataFrame({
+            "ID": np.arange(k, dtype=np.int64), "RA": ra[sel], "DEC": dec[sel], "Z": z[sel],
+            "ZERR": np.round(rng.uniform(1e-4, 1e-2, k), 6), "FLAG": rng.choice(flags, k),
+        })
+        path = out / f"{survey.lower()}.parquet"
+        df.to_parquet(path, index=False)
+        catalogs.append({"name": survey.lower(), "path": str(path), "survey": {"value": survey},
+                         "columns": {"id": "ID", "ra": "RA", "dec": "DEC", "z": "Z", "z_err": "ZERR", "z_flag": "FLAG"}})
+    return catalogs
+
+
+class PeakRSS(threading.Thread):
+    """Samples the summed RSS of a process and all its children."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.proc, self.peak, self.stop = psutil.Process(pid), 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                break
+            time.sleep(0.1)
+
+
+def floor_seconds(catalogs: list[dict], out: Path) -> float:
+    start = time.perf_counter()
+    with pq.ParquetWriter(out, pq.read_schema(catalogs[0]["path"]), compression="zstd", compression_level=3) as w:
+        for cat in catalogs:
+            w.write_table(pq.read_table(cat["path"]))
+    return time.perf_counter() - start
+
+
+def bare_self_crossmatch(catalog_dir: Path, margin_dir: Path) -> float:
+    import dask
+    import lsdb
+
+    start = time.perf_counter()
+    left = lsdb.open_catalog(str(catalog_dir), columns=["id", "ra", "dec"])
+    right = lsdb.open_catalog(str(catalog_dir), columns=["id", "ra", "dec"], margin_cache=str(margin_dir))
+    xm = left.crossmatch(right, n_neighbors=2, radius_arcsec=1.0, suffixes=("_a", "_b"), suffix_method="all_columns")
+    with dask.config.set(scheduler="threads"):
+        xm.compute(progress_bar=False)
+    return time.perf_counter() - start
+
+
+def rule_seconds(bench_dir: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for tsv in bench_dir.rglob("*.tsv"):
+        with open(tsv) as fh:
+            row = next(csv.DictReader(fh, delimiter="\t"))
+        out[tsv.parent.name] = out.get(tsv.parent.name, 0.0) + float(row["s"])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("rows", type=int)
+    ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="pzbench-"))
+    (work / "data").mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    catalogs = generate(args.rows, work / "data")
+    print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f} s")
+    config = {"run_name": "bench", "catalogs": catalogs, "registry": {"register": False}}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    cmd = [str(Path(sys.executable).parent / "pzforge"), "run", "combine_redshift", "-c", str(work / "config.yaml"), "-w", str(work)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = PeakRSS(proc.pid)
+    sampler.start()
+    output, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    sampler.stop.set()
+    if proc.returncode != 0:
+        print(output)
+        raise SystemExit("pipeline failed")
+    floor = floor_seconds(catalogs, work / "floor.parquet")
+    rules = rule_seconds(work / "benchmarks" / "bench")
+    dup = rules.get("find_duplicates", 0) + rules.get("resolve_duplicates", 0)
+    bare = bare_self_crossmatch(work / "results/bench/hats/input", work / "results/bench/hats/input_margin")
+    print(f"rows                 {args.rows:,}")
+    print(f"wall seconds         {wall:.1f}")
+    print(f"rows/s               {args.rows / wall:,.0f}")
+    print(f"peak RSS (tree)      {sampler.peak / 2**30:.2f} GiB")
+    print(f"floor seconds        {floor:.1f}  (read inputs once + write one Parquet)")
+    print(f"ratio to floor       {wall / floor:.1f}x")
+    for rule, sec in sorted(rules.items()):
+        print(f"  rule {rule:<24} {sec:8.1f} s")
+    print(f"duplicate stage      {dup:.1f} s (find + resolve)")
+    print(f"lsdb bare self-xmatch {bare:.1f} s  -> ratio {dup / bare:.2f}x")
+    if not args.keep and not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
