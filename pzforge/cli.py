@@ -46,7 +46,9 @@ ConfigOpt = Annotated[
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a config key: KEY=VALUE, e.g. crossmatch.radius_arcsec=2."),
+    typer.Option(
+        "--set", help="Override a config key: KEY=VALUE, e.g. crossmatch.radius_arcsec=2."
+    ),
 ]
 
 
@@ -97,21 +99,27 @@ def _report(result) -> None:
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option("--workdir", "-w", help="Demo directory.")] = Path("demo"),
+    workdir: Annotated[Path, typer.Option("--workdir", "-w", help="Demo directory.")] = Path(
+        "demo"
+    ),
     profile: Annotated[str, typer.Option("--profile", "-p", help="Execution profile.")] = "local",
 ) -> None:
     """Combine the bundled sample catalogs (generated deterministically) and register the result."""
+    import os
+
     from pzforge import sample_data
     from pzforge.config import CONFIG_DIR
     from pzforge.runner import explain_failure, run_pipeline
 
-    import os
-
     workdir = workdir.resolve()
     # The registry lives in the demo directory unless the site configured one.
-    os.environ.setdefault("PZFORGE_REGISTRY_URL", f"sqlite:///{workdir / 'pzforge_registry.sqlite'}")
+    os.environ.setdefault(
+        "PZFORGE_REGISTRY_URL", f"sqlite:///{workdir / 'pzforge_registry.sqlite'}"
+    )
     paths = sample_data.generate(workdir / "data")
-    console.print(f"sample catalogs: {', '.join(p.name for p in paths.values())} in {workdir / 'data'}")
+    console.print(
+        f"sample catalogs: {', '.join(p.name for p in paths.values())} in {workdir / 'data'}"
+    )
     result = run_pipeline(
         "combine_redshift",
         [CONFIG_DIR / "config.yaml"],
@@ -202,7 +210,9 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(130)
-        if type(exc).__module__.startswith("registry") and not (_state["debug"] or "--debug" in sys.argv):
+        if type(exc).__module__.startswith("registry") and not (
+            _state["debug"] or "--debug" in sys.argv
+        ):
             console.print(f"[red]error:[/red] {exc}", highlight=False)
             sys.exit(1)
         raise

@@ -90,7 +90,9 @@ def resolve_duplicates(
     return resolve.apply_mode(table, settings["mode"], settings["ties"], settings["seed"])
 
 
-def _apply_resolution(part: pd.DataFrame, resolution: pd.DataFrame | None, mode: str) -> pd.DataFrame:
+def _apply_resolution(
+    part: pd.DataFrame, resolution: pd.DataFrame | None, mode: str
+) -> pd.DataFrame:
     """Add group_id / tie_result / compared_to to one partition and drop rows not kept."""
     index_name = part.index.name or "_healpix_29"
     df = part.reset_index()
@@ -130,7 +132,7 @@ def write_combined(
     out_hats, out_parquet = Path(out_hats), Path(out_parquet)
     columns = output_columns(extra)
     catalog = lsdb.open_catalog(str(catalog_dir))
-    meta = _apply_resolution(catalog._ddf._meta.copy(), _empty_resolution(), mode)[columns]
+    meta = _apply_resolution(catalog.meta.copy(), _empty_resolution(), mode)[columns]
     res = None if resolution is None else resolution.drop(columns=[], errors="ignore")
     combined = catalog.map_partitions(
         lambda part: _apply_resolution(part, res, mode)[columns], meta=meta
@@ -139,6 +141,7 @@ def write_combined(
         combined.write_catalog(
             str(out_hats),
             catalog_name=out_hats.name,
+            as_collection=False,
             overwrite=True,
             progress_bar=False,
             write_table_kwargs=WRITE_TABLE_KWARGS,

@@ -48,7 +48,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path} must hold a mapping of keys, not {type(data).__name__}"
+        )
     return data
 
 
@@ -90,7 +92,9 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[st
             else:
                 node = node.setdefault(part, {})
                 if not isinstance(node, (dict, list)):
-                    raise ConfigError(f"--set {text!r}: {'.'.join(parts[: i + 1])} is not a mapping")
+                    raise ConfigError(
+                        f"--set {text!r}: {'.'.join(parts[: i + 1])} is not a mapping"
+                    )
         if isinstance(node, list):
             raise ConfigError(f"--set {text!r}: address catalog keys as catalogs.NAME.KEY=VALUE")
         node[parts[-1]] = value

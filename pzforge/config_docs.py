@@ -30,7 +30,13 @@ def _rows(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, str, str,
         kind = " or ".join(kind) if isinstance(kind, list) else kind
         if "enum" in sub:
             kind += ": " + ", ".join(json.dumps(v) for v in sub["enum"])
-        default = json.dumps(sub["default"]) if "default" in sub else "(required)" if name in schema.get("required", []) else ""
+        default = (
+            json.dumps(sub["default"])
+            if "default" in sub
+            else "(required)"
+            if name in schema.get("required", [])
+            else ""
+        )
         rows.append((path, kind, default, " ".join(sub.get("description", "").split())))
         if sub.get("type") == "object" or sub.get("type") == "array":
             rows.extend(_rows(sub, path))
@@ -41,7 +47,9 @@ def render() -> str:
     parts = [HEADER]
     for pipeline in PIPELINES:
         schema = load_schema(pipeline)
-        parts.append(f"\n## Pipeline `{pipeline}`\n\n{' '.join(schema.get('description', '').split())}\n")
+        parts.append(
+            f"\n## Pipeline `{pipeline}`\n\n{' '.join(schema.get('description', '').split())}\n"
+        )
         parts.append("| key | type | default | meaning |\n|---|---|---|---|")
         for path, kind, default, desc in _rows(schema):
             parts.append(f"| `{path}` | {kind} | `{default}` | {desc} |".replace("``", ""))

@@ -105,7 +105,9 @@ def _all_pairs_algorithm(radius_arcsec: float, id_column: str):
     return AllPairsCrossmatch(radius_arcsec=radius_arcsec)
 
 
-def find_pairs(catalog_dir: str | Path, margin_dir: str | Path, radius_arcsec: float) -> pd.DataFrame:
+def find_pairs(
+    catalog_dir: str | Path, margin_dir: str | Path, radius_arcsec: float
+) -> pd.DataFrame:
     """All pairs within ``radius_arcsec`` in a HATS catalog, computed per tile with margins."""
     import dask
     import lsdb
@@ -139,9 +141,7 @@ def group_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     deterministic; members are sorted by (group_id, id).
     """
     if len(pairs) == 0:
-        return pd.DataFrame(
-            {"id": pd.Series(dtype="string"), "group_id": pd.Series(dtype="int64")}
-        )
+        return pd.DataFrame({"id": pd.Series(dtype="string"), "group_id": pd.Series(dtype="int64")})
     codes, uniques = pd.factorize(
         pd.concat([pairs["id_a"], pairs["id_b"]], ignore_index=True), sort=True
     )

@@ -76,7 +76,9 @@ def _to_hdf5(parquet: Path, out: Path) -> None:
         itemsize[name] = max(1, int(pc.max(lengths).as_py() or 1))
     with pd.HDFStore(out, mode="w", complevel=3, complib="zlib") as store:
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-            store.append("combined", _hdf5_frame(batch.to_pandas()), min_itemsize=itemsize, index=False)
+            store.append(
+                "combined", _hdf5_frame(batch.to_pandas()), min_itemsize=itemsize, index=False
+            )
         if pf.metadata.num_rows == 0:
             store.put("combined", _hdf5_frame(schema.empty_table().to_pandas()), format="table")
 
@@ -90,6 +92,8 @@ def _hdf5_frame(df: pd.DataFrame) -> pd.DataFrame:
             out[name] = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
         elif pd.api.types.is_integer_dtype(col) and col.isna().any():
             out[name] = col.astype("float64")
-        elif isinstance(col.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(col):
+        elif isinstance(
+            col.dtype, pd.api.extensions.ExtensionDtype
+        ) and pd.api.types.is_numeric_dtype(col):
             out[name] = col.to_numpy(dtype="float64", na_value=np.nan)
     return out

@@ -129,7 +129,10 @@ class RuleBook:
         lines.append("  type_homogenized:")
         lines += [f"    {ln}" for ln in _explain_target(s.type)]
         if s.defaults:
-            lines.append("  when the file lacks a column: " + ", ".join(f"{k} = {v!r}" for k, v in s.defaults.items()))
+            lines.append(
+                "  when the file lacks a column: "
+                + ", ".join(f"{k} = {v!r}" for k, v in s.defaults.items())
+            )
         return "\n".join(lines)
 
 
@@ -146,7 +149,9 @@ def _parse_survey(name: str, body: Any, source: str) -> Survey:
     allowed = {"aliases", "description", "reference", "z_flag", "type", "defaults"}
     unknown = set(body) - allowed
     if unknown:
-        raise _fail(source, name, "entry", f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise _fail(
+            source, name, "entry", f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+        )
     for key in ("z_flag", "type"):
         if key not in body:
             raise _fail(source, name, "entry", f"missing `{key}`")
@@ -166,7 +171,12 @@ def _parse_target(survey: str, which: str, body: Any, source: str, allowed_out: 
         body = {"value": body}
     kinds = [k for k in RULE_KINDS if k in body]
     if len(kinds) != 1:
-        raise _fail(source, survey, which, f"give exactly one of {', '.join(RULE_KINDS)} (got {kinds or 'none'})")
+        raise _fail(
+            source,
+            survey,
+            which,
+            f"give exactly one of {', '.join(RULE_KINDS)} (got {kinds or 'none'})",
+        )
     extra = set(body) - {*RULE_KINDS, "column", "last_digit", "default"}
     if extra:
         raise _fail(source, survey, which, f"unknown key(s) {sorted(extra)}")
@@ -175,7 +185,12 @@ def _parse_target(survey: str, which: str, body: Any, source: str, allowed_out: 
 
     def check_out(value: Any, where: str) -> None:
         if value is not None and value not in allowed_out:
-            raise _fail(source, survey, f"{which} {where}", f"value {value!r} is not one of {list(allowed_out)} (or null)")
+            raise _fail(
+                source,
+                survey,
+                f"{which} {where}",
+                f"value {value!r} is not one of {list(allowed_out)} (or null)",
+            )
 
     if kind == "value":
         check_out(spec, "value")
@@ -189,17 +204,23 @@ def _parse_target(survey: str, which: str, body: Any, source: str, allowed_out: 
             raise _fail(source, survey, which, "ranges must be a list of {min, max, value}")
         for i, r in enumerate(spec):
             if not isinstance(r, dict) or "value" not in r or not ({"min", "max"} & set(r)):
-                raise _fail(source, survey, f"{which} ranges[{i}]", "needs value and min and/or max")
+                raise _fail(
+                    source, survey, f"{which} ranges[{i}]", "needs value and min and/or max"
+                )
             extra_keys = set(r) - {"min", "max", "value", "min_exclusive", "max_inclusive"}
             if extra_keys:
-                raise _fail(source, survey, f"{which} ranges[{i}]", f"unknown key(s) {sorted(extra_keys)}")
+                raise _fail(
+                    source, survey, f"{which} ranges[{i}]", f"unknown key(s) {sorted(extra_keys)}"
+                )
             check_out(r["value"], f"ranges[{i}]")
     elif kind == "rules":
         if not isinstance(spec, list) or not spec:
             raise _fail(source, survey, which, "rules must be a list of {when, value}")
         for i, r in enumerate(spec):
             if not isinstance(r, dict) or set(r) != {"when", "value"}:
-                raise _fail(source, survey, f"{which} rules[{i}]", "each rule is {when: {...}, value: V}")
+                raise _fail(
+                    source, survey, f"{which} rules[{i}]", "each rule is {when: {...}, value: V}"
+                )
             _check_condition(r["when"], survey, f"{which} rules[{i}].when", source)
             check_out(r["value"], f"rules[{i}]")
     if "default" in body:
@@ -215,7 +236,9 @@ def _parse_target(survey: str, which: str, body: Any, source: str, allowed_out: 
 
 def _check_condition(cond: Any, survey: str, where: str, source: str) -> None:
     if not isinstance(cond, dict) or not cond:
-        raise _fail(source, survey, where, "a condition is a mapping of column -> {operator: value}")
+        raise _fail(
+            source, survey, where, "a condition is a mapping of column -> {operator: value}"
+        )
     for key, test in cond.items():
         if key in ("any", "all"):
             if not isinstance(test, list) or not test:
@@ -226,8 +249,15 @@ def _check_condition(cond: Any, survey: str, where: str, source: str) -> None:
         if isinstance(test, dict):
             bad = set(test) - set(OPERATORS)
             if bad:
-                raise _fail(source, survey, f"{where}.{key}", f"unknown operator(s) {sorted(bad)}; allowed: {', '.join(OPERATORS)}")
-            if "between" in test and (not isinstance(test["between"], list) or len(test["between"]) != 2):
+                raise _fail(
+                    source,
+                    survey,
+                    f"{where}.{key}",
+                    f"unknown operator(s) {sorted(bad)}; allowed: {', '.join(OPERATORS)}",
+                )
+            if "between" in test and (
+                not isinstance(test["between"], list) or len(test["between"]) != 2
+            ):
                 raise _fail(source, survey, f"{where}.{key}", "between takes [low, high]")
             for op in ("in", "not_in"):
                 if op in test and not isinstance(test[op], list):
@@ -274,7 +304,10 @@ def _explain_condition(cond: dict) -> str:
             joiner = " or " if key == "any" else " and "
             parts.append("(" + joiner.join(_explain_condition(c) for c in test) + ")")
         elif isinstance(test, dict):
-            parts += [f"{key} {op} {val!r}" if op not in ("is_null", "not_null") else f"{key} {op}" for op, val in test.items()]
+            parts += [
+                f"{key} {op} {val!r}" if op not in ("is_null", "not_null") else f"{key} {op}"
+                for op, val in test.items()
+            ]
         else:
             parts.append(f"{key} == {test!r}")
     return " and ".join(parts)
@@ -289,13 +322,25 @@ def _explain_target(t: Target) -> list[str]:
         lines.append(f"{src}: " + ", ".join(f"{k!r} -> {v!r}" for k, v in t.spec.items()))
     elif t.kind == "ranges":
         for r in t.spec:
-            lo = f"{t.column} {'>' if r.get('min_exclusive') else '>='} {r['min']}" if "min" in r else ""
-            hi = f"{t.column} {'<=' if r.get('max_inclusive') else '<'} {r['max']}" if "max" in r else ""
+            lo = (
+                f"{t.column} {'>' if r.get('min_exclusive') else '>='} {r['min']}"
+                if "min" in r
+                else ""
+            )
+            hi = (
+                f"{t.column} {'<=' if r.get('max_inclusive') else '<'} {r['max']}"
+                if "max" in r
+                else ""
+            )
             lines.append(f"{' and '.join(p for p in (lo, hi) if p)} -> {r['value']!r}")
     else:
         lines += [f"if {_explain_condition(r['when'])} -> {r['value']!r}" for r in t.spec]
         lines.append("first matching rule wins")
-    lines.append(f"otherwise -> {t.default!r}" if t.default is not None else "otherwise -> outside the documented values")
+    lines.append(
+        f"otherwise -> {t.default!r}"
+        if t.default is not None
+        else "otherwise -> outside the documented values"
+    )
     return lines
 
 
@@ -325,7 +370,11 @@ def _keys(s: pd.Series) -> pd.Series:
         return s.astype("float64")
     text = s.astype("string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
-    return pd.Series(np.where(numbers.notna(), numbers.astype(object), text.astype(object)), index=s.index, dtype=object).where(s.notna())
+    return pd.Series(
+        np.where(numbers.notna(), numbers.astype(object), text.astype(object)),
+        index=s.index,
+        dtype=object,
+    ).where(s.notna())
 
 
 def _last_digit(s: pd.Series) -> pd.Series:
@@ -352,7 +401,14 @@ def _compare(values: pd.Series, op: str, arg: Any) -> np.ndarray:
         if op == "between":
             return (num >= float(arg[0])) & (num <= float(arg[1]))
         a = float(arg)
-        return {"eq": num == a, "ne": (num != a) & ~np.isnan(num), "lt": num < a, "le": num <= a, "gt": num > a, "ge": num >= a}[op]
+        return {
+            "eq": num == a,
+            "ne": (num != a) & ~np.isnan(num),
+            "lt": num < a,
+            "le": num <= a,
+            "gt": num > a,
+            "ge": num >= a,
+        }[op]
 
 
 def _evaluate(df: pd.DataFrame, cond: dict) -> np.ndarray:
@@ -417,7 +473,9 @@ def homogenize(
 ) -> pd.DataFrame:
     """Add z_flag_homogenized (Int8) and type_homogenized (string) using each row's survey rules."""
     if on_unknown_flag not in ("error", "null"):
-        raise HomogenizationError(f"on_unknown_flag must be 'error' or 'null', not {on_unknown_flag!r}")
+        raise HomogenizationError(
+            f"on_unknown_flag must be 'error' or 'null', not {on_unknown_flag!r}"
+        )
     prefix = f"{context}: " if context else ""
     if "survey" not in df.columns:
         raise HomogenizationError(f"{prefix}no survey column; say where the survey name comes from")
@@ -427,7 +485,9 @@ def homogenize(
     surveys = df["survey"].astype("string")
     if surveys.isna().any():
         rows = np.flatnonzero(surveys.isna().to_numpy())[:MAX_EXAMPLES].tolist()
-        raise HomogenizationError(f"{prefix}survey name is empty in {int(surveys.isna().sum())} rows (e.g. rows {rows})")
+        raise HomogenizationError(
+            f"{prefix}survey name is empty in {int(surveys.isna().sum())} rows (e.g. rows {rows})"
+        )
     for raw_name in pd.unique(surveys):
         name = rulebook.resolve(raw_name)
         survey = rulebook.surveys[name]
@@ -443,7 +503,10 @@ def homogenize(
                         f"{prefix}survey {name}'s rules read {what}, which the catalog does not provide; "
                         f"map it in the catalog's `columns:` (see `pzforge surveys explain {name}`)"
                     )
-        for target, series, label in ((survey.z_flag, flags, "z_flag"), (survey.type, types, "type")):
+        for target, series, label in (
+            (survey.z_flag, flags, "z_flag"),
+            (survey.type, types, "type"),
+        ):
             values, unknown = _apply_target(part, target)
             if unknown.any():
                 column = target.column
@@ -470,7 +533,9 @@ def check_homogenized(df: pd.DataFrame, *, context: str = "") -> None:
         num = pd.to_numeric(df["z_flag_homogenized"], errors="coerce")
         bad = (df["z_flag_homogenized"].notna() & ~num.isin(FLAG_VALUES)).to_numpy()
         if bad.any():
-            _raise_bad(df["z_flag_homogenized"], bad, f"{prefix}z_flag values", "0, 1, 2, 3, 4, 6 or null")
+            _raise_bad(
+                df["z_flag_homogenized"], bad, f"{prefix}z_flag values", "0, 1, 2, 3, 4, 6 or null"
+            )
     if "type_homogenized" in df.columns:
         text = df["type_homogenized"].astype("string").str.strip()
         bad = (text.notna() & ~text.isin(TYPE_VALUES)).to_numpy(dtype=bool)

@@ -160,7 +160,9 @@ def _map_columns(raw: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     if "column" in survey:
         out["survey"] = raw[survey["column"]].astype("string").str.strip()
     else:
-        out["survey"] = pd.Series(survey.get("value", spec["name"]), index=raw.index, dtype="string")
+        out["survey"] = pd.Series(
+            survey.get("value", spec["name"]), index=raw.index, dtype="string"
+        )
     out["_row"] = np.arange(len(raw), dtype=np.int64)
     return out
 
@@ -205,10 +207,16 @@ def _validate_rows(
             "check the column map (ra/dec in degrees, the right z column)"
         )
     df = df.assign(ra=ra, dec=dec, z=z).loc[~invalid].copy()
-    df.loc[df["ra"] >= 360.0, "ra"] = 0.0  # cannot happen after the check; keeps the contract explicit
+    df.loc[df["ra"] >= 360.0, "ra"] = (
+        0.0  # cannot happen after the check; keeps the contract explicit
+    )
     if "z_err" in df.columns:
         zerr = _numeric(df, "z_err", cols["z_err"], spec)
-        bad = ~np.isfinite(zerr.to_numpy()) | (zerr.to_numpy() < 0) | np.isin(zerr.to_numpy(), sentinels)
+        bad = (
+            ~np.isfinite(zerr.to_numpy())
+            | (zerr.to_numpy() < 0)
+            | np.isin(zerr.to_numpy(), sentinels)
+        )
         bad &= df["z_err"].notna().to_numpy()
         stats.z_err_nulled = int(bad.sum())
         df["z_err"] = zerr.mask(bad)
@@ -232,9 +240,13 @@ def _homogenize(
         return out
     if rulebook is None:
         raise InputDataError(f"{context}: no survey rules loaded")
-    return homogenize(
+    out = homogenize(
         df, rulebook, on_unknown_flag=homogenization["on_unknown_flag"], context=context
     )
+    # One spelling per survey in the output (2DFGRS, 2dfgrs -> 2dFGRS), whatever each file says.
+    canonical = {raw: rulebook.resolve(raw) for raw in out["survey"].dropna().unique()}
+    out["survey"] = out["survey"].map(canonical).astype("string")
+    return out
 
 
 def _as_text(s: pd.Series) -> pd.Series:

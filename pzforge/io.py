@@ -178,7 +178,9 @@ def _read_hdf5(path: Path, key: str | None) -> pd.DataFrame:
         else:
             group_name = key or _only(path, keys, "group")
         if group_name not in fh:
-            raise InputDataError(f"{path}: no HDF5 group or key {group_name!r}; keys: {', '.join(keys)}")
+            raise InputDataError(
+                f"{path}: no HDF5 group or key {group_name!r}; keys: {', '.join(keys)}"
+            )
         node = fh[group_name]
         if isinstance(node, h5py.Dataset):
             if node.dtype.names:

@@ -25,7 +25,9 @@ def column_specs(extra: dict[str, str]) -> list[Any]:
     for spec in specs:
         if spec.name in ("z_flag", "type"):
             spec.role = "other"
-    specs += [ColumnSpec(name=n, role="other", dtype=str(EXTRA_DTYPES[t])) for n, t in extra.items()]
+    specs += [
+        ColumnSpec(name=n, role="other", dtype=str(EXTRA_DTYPES[t])) for n, t in extra.items()
+    ]
     return specs
 
 

@@ -61,7 +61,9 @@ def resolve_groups(
             )
     df = members.sort_values(["group_id", "id"], kind="stable").reset_index(drop=True)
     star = (df["z_flag_homogenized"].astype("float64") == STAR_FLAG).to_numpy()
-    keys = {f"_k{i}": _rank_key(df[c["column"]], c["order"], c["column"]) for i, c in enumerate(crit)}
+    keys = {
+        f"_k{i}": _rank_key(df[c["column"]], c["order"], c["column"]) for i, c in enumerate(crit)
+    }
     work = pd.DataFrame({"group_id": df["group_id"].to_numpy(), "_star": star, **keys})
     work["_pos"] = np.arange(len(df))
     key_cols = list(keys)

@@ -64,9 +64,7 @@ def prepare_run(
     files = list(config_files) or [PROJECT_ROOT / "config" / "config.yaml"]
     config = load_config(files, overrides, pipeline=pipeline)
     if config.get("pipeline", pipeline) != pipeline:
-        raise PipelineError(
-            f"the config is for pipeline {config['pipeline']!r}, not {pipeline!r}"
-        )
+        raise PipelineError(f"the config is for pipeline {config['pipeline']!r}, not {pipeline!r}")
     config = _absolutize_paths(config, (base_dir or Path.cwd()).resolve())
     run_id = str(uuid.uuid4())
     run_dir = workdir / ".pzforge" / "runs" / run_id
@@ -85,11 +83,17 @@ def snakemake_command(
         known = ", ".join(sorted(p.name for p in PROFILES_DIR.iterdir() if p.is_dir()))
         raise PipelineError(f"unknown profile {profile!r}; profiles: {known}")
     cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(PROJECT_ROOT / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(config_file),
-        "--profile", str(profile_dir),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(PROJECT_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_file),
+        "--profile",
+        str(profile_dir),
     ]
     if dry_run:
         cmd.append("--dry-run")
@@ -111,7 +115,9 @@ def run_pipeline(
     """Validate config, run Snakemake, return the outcome (raises nothing for a failed run)."""
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    run_id, config, config_file = prepare_run(pipeline, config_files, list(overrides), workdir, base_dir)
+    run_id, config, config_file = prepare_run(
+        pipeline, config_files, list(overrides), workdir, base_dir
+    )
     log_path = config_file.parent / "snakemake.log"
     cmd = snakemake_command(config_file, workdir, profile, dry_run=dry_run, extra=list(extra_args))
     env = dict(os.environ, PZFORGE_RUN_ID=run_id, PYTHONUNBUFFERED="1")
@@ -127,9 +133,10 @@ def run_pipeline(
                 text = line.rstrip("\n")
                 if m := _ERROR_RULE.match(text):
                     pending_rule = m.group(1)
-                    failed.append((pending_rule, None))
                 elif pending_rule and (m := _LOG_LINE.match(text)):
-                    failed[-1] = (pending_rule, m.group(1).strip())
+                    entry = (pending_rule, m.group(1).strip())
+                    if entry not in failed:  # Snakemake reports a failed job twice
+                        failed.append(entry)
                     pending_rule = None
                 if echo and (_PROGRESS.match(text) or dry_run):
                     echo(text)
@@ -146,15 +153,19 @@ def explain_failure(result: RunResult) -> str:
     if not result.failed_rules:
         tail = result.snakemake_log.read_text().strip().splitlines()[-15:]
         reason = _first_error_line(tail) or (tail[-1] if tail else "no output")
-        return f"the pipeline failed before any job ran: {reason} (full log: {result.snakemake_log})"
+        return (
+            f"the pipeline failed before any job ran: {reason} (full log: {result.snakemake_log})"
+        )
     parts = []
-    for rule, log in result.failed_rules:
+    for rule, log in result.failed_rules:  # noqa: B007
         message = None
         if log:
             path = Path(log) if Path(log).is_absolute() else result.workdir / log
             if path.is_file():
                 message = _message_from_log(path.read_text())
-        parts.append(f"rule {rule} failed: {message or 'see its log'}" + (f" (log: {log})" if log else ""))
+        parts.append(
+            f"rule {rule} failed: {message or 'see its log'}" + (f" (log: {log})" if log else "")
+        )
     return "; ".join(parts)
 
 

@@ -33,7 +33,13 @@ COLUMNS: dict[str, tuple[pa.DataType, str, str | None, str | None, str]] = {
     ),
 }
 RESOLUTION_COLUMNS: dict[str, tuple[pa.DataType, str, str | None, str | None, str]] = {
-    "group_id": (pa.int64(), "other", "meta.id.assoc", None, "Duplicate group (null: no duplicate)"),
+    "group_id": (
+        pa.int64(),
+        "other",
+        "meta.id.assoc",
+        None,
+        "Duplicate group (null: no duplicate)",
+    ),
     "tie_result": (
         pa.int8(),
         "other",

@@ -29,7 +29,9 @@ def build_summary(
     for path in stats_files:
         stats = read_json(path)
         catalogs[stats["catalog"]] = stats
-    combined = pq.read_table(combined_parquet, columns=["survey", "group_id", "tie_result"]).to_pandas()
+    combined = pq.read_table(
+        combined_parquet, columns=["survey", "group_id", "tie_result"]
+    ).to_pandas()
     summary: dict[str, Any] = {
         "mode": mode,
         "ties": ties if mode == "remove" else None,
@@ -43,7 +45,8 @@ def build_summary(
     if mode == "concatenate" or not resolution_files:
         summary["duplicates"] = None
         summary["per_survey"] = {
-            str(s): {"rows_out": int(n)} for s, n in combined["survey"].value_counts().sort_index().items()
+            str(s): {"rows_out": int(n)}
+            for s, n in combined["survey"].value_counts().sort_index().items()
         }
         return summary
     pairs = pq.read_metadata(duplicate_files[0]).num_rows
@@ -78,7 +81,10 @@ def _per_survey(combined: pd.DataFrame, resolution: pd.DataFrame) -> dict[str, d
 
 def render_summary(summary: dict[str, Any]) -> str:
     """Plain-text summary (same numbers as the JSON)."""
-    lines = [f"Combine Redshift Catalogs - mode {summary['mode']}" + (f", ties {summary['ties']}" if summary.get("ties") else "")]
+    lines = [
+        f"Combine Redshift Catalogs - mode {summary['mode']}"
+        + (f", ties {summary['ties']}" if summary.get("ties") else "")
+    ]
     lines.append("")
     lines.append(f"{'catalog':<20} {'rows in':>10} {'valid':>10}  dropped (reason: rows)")
     for name, c in sorted(summary["catalogs"].items()):

@@ -15,5 +15,7 @@ with snakemake_job(snakemake) as log:
         snakemake.input.catalog, snakemake.input.margin, snakemake.params.radius_arcsec
     )
     write_parquet_atomic(pa.Table.from_pandas(pairs, preserve_index=False), snakemake.output.pairs)
-    write_parquet_atomic(pa.Table.from_pandas(groups, preserve_index=False), snakemake.output.groups)
+    write_parquet_atomic(
+        pa.Table.from_pandas(groups, preserve_index=False), snakemake.output.groups
+    )
     log.info("%d pairs in %d groups", len(pairs), groups["group_id"].nunique())

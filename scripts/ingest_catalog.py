@@ -21,4 +21,10 @@ with snakemake_job(snakemake) as log:
             df[name] = None  # another catalog's extra column: null here
     write_ingested(df, extra, snakemake.output.table)
     write_json(stats.to_dict(), snakemake.output.stats)
-    log.info("%s: %d rows in, %d out, dropped %s", spec["name"], stats.rows_in, stats.rows_out, stats.dropped)
+    log.info(
+        "%s: %d rows in, %d out, dropped %s",
+        spec["name"],
+        stats.rows_in,
+        stats.rows_out,
+        stats.dropped,
+    )

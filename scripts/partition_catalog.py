@@ -8,13 +8,16 @@ from pzforge.partition import partition_catalog
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-with snakemake_job(snakemake) as log:
-    info = partition_catalog(
-        snakemake.input,
-        snakemake.output.catalog,
-        snakemake.output.margin,
-        snakemake.params.partition,
-        n_workers=snakemake.threads,
-    )
-    write_json(info, snakemake.output.info)
-    log.info("partitioned: %s", info)
+# Dask worker processes are spawned and re-import this file as __mp_main__: the guard keeps
+# them from running the job again.
+if __name__ == "__main__":
+    with snakemake_job(snakemake) as log:
+        info = partition_catalog(
+            snakemake.input,
+            snakemake.output.catalog,
+            snakemake.output.margin,
+            snakemake.params.partition,
+            n_workers=snakemake.threads,
+        )
+        write_json(info, snakemake.output.info)
+        log.info("partitioned: %s", info)

@@ -14,5 +14,7 @@ with snakemake_job(snakemake) as log:
 
     groups = pd.read_parquet(snakemake.input.groups)
     table = resolve_duplicates(snakemake.input.catalog, groups, snakemake.params.resolution)
-    write_parquet_atomic(pa.Table.from_pandas(table, preserve_index=False), snakemake.output.resolution)
+    write_parquet_atomic(
+        pa.Table.from_pandas(table, preserve_index=False), snakemake.output.resolution
+    )
     log.info("tie_result counts: %s", table["tie_result"].value_counts().to_dict())

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 with snakemake_job(snakemake) as log:
     import pandas as pd
 
-    resolution = pd.read_parquet(snakemake.input.resolution[0]) if snakemake.input.resolution else None
+    resolution = (
+        pd.read_parquet(snakemake.input.resolution[0]) if snakemake.input.resolution else None
+    )
     info = write_combined(
         snakemake.input.catalog,
         resolution,

@@ -18,10 +18,15 @@ PZFORGE = str(Path(sys.executable).parent / "pzforge")
 
 def good_frame(n=50):
     rng = np.random.default_rng(3)
-    return pd.DataFrame({
-        "ID": [f"g{i}" for i in range(n)], "RA": rng.uniform(10, 11, n), "DEC": rng.uniform(-1, 1, n),
-        "Z": rng.uniform(0.1, 1, n), "ZFLAGS": rng.choice([2, 3, 4], n),
-    })
+    return pd.DataFrame(
+        {
+            "ID": [f"g{i}" for i in range(n)],
+            "RA": rng.uniform(10, 11, n),
+            "DEC": rng.uniform(-1, 1, n),
+            "Z": rng.uniform(0.1, 1, n),
+            "ZFLAGS": rng.choice([2, 3, 4], n),
+        }
+    )
 
 
 def run_with(tmp_path, catalogs, **extra):
@@ -29,14 +34,24 @@ def run_with(tmp_path, catalogs, **extra):
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
     env = dict(os.environ, PZFORGE_REGISTRY_URL=f"sqlite:///{tmp_path / 'r.sqlite'}")
-    proc = subprocess.run([PZFORGE, "run", "combine_redshift", "-c", str(cfg)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [PZFORGE, "run", "combine_redshift", "-c", str(cfg)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     return proc
 
 
 def catalog(path, **kw):
-    spec = {"name": "cat", "path": str(path), "columns": {"id": "ID", "ra": "RA", "dec": "DEC", "z": "Z", "z_flag": "ZFLAGS"},
-            "survey": {"value": "VVDS"}}
+    spec = {
+        "name": "cat",
+        "path": str(path),
+        "columns": {"id": "ID", "ra": "RA", "dec": "DEC", "z": "Z", "z_flag": "ZFLAGS"},
+        "survey": {"value": "VVDS"},
+    }
     spec.update(kw)
     return spec
 
@@ -163,13 +178,33 @@ def test_wrong_type_config_value(tmp_path):
 def test_failure_mode_files(shared_data, tmp_path):
     fm = shared_data / "failure-modes"
     cases = [
-        ("test_survey_col_missing.parquet", {"survey": {"column": "survey"}}, "'survey' (survey column) not found"),
+        (
+            "test_survey_col_missing.parquet",
+            {"survey": {"column": "survey"}},
+            "'survey' (survey column) not found",
+        ),
         ("test_survey_not_supported.parquet", {"survey": {"column": "survey"}}, "not_supported"),
-        ("test_survey_supported_but_wrong_flags.parquet", {"survey": {"column": "survey"}}, "2DFGRS"),
-        ("test_homogenized_columns_out_of_range.parquet",
-         {"survey": {"column": "survey"}, "flags_homogenized": True,
-          "columns": {"id": "id", "ra": "ra", "dec": "dec", "z": "z", "z_flag": "z_flag_homogenized", "type": "instrument_type_homogenized"}},
-         "z_flag"),
+        (
+            "test_survey_supported_but_wrong_flags.parquet",
+            {"survey": {"column": "survey"}},
+            "2DFGRS",
+        ),
+        (
+            "test_homogenized_columns_out_of_range.parquet",
+            {
+                "survey": {"column": "survey"},
+                "flags_homogenized": True,
+                "columns": {
+                    "id": "id",
+                    "ra": "ra",
+                    "dec": "dec",
+                    "z": "z",
+                    "z_flag": "z_flag_homogenized",
+                    "type": "instrument_type_homogenized",
+                },
+            },
+            "z_flag",
+        ),
     ]
     for name, overrides, needle in cases:
         work = tmp_path / name.split(".")[0]

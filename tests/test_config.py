@@ -1,14 +1,25 @@
 import pytest
 import yaml
 
-from pzforge.config import CONFIG_DIR, apply_overrides, load_config, union_extra_columns, validate_config
+from pzforge.config import (
+    CONFIG_DIR,
+    apply_overrides,
+    load_config,
+    union_extra_columns,
+    validate_config,
+)
 from pzforge.errors import ConfigError
 
 
 def minimal(**extra):
     cfg = {
         "catalogs": [
-            {"name": "a", "path": "a.csv", "columns": {"ra": "RA", "dec": "DEC", "z": "Z"}, "survey": {"value": "VVDS"}}
+            {
+                "name": "a",
+                "path": "a.csv",
+                "columns": {"ra": "RA", "dec": "DEC", "z": "Z"},
+                "survey": {"value": "VVDS"},
+            }
         ]
     }
     cfg.update(extra)
@@ -105,4 +116,6 @@ def test_extra_columns_union_and_conflicts():
 def test_config_readme_documents_every_key():
     from pzforge.config_docs import render
 
-    assert (CONFIG_DIR / "README.md").read_text() == render(), "run: python -m pzforge.config_docs > config/README.md"
+    assert (CONFIG_DIR / "README.md").read_text() == render(), (
+        "run: python -m pzforge.config_docs > config/README.md"
+    )

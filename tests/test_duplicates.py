@@ -17,7 +17,9 @@ ARCSEC = 1 / 3600
 
 def _frame(ra, dec, prefix="c"):
     n = len(ra)
-    df = pd.DataFrame({"id": [f"{prefix}:{i:06d}" for i in range(n)], "ra": np.mod(ra, 360.0), "dec": dec})
+    df = pd.DataFrame(
+        {"id": [f"{prefix}:{i:06d}" for i in range(n)], "ra": np.mod(ra, 360.0), "dec": dec}
+    )
     for col in ("source_id", "catalog", "survey", "z_flag", "type", "type_homogenized"):
         df[col] = "x"
     df["z"], df["z_err"] = 0.5, 0.01
@@ -57,7 +59,9 @@ def _scenario(rng):
     sep = rng.uniform(0.2, 0.99, 1500) * ARCSEC
     ang = rng.uniform(0, 2 * np.pi, 1500)
     parts.append((base_ra, base_dec))
-    parts.append((base_ra + sep * np.cos(ang) / np.cos(np.radians(base_dec)), base_dec + sep * np.sin(ang)))
+    parts.append(
+        (base_ra + sep * np.cos(ang) / np.cos(np.radians(base_dec)), base_dec + sep * np.sin(ang))
+    )
     # exact duplicates (distance 0)
     parts.append((base_ra[:300], base_dec[:300]))
     # chains A-B-C with 0.8" steps: A-C is 1.6" apart, farther than the radius
@@ -65,7 +69,12 @@ def _scenario(rng):
     for step in (0, 1, 2):
         parts.append((chain_ra + step * 0.8 * ARCSEC / np.cos(np.radians(chain_dec)), chain_dec))
     # pairs straddling ra = 0 and near the pole
-    parts.append((np.array([359.99999, 0.0000001, 45.0, 45.0 + 180.0]), np.array([0.0, 0.0, 89.99995, 89.99995])))
+    parts.append(
+        (
+            np.array([359.99999, 0.0000001, 45.0, 45.0 + 180.0]),
+            np.array([0.0, 0.0, 89.99995, 89.99995]),
+        )
+    )
     ra = np.concatenate([p[0] for p in parts])
     dec = np.concatenate([p[1] for p in parts])
     return _frame(ra, dec)
@@ -82,7 +91,11 @@ def partitioned(tmp_path_factory):
         path = root / f"in{i}.parquet"
         pq.write_table(table.slice(start, 12000), path)
         files.append(path)
-    settings = {"pixel_threshold": 2500, "highest_healpix_order": 10, "margin_threshold_arcsec": 2.0}
+    settings = {
+        "pixel_threshold": 2500,
+        "highest_healpix_order": 10,
+        "margin_threshold_arcsec": 2.0,
+    }
     info = partition.partition_catalog(files, root / "cat", root / "margin", settings, n_workers=1)
     return df, root / "cat", root / "margin", info
 
@@ -130,7 +143,9 @@ def test_chain_is_one_group_even_when_ends_are_far_apart():
 
 
 def test_group_numbering_is_deterministic():
-    pairs = pd.DataFrame({"id_a": ["b", "a", "x"], "id_b": ["c", "z", "y"], "sep_arcsec": [0.1, 0.2, 0.3]})
+    pairs = pd.DataFrame(
+        {"id_a": ["b", "a", "x"], "id_b": ["c", "z", "y"], "sep_arcsec": [0.1, 0.2, 0.3]}
+    )
     groups = duplicates.group_pairs(duplicates.sort_pairs(pairs))
     assert groups.to_dict("list") == {
         "id": ["a", "z", "b", "c", "x", "y"],

@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 import lsdb
-import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -26,12 +24,20 @@ RUN_TIMEOUT = 600  # a hang (e.g. a Dask deadlock) fails loudly instead of stall
 def pzforge(*args, cwd, env=None):
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run(
-        [PZFORGE, *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=RUN_TIMEOUT
+        [PZFORGE, *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
     )
 
 
 def ingested(results: Path) -> pd.DataFrame:
-    return pd.concat([pd.read_parquet(p) for p in sorted((results / "ingest").glob("*.parquet"))], ignore_index=True)
+    return pd.concat(
+        [pd.read_parquet(p) for p in sorted((results / "ingest").glob("*.parquet"))],
+        ignore_index=True,
+    )
 
 
 def assert_groups_match_reference(results: Path, radius: float = 1.0) -> pd.DataFrame:
@@ -57,7 +63,16 @@ def demo(tmp_path_factory):
 def test_demo_prints_summary_and_registered_product(demo):
     workdir, proc = demo
     text = proc.stdout
-    for expected in ("rows in", "dropped", "duplicates:", "kept", "discarded", "unresolved", "outputs:", "registered product"):
+    for expected in (
+        "rows in",
+        "dropped",
+        "duplicates:",
+        "kept",
+        "discarded",
+        "unresolved",
+        "outputs:",
+        "registered product",
+    ):
         assert expected in text, f"{expected!r} missing from demo output:\n{text}"
     assert "Reference Redshift Catalog" in text
 
@@ -108,7 +123,17 @@ def test_remove_mode_keeps_one_row_per_resolved_group(demo, tmp_path):
     config["registry"] = {"register": False}
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    proc = pzforge("run", "combine_redshift", "-c", cfg, "--set", "resolution.mode=remove", "--set", "resolution.ties=remove_all", cwd=tmp_path)
+    proc = pzforge(
+        "run",
+        "combine_redshift",
+        "-c",
+        cfg,
+        "--set",
+        "resolution.mode=remove",
+        "--set",
+        "resolution.ties=remove_all",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     removed = pd.read_parquet(tmp_path / "results/demo_combined/combined/demo_combined.parquet")
     marked = pd.read_parquet(workdir / "results/demo_combined/combined/demo_combined.parquet")
@@ -118,30 +143,78 @@ def test_remove_mode_keeps_one_row_per_resolved_group(demo, tmp_path):
 
 
 SPECZ = {
-    "2dfgrs_final_release": ({"id": "name", "ra": "ra_j2000_deg", "dec": "dec_j2000_deg", "z": "z", "z_flag": "quality"}, "survey_name"),
-    "2dflens_final_release": ({"id": "unique_id", "ra": "RA", "dec": "Dec", "z": "z", "z_flag": "qual"}, "survey_name"),
-    "2mrs_v240": ({"id": "TMID", "ra": "RA", "dec": "DEC", "z": "redshift", "z_err": "redshift_err"}, "survey_name"),
+    "2dfgrs_final_release": (
+        {"id": "name", "ra": "ra_j2000_deg", "dec": "dec_j2000_deg", "z": "z", "z_flag": "quality"},
+        "survey_name",
+    ),
+    "2dflens_final_release": (
+        {"id": "unique_id", "ra": "RA", "dec": "Dec", "z": "z", "z_flag": "qual"},
+        "survey_name",
+    ),
+    "2mrs_v240": (
+        {"id": "TMID", "ra": "RA", "dec": "DEC", "z": "redshift", "z_err": "redshift_err"},
+        "survey_name",
+    ),
     "3dhst_v4.1.5": ({"id": "phot_id", "ra": "ra", "dec": "dec", "z": "z_best"}, "survey_name"),
-    "6dfgs_dr3": ({"id": "SPECID", "ra": "RA_deg", "dec": "DEC_deg", "z": "Z", "z_flag": "QUALITY"}, "survey_name"),
-    "desi_dr1_in_lsst_dp1_fields": ({"id": "TARGETID", "ra": "TARGET_RA", "dec": "TARGET_DEC", "z": "Z", "z_err": "ZERR", "z_flag": "ZWARN"}, "survey_name"),
-    "jades_dr3": ({"id": "unique_id", "ra": "RA_TARG", "dec": "Dec_TARG", "z": "z_Spec", "z_flag": "z_Spec_flag"}, "survey_name"),
-    "mosdef_final_release": ({"id": "ID", "ra": "RA", "dec": "DEC", "z": "Z_MOSFIRE", "z_flag": "Z_QUAL"}, "survey_name"),
-    "ozdes_dr2": ({"id": "OzDES_ID", "ra": "Alpha_J2000", "dec": "Delta_J2000", "z": "z", "z_flag": "qop"}, "survey_name"),
-    "primus_dr1": ({"id": "OBJNAME", "ra": "RA", "dec": "DEC", "z": "Z", "z_flag": "ZQUALITY"}, "survey_name"),
-    "vvds_final_release": ({"id": "NUM", "ra": "ALPHA", "dec": "DELTA", "z": "Z", "z_flag": "ZFLAGS"}, "survey_name"),
-    "candels_clean": ({"ra": "RA", "dec": "DEC", "z": "redshift", "z_flag": "quality", "type": "type"}, "source"),
+    "6dfgs_dr3": (
+        {"id": "SPECID", "ra": "RA_deg", "dec": "DEC_deg", "z": "Z", "z_flag": "QUALITY"},
+        "survey_name",
+    ),
+    "desi_dr1_in_lsst_dp1_fields": (
+        {
+            "id": "TARGETID",
+            "ra": "TARGET_RA",
+            "dec": "TARGET_DEC",
+            "z": "Z",
+            "z_err": "ZERR",
+            "z_flag": "ZWARN",
+        },
+        "survey_name",
+    ),
+    "jades_dr3": (
+        {
+            "id": "unique_id",
+            "ra": "RA_TARG",
+            "dec": "Dec_TARG",
+            "z": "z_Spec",
+            "z_flag": "z_Spec_flag",
+        },
+        "survey_name",
+    ),
+    "mosdef_final_release": (
+        {"id": "ID", "ra": "RA", "dec": "DEC", "z": "Z_MOSFIRE", "z_flag": "Z_QUAL"},
+        "survey_name",
+    ),
+    "ozdes_dr2": (
+        {"id": "OzDES_ID", "ra": "Alpha_J2000", "dec": "Delta_J2000", "z": "z", "z_flag": "qop"},
+        "survey_name",
+    ),
+    "primus_dr1": (
+        {"id": "OBJNAME", "ra": "RA", "dec": "DEC", "z": "Z", "z_flag": "ZQUALITY"},
+        "survey_name",
+    ),
+    "vvds_final_release": (
+        {"id": "NUM", "ra": "ALPHA", "dec": "DELTA", "z": "Z", "z_flag": "ZFLAGS"},
+        "survey_name",
+    ),
+    "candels_clean": (
+        {"ra": "RA", "dec": "DEC", "z": "redshift", "z_flag": "quality", "type": "type"},
+        "source",
+    ),
 }
 
 
 def specz_config(shared_data: Path) -> dict:
     catalogs = []
     for stem, (columns, survey_col) in SPECZ.items():
-        catalogs.append({
-            "name": stem.split("_")[0].replace(".", ""),
-            "path": str(shared_data / "specz" / f"{stem}_random_sample.parquet"),
-            "columns": columns,
-            "survey": {"column": survey_col},
-        })
+        catalogs.append(
+            {
+                "name": stem.split("_")[0].replace(".", ""),
+                "path": str(shared_data / "specz" / f"{stem}_random_sample.parquet"),
+                "columns": columns,
+                "survey": {"column": survey_col},
+            }
+        )
     return {
         "run_name": "specz",
         "catalogs": catalogs,

@@ -12,7 +12,18 @@ DEFAULT = [
 
 
 def members(rows):
-    df = pd.DataFrame(rows, columns=["id", "group_id", "z", "z_flag_homogenized", "type_homogenized", "z_err", "survey"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "id",
+            "group_id",
+            "z",
+            "z_flag_homogenized",
+            "type_homogenized",
+            "z_err",
+            "survey",
+        ],
+    )
     df["z_flag_homogenized"] = df["z_flag_homogenized"].astype("Int8")
     return df
 
@@ -28,12 +39,24 @@ def test_best_flag_wins():
 
 
 def test_type_breaks_flag_tie():
-    df = members([("a", 1, 0.5, 3, "p", 0.0, "X"), ("b", 1, 0.9, 3, "g", 0.1, "Y"), ("c", 1, 0.2, 3, "s", 0.5, "Z")])
+    df = members(
+        [
+            ("a", 1, 0.5, 3, "p", 0.0, "X"),
+            ("b", 1, 0.9, 3, "g", 0.1, "Y"),
+            ("c", 1, 0.2, 3, "s", 0.5, "Z"),
+        ]
+    )
     assert ties(df) == {"a": 0, "b": 0, "c": 1}
 
 
 def test_z_err_breaks_type_tie_and_missing_ranks_last():
-    df = members([("a", 1, 0.5, 3, "s", None, "X"), ("b", 1, 0.9, 3, "s", 0.1, "Y"), ("c", 1, 0.2, 3, "s", 0.05, "Z")])
+    df = members(
+        [
+            ("a", 1, 0.5, 3, "s", None, "X"),
+            ("b", 1, 0.9, 3, "s", 0.1, "Y"),
+            ("c", 1, 0.2, 3, "s", 0.05, "Z"),
+        ]
+    )
     assert ties(df) == {"a": 0, "b": 0, "c": 1}
 
 
@@ -48,7 +71,13 @@ def test_tie_with_agreeing_redshifts_keeps_smallest_id():
 
 
 def test_tie_with_disagreeing_redshifts_is_unresolved():
-    df = members([("a", 1, 0.5, 3, "s", 0.1, "X"), ("b", 1, 0.7, 3, "s", 0.1, "Y"), ("c", 1, 0.5, 2, "s", 0.1, "Y")])
+    df = members(
+        [
+            ("a", 1, 0.5, 3, "s", 0.1, "X"),
+            ("b", 1, 0.7, 3, "s", 0.1, "Y"),
+            ("c", 1, 0.5, 2, "s", 0.1, "Y"),
+        ]
+    )
     assert ties(df, delta_z=0.001) == {"a": 2, "b": 2, "c": 0}
 
 
@@ -65,12 +94,23 @@ def test_unknown_flag_ranks_below_known():
 
 
 def test_groups_are_independent_and_compared_to_lists_the_others():
-    df = members([
-        ("a", 1, 0.5, 4, "s", 0.1, "X"), ("b", 1, 0.5, 3, "s", 0.1, "Y"), ("c", 1, 0.5, 3, "s", 0.1, "Y"),
-        ("d", 2, 0.5, 2, "s", 0.1, "X"), ("e", 2, 0.5, 3, "s", 0.1, "Y"),
-    ])
+    df = members(
+        [
+            ("a", 1, 0.5, 4, "s", 0.1, "X"),
+            ("b", 1, 0.5, 3, "s", 0.1, "Y"),
+            ("c", 1, 0.5, 3, "s", 0.1, "Y"),
+            ("d", 2, 0.5, 2, "s", 0.1, "X"),
+            ("e", 2, 0.5, 3, "s", 0.1, "Y"),
+        ]
+    )
     out = resolve_groups(df, DEFAULT)
-    assert dict(zip(out["id"], out["tie_result"], strict=True)) == {"a": 1, "b": 0, "c": 0, "d": 0, "e": 1}
+    assert dict(zip(out["id"], out["tie_result"], strict=True)) == {
+        "a": 1,
+        "b": 0,
+        "c": 0,
+        "d": 0,
+        "e": 1,
+    }
     assert dict(zip(out["id"], out["compared_to"], strict=True))["b"] == "a,c"
 
 
@@ -83,11 +123,17 @@ def test_unknown_criterion_column_is_a_config_error():
 
 
 def _tied_table():
-    df = members([
-        ("a", 1, 0.5, 3, "s", 0.1, "X"), ("b", 1, 0.9, 3, "s", 0.1, "Y"),
-        ("c", 2, 0.5, 3, "s", 0.1, "X"), ("d", 2, 0.9, 3, "s", 0.1, "Y"), ("e", 2, 0.9, 1, "s", 0.1, "Y"),
-        ("f", 3, 0.5, 4, "s", 0.1, "X"), ("g", 3, 0.5, 3, "s", 0.1, "X"),
-    ])
+    df = members(
+        [
+            ("a", 1, 0.5, 3, "s", 0.1, "X"),
+            ("b", 1, 0.9, 3, "s", 0.1, "Y"),
+            ("c", 2, 0.5, 3, "s", 0.1, "X"),
+            ("d", 2, 0.9, 3, "s", 0.1, "Y"),
+            ("e", 2, 0.9, 1, "s", 0.1, "Y"),
+            ("f", 3, 0.5, 4, "s", 0.1, "X"),
+            ("g", 3, 0.5, 3, "s", 0.1, "X"),
+        ]
+    )
     return resolve_groups(df, DEFAULT)
 
 
@@ -110,10 +156,16 @@ def test_modes():
 def test_vectorized_resolution_scales():
     rng = np.random.default_rng(0)
     n = 200_000
-    df = pd.DataFrame({
-        "id": [f"x{i:07d}" for i in range(n)], "group_id": np.repeat(np.arange(n // 2), 2),
-        "z": rng.random(n), "z_flag_homogenized": pd.array(rng.integers(0, 5, n), dtype="Int8"),
-        "type_homogenized": rng.choice(["s", "g", "p"], n), "z_err": rng.random(n), "survey": "S",
-    })
+    df = pd.DataFrame(
+        {
+            "id": [f"x{i:07d}" for i in range(n)],
+            "group_id": np.repeat(np.arange(n // 2), 2),
+            "z": rng.random(n),
+            "z_flag_homogenized": pd.array(rng.integers(0, 5, n), dtype="Int8"),
+            "type_homogenized": rng.choice(["s", "g", "p"], n),
+            "z_err": rng.random(n),
+            "survey": "S",
+        }
+    )
     out = resolve_groups(df, DEFAULT)
     assert (out.groupby("group_id")["tie_result"].apply(lambda s: (s == 1).sum() <= 1)).all()

@@ -11,6 +11,7 @@ one Parquet file) and the ratio to it, and the duplicate stage against lsdb's ba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import shutil
 import subprocess
@@ -23,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
-import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
@@ -51,7 +51,14 @@ def generate(n: int, out: Path, seed: int = 1) -> list[dict]:
     src = rng.integers(0, n_unique, n_dup)
     sep = rng.uniform(0, 0.9, n_dup) / 3600
     ang = rng.uniform(0, 2 * np.pi, n_dup)
-    ra = np.concatenate([ra, np.mod(ra[src] + sep * np.cos(ang) / np.maximum(np.cos(np.radians(dec[src])), 1e-3), 360)])
+    ra = np.concatenate(
+        [
+            ra,
+            np.mod(
+                ra[src] + sep * np.cos(ang) / np.maximum(np.cos(np.radians(dec[src])), 1e-3), 360
+            ),
+        ]
+    )
     dec = np.concatenate([dec, np.clip(dec[src] + sep * np.sin(ang), -90, 90)])
     z = np.round(rng.gamma(2.0, 0.3, n), 5)
     survey_idx = rng.permutation(np.arange(n) % len(SURVEYS))
@@ -59,14 +66,33 @@ def generate(n: int, out: Path, seed: int = 1) -> list[dict]:
     for i, (survey, flags) in enumerate(SURVEYS.items()):
         sel = survey_idx == i
         k = int(sel.sum())
-        df = pd.DataFrame({
-            "ID": np.arange(k, dtype=np.int64), "RA": ra[sel], "DEC": dec[sel], "Z": z[sel],
-            "ZERR": np.round(rng.uniform(1e-4, 1e-2, k), 6), "FLAG": rng.choice(flags, k),
-        })
+        df = pd.DataFrame(
+            {
+                "ID": np.arange(k, dtype=np.int64),
+                "RA": ra[sel],
+                "DEC": dec[sel],
+                "Z": z[sel],
+                "ZERR": np.round(rng.uniform(1e-4, 1e-2, k), 6),
+                "FLAG": rng.choice(flags, k),
+            }
+        )
         path = out / f"{survey.lower()}.parquet"
         df.to_parquet(path, index=False)
-        catalogs.append({"name": survey.lower(), "path": str(path), "survey": {"value": survey},
-                         "columns": {"id": "ID", "ra": "RA", "dec": "DEC", "z": "Z", "z_err": "ZERR", "z_flag": "FLAG"}})
+        catalogs.append(
+            {
+                "name": survey.lower(),
+                "path": str(path),
+                "survey": {"value": survey},
+                "columns": {
+                    "id": "ID",
+                    "ra": "RA",
+                    "dec": "DEC",
+                    "z": "Z",
+                    "z_err": "ZERR",
+                    "z_flag": "FLAG",
+                },
+            }
+        )
     return catalogs
 
 
@@ -83,10 +109,8 @@ class PeakRSS(threading.Thread):
                 procs = [self.proc, *self.proc.children(recursive=True)]
                 total = 0
                 for p in procs:
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         total += p.memory_info().rss
-                    except psutil.Error:
-                        pass
                 self.peak = max(self.peak, total)
             except psutil.Error:
                 break
@@ -95,7 +119,9 @@ class PeakRSS(threading.Thread):
 
 def floor_seconds(catalogs: list[dict], out: Path) -> float:
     start = time.perf_counter()
-    with pq.ParquetWriter(out, pq.read_schema(catalogs[0]["path"]), compression="zstd", compression_level=3) as w:
+    with pq.ParquetWriter(
+        out, pq.read_schema(catalogs[0]["path"]), compression="zstd", compression_level=3
+    ) as w:
         for cat in catalogs:
             w.write_table(pq.read_table(cat["path"]))
     return time.perf_counter() - start
@@ -107,8 +133,12 @@ def bare_self_crossmatch(catalog_dir: Path, margin_dir: Path) -> float:
 
     start = time.perf_counter()
     left = lsdb.open_catalog(str(catalog_dir), columns=["id", "ra", "dec"])
-    right = lsdb.open_catalog(str(catalog_dir), columns=["id", "ra", "dec"], margin_cache=str(margin_dir))
-    xm = left.crossmatch(right, n_neighbors=2, radius_arcsec=1.0, suffixes=("_a", "_b"), suffix_method="all_columns")
+    right = lsdb.open_catalog(
+        str(catalog_dir), columns=["id", "ra", "dec"], margin_cache=str(margin_dir)
+    )
+    xm = left.crossmatch(
+        right, n_neighbors=2, radius_arcsec=1.0, suffixes=("_a", "_b"), suffix_method="all_columns"
+    )
     with dask.config.set(scheduler="threads"):
         xm.compute(progress_bar=False)
     return time.perf_counter() - start
@@ -136,7 +166,15 @@ def main() -> None:
     print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f} s")
     config = {"run_name": "bench", "catalogs": catalogs, "registry": {"register": False}}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [str(Path(sys.executable).parent / "pzforge"), "run", "combine_redshift", "-c", str(work / "config.yaml"), "-w", str(work)]
+    cmd = [
+        str(Path(sys.executable).parent / "pzforge"),
+        "run",
+        "combine_redshift",
+        "-c",
+        str(work / "config.yaml"),
+        "-w",
+        str(work),
+    ]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = PeakRSS(proc.pid)
@@ -150,7 +188,9 @@ def main() -> None:
     floor = floor_seconds(catalogs, work / "floor.parquet")
     rules = rule_seconds(work / "benchmarks" / "bench")
     dup = rules.get("find_duplicates", 0) + rules.get("resolve_duplicates", 0)
-    bare = bare_self_crossmatch(work / "results/bench/hats/input", work / "results/bench/hats/input_margin")
+    bare = bare_self_crossmatch(
+        work / "results/bench/hats/input", work / "results/bench/hats/input_margin"
+    )
     print(f"rows                 {args.rows:,}")
     print(f"wall seconds         {wall:.1f}")
     print(f"rows/s               {args.rows / wall:,.0f}")
