@@ -194,7 +194,9 @@ def surveys_explain(
 def main() -> None:
     """Entry point: user errors print one line (no traceback unless --debug) and exit 1."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns Exit codes instead of raising them
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except PzforgeError as exc:
         if _state["debug"] or "--debug" in sys.argv:
             raise

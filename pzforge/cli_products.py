@@ -1,0 +1,203 @@
+"""`pzforge products ...` and `pzforge db ...`: thin commands over the registry API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+products_app = typer.Typer(help="Data products in the registry.", no_args_is_help=True)
+db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
+out = Console()
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry", envvar="PZFORGE_REGISTRY_URL", help="SQLAlchemy URL of the registry."
+    ),
+]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _registry(url: str | None):
+    from registry import Registry
+
+    return Registry.from_url(url)
+
+
+def _render(rows: list[dict[str, Any]], fmt: Format, columns: list[str], title: str = "") -> None:
+    if fmt is Format.json:
+        out.print_json(json.dumps(rows, default=str))
+        return
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        print(buf.getvalue(), end="")
+        return
+    table = Table(title=title or None)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    out.print(table)
+
+
+@products_app.command("types")
+def types_cmd(registry: UrlOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the product types."""
+    rows = _registry(registry).product_types()
+    for r in rows:
+        r["required_roles"] = ",".join(r["required_roles"])
+    _render(rows, fmt, ["id", "name", "tabular", "required_roles", "description"])
+
+
+@products_app.command("releases")
+def releases_cmd(registry: UrlOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the releases."""
+    _render(_registry(registry).releases(), fmt, ["id", "name", "description"])
+
+
+@products_app.command("release-add")
+def release_add(
+    name: Annotated[str, typer.Argument(help="Release name, e.g. DP1.")],
+    description: Annotated[str, typer.Option(help="What the release is.")] = "",
+    registry: UrlOpt = None,
+) -> None:
+    """Add a release products can belong to."""
+    _registry(registry).add_release(name, description)
+    out.print(f"release {name} added")
+
+
+LIST_COLUMNS = [
+    "id",
+    "internal_name",
+    "product_type",
+    "release",
+    "owner",
+    "official",
+    "created_at",
+    "supersedes_id",
+]
+
+
+@products_app.command("list")
+def list_cmd(
+    product_type: Annotated[
+        str | None, typer.Option("--type", "-t", help="Product type name.")
+    ] = None,
+    release: Annotated[str | None, typer.Option(help="Release name.")] = None,
+    name: Annotated[str | None, typer.Option(help="Substring of the name (any case).")] = None,
+    owner: Annotated[str | None, typer.Option(help="Owner user name.")] = None,
+    official: Annotated[
+        bool | None,
+        typer.Option(
+            "--official/--not-official", help="Official products only, or only the others."
+        ),
+    ] = None,
+    created_after: Annotated[
+        datetime | None, typer.Option(help="Created at or after (ISO date).")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, typer.Option(help="Created before (ISO date).")
+    ] = None,
+    sort: Annotated[str, typer.Option(help="Sort by id, name, created_at, owner or type.")] = "id",
+    desc: Annotated[bool, typer.Option("--desc", help="Newest / largest first.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    registry: UrlOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List products, filtered and sorted."""
+    products = _registry(registry).list_products(
+        product_type=product_type,
+        release=release,
+        name=name,
+        owner=owner,
+        official=official,
+        created_after=created_after,
+        created_before=created_before,
+        order_by=sort,
+        descending=desc,
+        limit=limit,
+    )
+    _render([p.to_dict() for p in products], fmt, LIST_COLUMNS, title=f"{len(products)} products")
+
+
+@products_app.command("show")
+def show_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    registry: UrlOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+) -> None:
+    """Show a product: metadata, files with checksums, columns, where it came from."""
+    detail = _registry(registry).get_product(product)
+    data = detail.to_dict()
+    data["files"] = [f.__dict__ for f in detail.files]
+    data["columns"] = [c.__dict__ for c in detail.columns]
+    data["superseded_by"] = detail.superseded_by
+    if fmt is not Format.table:
+        out.print_json(json.dumps(data, default=str))
+        return
+    for key in (
+        "id",
+        "internal_name",
+        "name",
+        "product_type",
+        "release",
+        "owner",
+        "official",
+        "status",
+        "description",
+        "created_at",
+        "updated_at",
+        "run_id",
+        "supersedes_id",
+        "superseded_by",
+    ):
+        out.print(
+            f"[bold]{key:>14}[/bold]  {data[key] if data[key] is not None else '-'}",
+            highlight=False,
+        )
+    _render(
+        data["files"],
+        Format.table,
+        ["role", "format", "size", "checksum_algorithm", "checksum", "n_members", "copied", "path"],
+        "files",
+    )
+    if data["columns"]:
+        _render(data["columns"], Format.table, ["name", "role", "ucd", "unit", "dtype"], "columns")
+
+
+@db_app.command("upgrade")
+def upgrade_cmd(registry: UrlOpt = None) -> None:
+    """Create the registry schema, or migrate it to the version this pzforge needs."""
+    from registry.store import _make_engine, default_url, upgrade
+
+    head = upgrade(_make_engine(registry or default_url()))
+    out.print(f"registry schema at revision {head}")
+
+
+@db_app.command("status")
+def status_cmd(registry: UrlOpt = None) -> None:
+    """Show the registry's schema revision and the one this pzforge needs."""
+    from registry.store import _make_engine, current_revision, default_url, head_revision
+
+    engine = _make_engine(registry or default_url())
+    out.print(f"url: {engine.url.render_as_string(hide_password=True)}")
+    out.print(f"schema revision: {current_revision(engine) or 'none'} (needed: {head_revision()})")

@@ -1,0 +1,25 @@
+"""Registry errors: each message says what went wrong and what to do."""
+
+
+class RegistryError(Exception):
+    """Base class of every error the registry raises on purpose."""
+
+
+class NotFound(RegistryError):
+    """No product, type or release by that id or name."""
+
+
+class PermissionDenied(RegistryError):
+    """The acting user may not do this (not the owner, not an admin)."""
+
+
+class ValidationError(RegistryError):
+    """A file or column association does not meet the product type's rules."""
+
+
+class NameCollision(RegistryError):
+    """A product with that name and type already exists."""
+
+
+class SchemaOutdated(RegistryError):
+    """The database schema is older than this code: run `pzforge db upgrade`."""

@@ -1,0 +1,45 @@
+"""Checksums: sha256 of files (streamed) and of collections such as HATS catalogs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+ALGORITHM = "sha256"
+CHUNK = 1 << 20
+IGNORED = {".snakemake_timestamp"}  # Snakemake's directory-output marker, not data
+
+
+@dataclass(frozen=True)
+class Member:
+    relpath: str
+    size: int
+    checksum: str
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def collection_members(root: str | Path) -> list[Member]:
+    """Every file under ``root`` (sorted by relative path) with its size and sha256."""
+    root = Path(root)
+    members = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in IGNORED):
+        members.append(
+            Member(path.relative_to(root).as_posix(), path.stat().st_size, sha256_file(path))
+        )
+    return members
+
+
+def collection_digest(members: list[Member]) -> str:
+    """One digest for a collection: sha256 over sorted 'relpath NUL sha256 LF' lines."""
+    digest = hashlib.sha256()
+    for m in sorted(members, key=lambda m: m.relpath):
+        digest.update(f"{m.relpath}\0{m.checksum}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,534 @@
+"""The registry's Python API: register, list, show products on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry import hashing, tables
+from registry.errors import NameCollision, NotFound, RegistryError, SchemaOutdated, ValidationError
+from registry.models import (
+    FileMember,
+    Product,
+    ProductColumn,
+    ProductFile,
+    ProductType,
+    Release,
+    utcnow,
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEFAULT_SQLITE = "pzforge_registry.sqlite"
+ROLES = (
+    "ra",
+    "dec",
+    "z",
+    "z_err",
+    "z_flag",
+    "type",
+    "survey",
+    "id",
+    "magnitude",
+    "flux",
+    "error",
+    "other",
+)
+FILE_ROLES = ("main", "auxiliary", "description")
+
+
+@dataclass
+class ColumnSpec:
+    """A column association: which column plays which role, with its UCD and unit."""
+
+    name: str
+    role: str
+    ucd: str | None = None
+    unit: str | None = None
+    dtype: str | None = None
+
+
+@dataclass
+class FileInfo:
+    role: str
+    path: str
+    size: int
+    checksum: str
+    checksum_algorithm: str
+    format: str
+    media_type: str
+    copied: bool
+    n_members: int
+
+
+@dataclass
+class ProductInfo:
+    id: int
+    name: str
+    internal_name: str
+    product_type: str
+    release: str | None
+    owner: str
+    official: bool
+    description: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    run_id: str | None
+    supersedes_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        d["updated_at"] = self.updated_at.isoformat()
+        return d
+
+
+@dataclass
+class ProductDetail(ProductInfo):
+    files: list[FileInfo] = field(default_factory=list)
+    columns: list[ColumnSpec] = field(default_factory=list)
+    superseded_by: int | None = None
+
+
+def _info(p: Product) -> ProductInfo:
+    return ProductInfo(
+        id=p.id,
+        name=p.name,
+        internal_name=p.internal_name,
+        product_type=p.product_type.name,
+        release=p.release.name if p.release else None,
+        owner=p.owner,
+        official=p.official,
+        description=p.description,
+        status=p.status,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+        run_id=p.run_id,
+        supersedes_id=p.supersedes_id,
+    )
+
+
+def internal_name(product_id: int, name: str) -> str:
+    return f"{product_id}_{'_'.join(name.split())}"
+
+
+def default_url() -> str:
+    return os.environ.get("PZFORGE_REGISTRY_URL") or f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - driver hook
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - driver hook
+            # Take the write lock up front: concurrent writers queue instead of deadlocking.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(connection=None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the schema to the newest revision (what `pzforge db upgrade` runs)."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))  # one migrator at a time
+        command.upgrade(_alembic_config(conn), "head")
+    return head_revision()
+
+
+class Registry:
+    """A product registry behind one SQLAlchemy URL."""
+
+    def __init__(
+        self, engine: Engine, *, user: str | None = None, admins: Sequence[str] | None = None
+    ):
+        self.engine = engine
+        self.user = user or os.environ.get("PZFORGE_USER") or getpass.getuser()
+        env_admins = [
+            a.strip() for a in os.environ.get("PZFORGE_ADMINS", "").split(",") if a.strip()
+        ]
+        self.admins = set(admins if admins is not None else env_admins)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | None = None,
+        *,
+        user: str | None = None,
+        admins: Sequence[str] | None = None,
+        auto_create: bool = True,
+    ) -> Registry:
+        """Open a registry; an empty database is created, an outdated one must be upgraded."""
+        engine = _make_engine(url or default_url())
+        registry = cls(engine, user=user, admins=admins)
+        registry._check_schema(auto_create)
+        return registry
+
+    def _check_schema(self, auto_create: bool) -> None:
+        head = head_revision()
+        try:
+            current = current_revision(self.engine)
+        except OperationalError as exc:
+            raise RegistryError(f"cannot open the registry at {self.url}: {exc.orig}") from exc
+        if current == head:
+            return
+        if current is None:
+            with self.engine.connect() as conn:
+                has_tables = bool(inspect(conn).get_table_names())
+            if not has_tables and auto_create:
+                try:
+                    upgrade(self.engine)
+                except Exception:
+                    if (
+                        current_revision(self.engine) != head
+                    ):  # not a lost race with another process
+                        raise
+                return
+        raise SchemaOutdated(
+            f"the registry at {self.url} has schema {current or 'unversioned'}, this pzforge needs "
+            f"{head}; run `pzforge db upgrade` (back up the database first)"
+        )
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise NameCollision(f"the registry refused the change: {exc.orig}") from exc
+        finally:
+            session.close()
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def product_types(self) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(select(ProductType).order_by(ProductType.id)).all()
+            return [
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "description": t.description,
+                    "tabular": t.tabular,
+                    "required_roles": list(t.required_roles),
+                }
+                for t in rows
+            ]
+
+    def releases(self) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(select(Release).order_by(Release.name)).all()
+            return [{"id": r.id, "name": r.name, "description": r.description} for r in rows]
+
+    def add_release(self, name: str, description: str = "") -> None:
+        with self.session() as s:
+            if s.scalar(select(Release).where(Release.name == name)):
+                raise NameCollision(f"release {name!r} already exists")
+            s.add(Release(name=name, description=description))
+
+    def _type(self, s: Session, name: str) -> ProductType:
+        t = s.scalar(select(ProductType).where(ProductType.name == name))
+        if t is None:
+            known = ", ".join(s.scalars(select(ProductType.name).order_by(ProductType.id)))
+            raise NotFound(f"unknown product type {name!r}; types: {known}")
+        return t
+
+    def _release(self, s: Session, name: str | None) -> Release | None:
+        if name is None:
+            return None
+        r = s.scalar(select(Release).where(Release.name == name))
+        if r is None:
+            known = ", ".join(s.scalars(select(Release.name).order_by(Release.name))) or "none yet"
+            raise NotFound(
+                f"unknown release {name!r}; releases: {known} (add one with `pzforge products release-add`)"
+            )
+        return r
+
+    def _product(self, s: Session, ref: int | str) -> Product:
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            p = s.get(Product, int(ref))
+        else:
+            p = s.scalar(select(Product).where(Product.internal_name == ref))
+        if p is None:
+            raise NotFound(
+                f"no product {ref!r} (give an id or an internal name; `pzforge products list` shows them)"
+            )
+        return p
+
+    # --- registration ----------------------------------------------------------------------
+
+    def register_product(
+        self,
+        name: str,
+        product_type: str,
+        main_file: Path,
+        *,
+        aux_files: Sequence[Path] = (),
+        description_files: Sequence[Path] = (),
+        description: str = "",
+        columns: Sequence[ColumnSpec] = (),
+        owner: str | None = None,
+        release: str | None = None,
+        run_id: str | None = None,
+        supersedes: int | None = None,
+        copy: bool = False,
+        official: bool = False,
+    ) -> ProductInfo:
+        """Register a product whose files stay where they are (pipelines; no size limit).
+
+        Everything is checked and hashed before the one transaction that inserts the product,
+        its files and its columns, so a failure leaves nothing behind.
+        """
+        if copy:
+            raise ValidationError(
+                "register_product records files by reference; use upload() to copy files"
+            )
+        if not name.strip():
+            raise ValidationError("a product needs a name")
+        main_file = Path(main_file)
+        files = [self._describe_file(main_file, "main")]
+        files += [self._describe_file(Path(p), "auxiliary") for p in aux_files]
+        files += [self._describe_file(Path(p), "description") for p in description_files]
+        with self.session() as s:
+            ptype = self._type(s, product_type)
+            self._check_columns(ptype, main_file, files[0]["format"], columns)
+            rel = self._release(s, release)
+            self._check_name(s, name, ptype, supersedes)
+            product = Product(
+                name=name,
+                internal_name=f"pending-{uuid.uuid4()}",
+                product_type=ptype,
+                release=rel,
+                owner=owner or self.user,
+                official=official,
+                description=description,
+                run_id=run_id,
+                supersedes_id=supersedes,
+                status="registered",
+            )
+            s.add(product)
+            s.flush()
+            product.internal_name = internal_name(product.id, name)
+            for f in files:
+                members = f.pop("members")
+                pf = ProductFile(product=product, **f)
+                s.add(pf)
+                for m in members:
+                    pf.members.append(
+                        FileMember(relpath=m.relpath, size=m.size, checksum=m.checksum)
+                    )
+            for c in columns:
+                s.add(
+                    ProductColumn(
+                        product=product,
+                        name=c.name,
+                        role=c.role,
+                        ucd=c.ucd,
+                        unit=c.unit,
+                        dtype=c.dtype,
+                    )
+                )
+            s.flush()
+            return _info(product)
+
+    def _describe_file(self, path: Path, role: str) -> dict[str, Any]:
+        if not path.exists():
+            raise ValidationError(f"{role} file {path} does not exist")
+        fmt = tables.detect_format(path)
+        if path.is_dir():
+            members = hashing.collection_members(path)
+            if not members:
+                raise ValidationError(f"{role} file {path} is an empty directory")
+            size, checksum = sum(m.size for m in members), hashing.collection_digest(members)
+        else:
+            try:
+                members, size, checksum = [], path.stat().st_size, hashing.sha256_file(path)
+            except OSError as exc:
+                raise ValidationError(f"{role} file {path} cannot be read: {exc.strerror}") from exc
+        return {
+            "role": role,
+            "path": str(path.resolve()),
+            "size": size,
+            "checksum": checksum,
+            "checksum_algorithm": hashing.ALGORITHM,
+            "format": fmt,
+            "media_type": tables.MEDIA_TYPES[fmt],
+            "copied": False,
+            "n_members": len(members),
+            "members": members,
+        }
+
+    def _check_columns(
+        self, ptype: ProductType, path: Path, fmt: str, columns: Sequence[ColumnSpec]
+    ) -> None:
+        bad_roles = sorted({c.role for c in columns} - set(ROLES))
+        if bad_roles:
+            raise ValidationError(f"unknown column role(s) {bad_roles}; roles: {', '.join(ROLES)}")
+        if not ptype.tabular:
+            return
+        if fmt not in tables.TABULAR:
+            raise ValidationError(
+                f"{ptype.name} is tabular: its main file must be one of {', '.join(tables.TABULAR)} "
+                f"(got {path.name})"
+            )
+        missing_roles = [r for r in ptype.required_roles if r not in {c.role for c in columns}]
+        if missing_roles:
+            raise ValidationError(
+                f"a {ptype.name} must associate columns with {', '.join(ptype.required_roles)}; "
+                f"missing: {', '.join(missing_roles)}"
+            )
+        available = tables.read_columns(path, fmt)
+        absent = [c.name for c in columns if c.name not in available]
+        if absent:
+            raise ValidationError(
+                f"column(s) {absent} not in {path.name}; it has: {', '.join(available[:40])}"
+            )
+
+    def _check_name(
+        self, s: Session, name: str, ptype: ProductType, supersedes: int | None
+    ) -> None:
+        latest = s.scalar(
+            select(Product)
+            .where(Product.name == name, Product.product_type_id == ptype.id)
+            .order_by(Product.id.desc())
+            .limit(1)
+        )
+        if latest is None:
+            if supersedes is not None:
+                self._product(s, supersedes)
+            return
+        if supersedes != latest.id:
+            raise NameCollision(
+                f"a {ptype.name} named {name!r} already exists ({latest.internal_name}); choose another "
+                f"name, or register a new version that supersedes product {latest.id}"
+            )
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def list_products(
+        self,
+        *,
+        product_type: str | None = None,
+        release: str | None = None,
+        name: str | None = None,
+        owner: str | None = None,
+        official: bool | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[ProductInfo]:
+        """Products matching every filter given (name is a case-insensitive substring)."""
+        sortable = {
+            "id": Product.id,
+            "name": Product.name,
+            "created_at": Product.created_at,
+            "owner": Product.owner,
+            "type": Product.product_type_id,
+        }
+        if order_by not in sortable:
+            raise ValidationError(f"cannot sort by {order_by!r}; use one of {', '.join(sortable)}")
+        with self.session() as s:
+            q = select(Product)
+            if product_type:
+                q = q.where(Product.product_type_id == self._type(s, product_type).id)
+            if release:
+                q = q.where(Product.release_id == self._release(s, release).id)
+            if name:
+                q = q.where(Product.name.ilike(f"%{name}%"))
+            if owner:
+                q = q.where(Product.owner == owner)
+            if official is not None:
+                q = q.where(Product.official.is_(official))
+            if created_after:
+                q = q.where(Product.created_at >= created_after)
+            if created_before:
+                q = q.where(Product.created_at < created_before)
+            col = sortable[order_by]
+            q = q.order_by(col.desc() if descending else col, Product.id)
+            if limit:
+                q = q.limit(limit)
+            return [_info(p) for p in s.scalars(q).unique().all()]
+
+    def get_product(self, ref: int | str) -> ProductDetail:
+        with self.session() as s:
+            p = self._product(s, ref)
+            newer = s.scalar(select(Product.id).where(Product.supersedes_id == p.id).limit(1))
+            files = [
+                FileInfo(
+                    role=f.role,
+                    path=f.path,
+                    size=f.size,
+                    checksum=f.checksum,
+                    checksum_algorithm=f.checksum_algorithm,
+                    format=f.format,
+                    media_type=f.media_type,
+                    copied=f.copied,
+                    n_members=f.n_members,
+                )
+                for f in p.files
+            ]
+            cols = [
+                ColumnSpec(name=c.name, role=c.role, ucd=c.ucd, unit=c.unit, dtype=c.dtype)
+                for c in p.columns
+            ]
+            return ProductDetail(**asdict(_info(p)), files=files, columns=cols, superseded_by=newer)
+
+    def touch(self, ref: int | str) -> None:  # pragma: no cover - used by later operations
+        with self.session() as s:
+            self._product(s, ref).updated_at = utcnow()
