@@ -34,6 +34,11 @@ def _norm_name(name: str) -> str:
     return re.sub(r"[\s_\-.]", "", str(name)).lower()
 
 
+def same_survey_name(a: str, b: str) -> bool:
+    """Two spellings of one name (case, spaces, dashes, underscores, dots ignored)."""
+    return _norm_name(a) == _norm_name(b)
+
+
 @dataclass(frozen=True)
 class Target:
     """How one output (z_flag_homogenized or type_homogenized) is made for a survey."""

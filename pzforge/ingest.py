@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from pzforge import io
 from pzforge.errors import InputDataError
-from pzforge.homogenize import RuleBook, check_homogenized, homogenize
+from pzforge.homogenize import RuleBook, check_homogenized, homogenize, same_survey_name
 from pzforge.schema import COLUMNS, EXTRA_DTYPES, ingest_schema
 
 log = logging.getLogger(__name__)
@@ -243,8 +243,12 @@ def _homogenize(
     out = homogenize(
         df, rulebook, on_unknown_flag=homogenization["on_unknown_flag"], context=context
     )
-    # One spelling per survey in the output (2DFGRS, 2dfgrs -> 2dFGRS), whatever each file says.
-    canonical = {raw: rulebook.resolve(raw) for raw in out["survey"].dropna().unique()}
+    # One spelling per survey in the output (2DFGRS, 2dfgrs -> 2dFGRS); other aliases (a
+    # compilation's own name, e.g. CANDELS) stay as the file says.
+    canonical = {}
+    for raw in out["survey"].dropna().unique():
+        name = rulebook.resolve(raw)
+        canonical[raw] = name if same_survey_name(raw, name) else raw
     out["survey"] = out["survey"].map(canonical).astype("string")
     return out
 
