@@ -78,12 +78,17 @@ def run(
         echo=lambda line: console.print(f"[dim]{line}[/dim]"),
     )
     if result.returncode != 0:
-        console.print(f"[red]error:[/red] {explain_failure(result)}")
-        console.print(f"run {result.run_id} failed; Snakemake log: {result.snakemake_log}")
+        _error(explain_failure(result))
+        print(f"run {result.run_id} failed; Snakemake log: {result.snakemake_log}", file=sys.stderr)
         raise typer.Exit(1)
     if dry_run:
         return
     _report(result)
+
+
+def _error(message: str) -> None:
+    """One unwrapped line on stderr (logs and tests read it whole)."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
 
 
 def _report(result) -> None:
@@ -129,7 +134,7 @@ def demo(
         echo=lambda line: console.print(f"[dim]{line}[/dim]"),
     )
     if result.returncode != 0:
-        console.print(f"[red]error:[/red] {explain_failure(result)}")
+        _error(explain_failure(result))
         raise typer.Exit(1)
     _report(result)
     try:
@@ -200,7 +205,7 @@ def main() -> None:
     except PzforgeError as exc:
         if _state["debug"] or "--debug" in sys.argv:
             raise
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(str(exc))
         sys.exit(1)
     except Exception as exc:  # registry errors and click usage errors
         import click
@@ -215,7 +220,7 @@ def main() -> None:
         if type(exc).__module__.startswith("registry") and not (
             _state["debug"] or "--debug" in sys.argv
         ):
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            _error(str(exc))
             sys.exit(1)
         raise
 

@@ -334,3 +334,21 @@ def write_ingested(df: pd.DataFrame, extra: dict[str, str], path: str | Path) ->
 
 
 __all__ = ["COLUMNS", "EXTRA_DTYPES", "IngestStats", "ingest_catalog", "write_ingested"]
+
+
+def preflight(config: dict[str, Any], base: Path | None = None) -> None:
+    """Cheap checks of every input before any job runs: the file exists, is not empty, and its
+    format is known. Errors name the catalog and the file."""
+    for spec in config["catalogs"]:
+        path = Path(spec["path"])
+        if base is not None and not path.is_absolute():
+            path = base / path
+        where = f"catalog {spec['name']!r}"
+        if not path.exists():
+            raise InputDataError(f"{where}: {path}: file not found; check the catalog's `path` in the config")
+        if path.is_file() and path.stat().st_size == 0:
+            raise InputDataError(f"{where}: {path}: the file is empty")
+        try:
+            io.detect_format(path, spec.get("format"))
+        except InputDataError as exc:
+            raise InputDataError(f"{where}: {exc}") from exc

@@ -20,6 +20,7 @@ import yaml
 
 from pzforge.config import PROJECT_ROOT, load_config
 from pzforge.errors import PipelineError
+from pzforge.ingest import preflight
 from pzforge.jobs import ERROR_MARK
 
 PROFILES_DIR = PROJECT_ROOT / "profiles"
@@ -66,6 +67,7 @@ def prepare_run(
     if config.get("pipeline", pipeline) != pipeline:
         raise PipelineError(f"the config is for pipeline {config['pipeline']!r}, not {pipeline!r}")
     config = _absolutize_paths(config, (base_dir or Path.cwd()).resolve())
+    preflight(config)
     run_id = str(uuid.uuid4())
     run_dir = workdir / ".pzforge" / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)

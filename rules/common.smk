@@ -1,10 +1,11 @@
 # Helpers and input functions shared by every pipeline. Config is validated (and its defaults
 # filled in) here, before any job runs.
 from pzforge.config import validate_config, union_extra_columns
-from pzforge.errors import ConfigError
+from pzforge.ingest import preflight
 
 
 config.update(validate_config(config))
+preflight(config)
 
 RUN = config["run_name"]
 RESULTS = f"results/{RUN}"

@@ -23,8 +23,12 @@ def postgres_base_url() -> str | None:
     url = os.environ.get("PZFORGE_TEST_PG_URL")
     if not url:
         try:
-            url = subprocess.run([str(ROOT / "scripts/system/postgres.sh"), "url"], capture_output=True,
-                                 text=True, check=True).stdout.strip()
+            url = subprocess.run(
+                [str(ROOT / "scripts/system/postgres.sh"), "url"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return None
     try:
@@ -61,11 +65,23 @@ def table_files(tmp_path):
     """A small catalog as CSV, Parquet, FITS, HDF5 and HATS."""
     rng = np.random.default_rng(5)
     n = 200
-    df = pd.DataFrame({"objid": np.arange(n), "RA": rng.uniform(10, 11, n), "DEC": rng.uniform(-1, 1, n),
-                       "redshift": rng.uniform(0, 2, n), "z_err": rng.uniform(0, 0.01, n),
-                       "name": [f"o{i}" for i in range(n)]})
-    paths = {"csv": tmp_path / "cat.csv", "parquet": tmp_path / "cat.parquet", "fits": tmp_path / "cat.fits",
-             "hdf5": tmp_path / "cat.hdf5", "hats": tmp_path / "cat_hats"}
+    df = pd.DataFrame(
+        {
+            "objid": np.arange(n),
+            "RA": rng.uniform(10, 11, n),
+            "DEC": rng.uniform(-1, 1, n),
+            "redshift": rng.uniform(0, 2, n),
+            "z_err": rng.uniform(0, 0.01, n),
+            "name": [f"o{i}" for i in range(n)],
+        }
+    )
+    paths = {
+        "csv": tmp_path / "cat.csv",
+        "parquet": tmp_path / "cat.parquet",
+        "fits": tmp_path / "cat.fits",
+        "hdf5": tmp_path / "cat.hdf5",
+        "hats": tmp_path / "cat_hats",
+    }
     df.to_csv(paths["csv"], index=False)
     df.to_parquet(paths["parquet"], index=False)
     from astropy.table import Table

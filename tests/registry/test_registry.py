@@ -13,20 +13,32 @@ from registry.hashing import collection_digest, collection_members, sha256_file
 from registry.store import _make_engine, current_revision, head_revision
 
 RRC = "Reference Redshift Catalog"
-COLS = [ColumnSpec("RA", "ra", "pos.eq.ra;meta.main", "deg"), ColumnSpec("DEC", "dec", "pos.eq.dec;meta.main", "deg"),
-        ColumnSpec("redshift", "z", "src.redshift")]
+COLS = [
+    ColumnSpec("RA", "ra", "pos.eq.ra;meta.main", "deg"),
+    ColumnSpec("DEC", "dec", "pos.eq.dec;meta.main", "deg"),
+    ColumnSpec("redshift", "z", "src.redshift"),
+]
 
 
 def count_products(url):
     with _make_engine(url).connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM products")).scalar(), conn.execute(text("SELECT count(*) FROM product_files")).scalar()
+        return conn.execute(text("SELECT count(*) FROM products")).scalar(), conn.execute(
+            text("SELECT count(*) FROM product_files")
+        ).scalar()
 
 
 def test_empty_database_is_migrated_with_product_types(registry_url):
     reg = Registry.from_url(registry_url)
     assert current_revision(reg.engine) == head_revision()
     names = [t["name"] for t in reg.product_types()]
-    assert names == [RRC, "Training Set", "Training Results", "Validation Results", "Photo-z Estimates", "Other"]
+    assert names == [
+        RRC,
+        "Training Set",
+        "Training Results",
+        "Validation Results",
+        "Photo-z Estimates",
+        "Other",
+    ]
     assert {t["name"]: t["required_roles"] for t in reg.product_types()}["Training Set"] == ["z"]
 
 
@@ -55,7 +67,11 @@ def test_register_each_tabular_format_by_reference(registry_url, table_files, fm
         assert main.checksum == collection_digest(members)
     else:
         assert main.checksum == sha256_file(paths[fmt]) and main.size == paths[fmt].stat().st_size
-    assert [(c.name, c.role, c.ucd) for c in detail.columns][0] == ("RA", "ra", "pos.eq.ra;meta.main")
+    assert [(c.name, c.role, c.ucd) for c in detail.columns][0] == (
+        "RA",
+        "ra",
+        "pos.eq.ra;meta.main",
+    )
 
 
 def test_required_associations_and_columns_are_checked(registry_url, table_files):
@@ -64,7 +80,9 @@ def test_required_associations_and_columns_are_checked(registry_url, table_files
     with pytest.raises(ValidationError, match="must associate columns with ra, dec, z; missing: z"):
         reg.register_product("x", RRC, paths["parquet"], columns=COLS[:2])
     with pytest.raises(ValidationError, match=r"\['nope'\] not in cat.parquet"):
-        reg.register_product("x", RRC, paths["parquet"], columns=[*COLS[:2], ColumnSpec("nope", "z")])
+        reg.register_product(
+            "x", RRC, paths["parquet"], columns=[*COLS[:2], ColumnSpec("nope", "z")]
+        )
     with pytest.raises(ValidationError, match="does not exist"):
         reg.register_product("x", RRC, paths["parquet"].with_name("missing.parquet"), columns=COLS)
     bad = paths["parquet"].with_name("notes.txt")
@@ -78,7 +96,9 @@ def test_required_associations_and_columns_are_checked(registry_url, table_files
     with pytest.raises(NotFound, match="unknown product type 'Nope'"):
         reg.register_product("x", "Nope", paths["parquet"], columns=COLS)
     with pytest.raises(ValidationError, match="unknown column role"):
-        reg.register_product("x", RRC, paths["parquet"], columns=[*COLS, ColumnSpec("z_err", "bogus")])
+        reg.register_product(
+            "x", RRC, paths["parquet"], columns=[*COLS, ColumnSpec("z_err", "bogus")]
+        )
     assert count_products(registry_url) == (0, 0)  # nothing half-registered
 
 
@@ -94,7 +114,9 @@ def test_name_collision_and_version_chain(registry_url, table_files):
     with pytest.raises(NameCollision):  # only the newest version can be superseded
         reg.register_product("combined", RRC, paths["csv"], columns=COLS, supersedes=first.id)
     # another type may use the same name
-    reg.register_product("combined", "Training Set", paths["csv"], columns=[ColumnSpec("redshift", "z")])
+    reg.register_product(
+        "combined", "Training Set", paths["csv"], columns=[ColumnSpec("redshift", "z")]
+    )
 
 
 def test_list_filters_and_sorting(registry_url, table_files):
@@ -105,13 +127,20 @@ def test_list_filters_and_sorting(registry_url, table_files):
     b = Registry.from_url(registry_url, user="bob")
     a.register_product("Deep field specz", RRC, paths["parquet"], columns=COLS, release="DP1")
     b.register_product("wide specz", RRC, paths["csv"], columns=COLS)
-    b.register_product("wide training", "Training Set", paths["csv"], columns=[ColumnSpec("redshift", "z")])
-    assert [p.name for p in reg.list_products(product_type=RRC)] == ["Deep field specz", "wide specz"]
+    b.register_product(
+        "wide training", "Training Set", paths["csv"], columns=[ColumnSpec("redshift", "z")]
+    )
+    assert [p.name for p in reg.list_products(product_type=RRC)] == [
+        "Deep field specz",
+        "wide specz",
+    ]
     assert [p.name for p in reg.list_products(name="WIDE")] == ["wide specz", "wide training"]
     assert [p.name for p in reg.list_products(owner="alice")] == ["Deep field specz"]
     assert [p.name for p in reg.list_products(release="DP1")] == ["Deep field specz"]
     assert reg.list_products(official=True) == []
-    assert [p.name for p in reg.list_products(order_by="name", descending=True)][0] == "wide training"
+    assert [p.name for p in reg.list_products(order_by="name", descending=True)][
+        0
+    ] == "wide training"
     now = datetime.now(UTC)
     assert len(reg.list_products(created_after=now - timedelta(hours=1))) == 3
     assert reg.list_products(created_before=now - timedelta(hours=1)) == []
@@ -125,8 +154,12 @@ def _register_many(url, worker, n, path):
     reg = Registry.from_url(url, user=f"w{worker}")
     ids = []
     for i in range(n):
-        p = reg.register_product(f"w{worker} product {i}", RRC, path,
-                                 columns=[ColumnSpec("RA", "ra"), ColumnSpec("DEC", "dec"), ColumnSpec("redshift", "z")])
+        p = reg.register_product(
+            f"w{worker} product {i}",
+            RRC,
+            path,
+            columns=[ColumnSpec("RA", "ra"), ColumnSpec("DEC", "dec"), ColumnSpec("redshift", "z")],
+        )
         ids.append(p.id)
     return ids
 
@@ -136,7 +169,9 @@ def test_eight_processes_register_at_once(registry_url, table_files):
     Registry.from_url(registry_url)  # schema first; the race on creation is tested separately
     ctx = mp.get_context("spawn")
     with ctx.Pool(8) as pool:
-        results = pool.starmap(_register_many, [(registry_url, w, 5, paths["parquet"]) for w in range(8)])
+        results = pool.starmap(
+            _register_many, [(registry_url, w, 5, paths["parquet"]) for w in range(8)]
+        )
     ids = [i for r in results for i in r]
     assert len(ids) == 40 and len(set(ids)) == 40
     assert count_products(registry_url) == (40, 40)
