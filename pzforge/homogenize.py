@@ -498,16 +498,19 @@ def homogenize(
         survey = rulebook.surveys[name]
         mask = (surveys == raw_name).to_numpy()
         part = df.loc[mask]
+        missing = []
         for col in sorted(_target_columns(survey.z_flag) | _target_columns(survey.type)):
             if col not in part.columns:
                 if col in survey.defaults:
                     part = part.assign(**{col: survey.defaults[col]})
                 else:
-                    what = f"the {col} column mapping" if col in CANONICAL else f"column {col!r}"
-                    raise HomogenizationError(
-                        f"{prefix}survey {name}'s rules read {what}, which the catalog does not provide; "
-                        f"map it in the catalog's `columns:` (see `pzforge surveys explain {name}`)"
-                    )
+                    missing.append(col)
+        if missing:
+            raise HomogenizationError(
+                f"{prefix}survey {name}'s rules read column(s) {', '.join(missing)}, which the catalog "
+                "does not provide; map z_flag / z_err / type in the catalog's `columns:`, keep the other "
+                f"columns in the file (see `pzforge surveys explain {name}`)"
+            )
         for target, series, label in (
             (survey.z_flag, flags, "z_flag"),
             (survey.type, types, "type"),

@@ -52,9 +52,14 @@ def _context(spec: dict[str, Any]) -> str:
 def _examples(values: pd.Series, mask: np.ndarray) -> str:
     """A few offending rows as 'row N: value' (0-based row positions in the input file)."""
     idx = np.flatnonzero(mask)[:MAX_EXAMPLES]
-    shown = ", ".join(f"row {i}: {values.iloc[i]!r}" for i in idx)
+    shown = ", ".join(f"row {i}: {_plain(values.iloc[i])!r}" for i in idx)
     more = int(mask.sum()) - len(idx)
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as plain Python values, so messages read 'nan', not 'np.float64(nan)'."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _numeric(df: pd.DataFrame, col: str, source: str, spec: dict[str, Any]) -> pd.Series:
@@ -345,7 +350,9 @@ def preflight(config: dict[str, Any], base: Path | None = None) -> None:
             path = base / path
         where = f"catalog {spec['name']!r}"
         if not path.exists():
-            raise InputDataError(f"{where}: {path}: file not found; check the catalog's `path` in the config")
+            raise InputDataError(
+                f"{where}: {path}: file not found; check the catalog's `path` in the config"
+            )
         if path.is_file() and path.stat().st_size == 0:
             raise InputDataError(f"{where}: {path}: the file is empty")
         try:
