@@ -20,6 +20,7 @@ from pzforge.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "config"
 SCHEMA_DIR = CONFIG_DIR / "schemas"
+SHIPPED_SURVEYS_FILE = CONFIG_DIR / "surveys.yaml"
 PIPELINES = ("combine_redshift",)
 
 

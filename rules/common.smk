@@ -1,6 +1,6 @@
 # Helpers and input functions shared by every pipeline. Config is validated (and its defaults
 # filled in) here, before any job runs.
-from pzforge.config import validate_config, union_extra_columns
+from pzforge.config import SHIPPED_SURVEYS_FILE, validate_config, union_extra_columns
 from pzforge.ingest import preflight
 
 
@@ -13,9 +13,7 @@ LOGS = f"logs/{RUN}"
 BENCH = f"benchmarks/{RUN}"
 CATALOGS = {c["name"]: c for c in config["catalogs"]}
 EXTRA_COLUMNS = union_extra_columns(config)
-SURVEYS_FILE = config["homogenization"]["surveys_file"] or str(
-    workflow.basedir + "/config/surveys.yaml"
-)
+SURVEYS_FILE = config["homogenization"]["surveys_file"] or str(SHIPPED_SURVEYS_FILE)
 MODE = config["resolution"]["mode"]
 
 

@@ -9,6 +9,8 @@ rule find_duplicates:
     params:
         radius_arcsec=config["crossmatch"]["radius_arcsec"],
     threads: 1
+    conda:
+        "../envs/pzforge.yaml"
     log:
         f"{LOGS}/find_duplicates/find_duplicates.log",
     benchmark:
@@ -26,6 +28,8 @@ rule resolve_duplicates:
         resolution=f"{RESULTS}/duplicates/resolution.parquet",
     params:
         resolution=config["resolution"],
+    conda:
+        "../envs/pzforge.yaml"
     log:
         f"{LOGS}/resolve_duplicates/resolve_duplicates.log",
     benchmark:

@@ -10,6 +10,8 @@ rule write_combined_catalog:
         mode=MODE,
         extra_columns=EXTRA_COLUMNS,
     threads: 1
+    conda:
+        "../envs/pzforge.yaml"
     log:
         f"{LOGS}/write_combined_catalog/write_combined_catalog.log",
     benchmark:
@@ -24,6 +26,8 @@ rule export_catalog:
         f"{RESULTS}/combined/{RUN}.parquet",
     output:
         f"{RESULTS}/combined/{RUN}.{{fmt}}",
+    conda:
+        "../envs/pzforge.yaml"
     log:
         f"{LOGS}/export_catalog/{{fmt}}.log",
     script:
@@ -45,6 +49,8 @@ rule summarize_run:
         mode=MODE,
         ties=config["resolution"]["ties"],
         outputs=get_output_paths,
+    conda:
+        "../envs/pzforge.yaml"
     log:
         f"{LOGS}/summarize_run/summarize_run.log",
     script:

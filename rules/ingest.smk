@@ -11,6 +11,8 @@ rule ingest_catalog:
         validation=config["validation"],
         homogenization=config["homogenization"],
         extra_columns=EXTRA_COLUMNS,
+    conda:
+        "../envs/pzforge.yaml"
     log:
         f"{LOGS}/ingest_catalog/{{catalog}}.log",
     benchmark:

@@ -9,6 +9,8 @@ rule partition_catalog:
     params:
         partition=config["partition"],
     threads: 1
+    conda:
+        "../envs/pzforge.yaml"
     log:
         f"{LOGS}/partition_catalog/partition_catalog.log",
     benchmark:

@@ -11,6 +11,8 @@ rule register_product:
         registry=config["registry"],
         run_name=RUN,
         extra_columns=EXTRA_COLUMNS,
+    conda:
+        "../envs/pzforge.yaml"
     log:
         f"{LOGS}/register_product/register_product.log",
     script:
