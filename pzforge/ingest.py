@@ -169,6 +169,7 @@ def _map_columns(raw: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
             survey.get("value", spec["name"]), index=raw.index, dtype="string"
         )
     out["_row"] = np.arange(len(raw), dtype=np.int64)
+    out["_source_id"] = source_ids(out, spec)
     return out
 
 
@@ -271,8 +272,9 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.astype("string").str.strip()
 
 
-def _finalize(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
-    name = spec["name"]
+def source_ids(df: pd.DataFrame, spec: dict[str, Any]) -> pd.Series:
+    """Source ids as text, over every row of the file (before invalid rows are dropped, so an
+    object's id does not depend on the validation settings)."""
     if spec["columns"].get("id"):
         source_id = _as_text(df["id"])
         missing = source_id.isna().to_numpy()
@@ -283,15 +285,28 @@ def _finalize(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
                 "fill it, or remove columns.id so pzforge numbers the rows"
             )
         dup = source_id.duplicated(keep=False).to_numpy()
-        if dup.any():
+        if dup.any() and spec.get("on_duplicate_id", "error") == "suffix":
+            # Repeated ids get '#2', '#3'... in file order (the first keeps its id): deterministic.
+            nth = source_id.groupby(source_id.to_numpy()).cumcount().to_numpy() + 1
+            source_id = source_id.where(
+                nth == 1, source_id + "#" + pd.Series(nth, index=source_id.index).astype("string")
+            )
+        elif dup.any():
             examples = source_id[dup].drop_duplicates().head(MAX_EXAMPLES).tolist()
             raise InputDataError(
                 f"{_context(spec)}: id column {spec['columns']['id']!r} is not unique "
                 f"({int(source_id[dup].nunique())} values repeat, e.g. {examples}); ids must be "
-                "unique within a catalog: fix the file, or remove columns.id so pzforge numbers the rows"
+                "unique within a catalog: fix the file, set on_duplicate_id: suffix, or remove "
+                "columns.id so pzforge numbers the rows"
             )
     else:
         source_id = df["_row"].astype("string")
+    return source_id
+
+
+def _finalize(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    name = spec["name"]
+    source_id = df["_source_id"]
     out = pd.DataFrame(index=df.index)
     out["id"] = (name + ":" + source_id).astype("string")
     out["source_id"] = source_id.astype("string")

@@ -74,8 +74,11 @@ def test_ids_made_when_missing_and_duplicates_rejected(tmp_path):
     dup = frame()
     dup["ID"] = "same"
     dup.to_csv(path, index=False)
-    with pytest.raises(InputDataError, match="not unique.*'same'"):
+    with pytest.raises(InputDataError, match="not unique.*'same'.*on_duplicate_id: suffix"):
         ingest_catalog(*spec_for(path), BOOK)
+    spec, val, hom = spec_for(path, on_duplicate_id="suffix")
+    out, _ = ingest_catalog(spec, val, hom, BOOK)
+    assert out["id"].tolist() == ["t:same", "t:same#6"]
 
 
 def test_z_err_sentinels_become_null(tmp_path):

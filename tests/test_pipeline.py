@@ -213,6 +213,8 @@ def specz_config(shared_data: Path) -> dict:
                 "path": str(shared_data / "specz" / f"{stem}_random_sample.parquet"),
                 "columns": columns,
                 "survey": {"column": survey_col},
+                # JADES repeats unique_id for re-observed objects, 3D-HST phot_id across fields
+                "on_duplicate_id": "suffix",
             }
         )
     return {
