@@ -201,3 +201,134 @@ def status_cmd(registry: UrlOpt = None) -> None:
     engine = _make_engine(registry or default_url())
     out.print(f"url: {engine.url.render_as_string(hide_password=True)}")
     out.print(f"schema revision: {current_revision(engine) or 'none'} (needed: {head_revision()})")
+
+
+def _parse_columns(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise typer.BadParameter(f"--column {item!r}: expected ROLE=COLUMN, e.g. z=redshift")
+        role, name = item.split("=", 1)
+        out[role.strip()] = name.strip()
+    return out
+
+
+@products_app.command("upload")
+def upload_cmd(
+    name: Annotated[str, typer.Argument(help="Product name.")],
+    main_file: Annotated[
+        str, typer.Argument(help="Main file (CSV, FITS, HDF5 or Parquet for tabular types).")
+    ],
+    product_type: Annotated[
+        str, typer.Option("--type", "-t", help="Product type name.")
+    ] = "Reference Redshift Catalog",
+    aux: Annotated[
+        list[str] | None, typer.Option("--aux", help="Auxiliary file (repeatable).")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column", "-C", help="Association ROLE=COLUMN (repeatable); overrides suggestions."
+        ),
+    ] = None,
+    description: Annotated[str, typer.Option(help="What the product is.")] = "",
+    release: Annotated[str | None, typer.Option(help="Release name.")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Accept the suggested column associations.")
+    ] = False,
+    registry: UrlOpt = None,
+) -> None:
+    """Upload files as a new product (copied into the registry's storage; size limit applies)."""
+    from pathlib import Path
+
+    from registry import ColumnSpec
+    from registry.suggest import PATTERNS, suggest_columns
+    from registry.tables import detect_format, read_columns
+
+    reg = _registry(registry)
+    path = Path(main_file)
+    names = read_columns(path, detect_format(path)) if path.exists() else []
+    specs = {c.role: c for c in suggest_columns(names)}
+    for role, col in _parse_columns(list(column or [])).items():
+        _pat, ucd, unit = PATTERNS.get(role, ([], None, None))
+        specs[role] = ColumnSpec(name=col, role=role, ucd=ucd, unit=unit)
+    if specs and not yes and not column:
+        out.print("suggested column associations:")
+        for c in specs.values():
+            out.print(f"  {c.role:>7} <- {c.name}")
+        if not typer.confirm("use these?", default=True):
+            raise typer.Exit(1)
+    product = reg.upload(
+        name,
+        product_type,
+        path,
+        aux_files=[Path(a) for a in aux or []],
+        description=description,
+        columns=list(specs.values()),
+        release=release,
+    )
+    out.print(f"uploaded {product.internal_name} (id {product.id})")
+
+
+@products_app.command("download")
+def download_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Zip file or folder.")] = ".",
+    registry: UrlOpt = None,
+) -> None:
+    """Download a product as a .zip with all its files and metadata.json."""
+    from pathlib import Path
+
+    path = _registry(registry).download(product, Path(output))
+    out.print(f"wrote {path}")
+
+
+@products_app.command("get")
+def get_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    head: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    registry: UrlOpt = None,
+) -> None:
+    """Print the first rows of a tabular product (use the Python API for the whole DataFrame)."""
+    df = _registry(registry).get_dataframe(product)
+    out.print(df.head(head).to_string(), markup=False, highlight=False)
+    out.print(f"[{len(df)} rows x {len(df.columns)} columns]")
+
+
+@products_app.command("update")
+def update_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    description: Annotated[str | None, typer.Option(help="New description.")] = None,
+    release: Annotated[str | None, typer.Option(help="New release.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="New display name (the internal name stays).")
+    ] = None,
+    registry: UrlOpt = None,
+) -> None:
+    """Update a product's metadata (its owner or an admin)."""
+    p = _registry(registry).update(product, description=description, release=release, name=name)
+    out.print(f"updated {p.internal_name}")
+
+
+@products_app.command("delete")
+def delete_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    registry: UrlOpt = None,
+) -> None:
+    """Delete a product (its owner or an admin). Copied files are removed, referenced ones kept."""
+    if not yes and not typer.confirm(f"delete product {product}?", default=False):
+        raise typer.Exit(1)
+    _registry(registry).delete(product)
+    out.print(f"deleted {product}")
+
+
+@products_app.command("official")
+def official_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    unset: Annotated[bool, typer.Option("--unset", help="Remove the official mark.")] = False,
+    registry: UrlOpt = None,
+) -> None:
+    """Mark (or unmark) a product official (admins only, PZFORGE_ADMINS)."""
+    p = _registry(registry).set_official(product, not unset)
+    out.print(f"{p.internal_name} official: {p.official}")

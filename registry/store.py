@@ -183,7 +183,226 @@ def upgrade(engine: Engine) -> str:
     return head_revision()
 
 
-class Registry:
+DEFAULT_UPLOAD_LIMIT = 200 * 1024 * 1024  # bytes, as Photo-z Server
+
+
+def storage_dir() -> Path:
+    """Where uploaded (copied) files live: PZFORGE_STORAGE, else pzforge_storage/ beside the CWD."""
+    return Path(os.environ.get("PZFORGE_STORAGE") or Path.cwd() / "pzforge_storage")
+
+
+def upload_limit() -> int:
+    value = os.environ.get("PZFORGE_UPLOAD_LIMIT_MB")
+    return int(float(value) * 1024 * 1024) if value else DEFAULT_UPLOAD_LIMIT
+
+
+class _ProductOperations:
+    """Upload, download, update, delete: the Registry's second half, kept apart for readability."""
+
+    def upload(
+        self: Registry,
+        name: str,
+        product_type: str,
+        main_file: Path,
+        *,
+        aux_files: Sequence[Path] = (),
+        description: str = "",
+        columns: Sequence[ColumnSpec] = (),
+        release: str | None = None,
+        limit_bytes: int | None = None,
+    ) -> ProductInfo:
+        """Copy files into the registry's storage and register them; all or nothing.
+
+        Files are copied to a temporary folder first, the rows are inserted in one transaction, and
+        the folder is renamed to the product's internal name only after the commit; any failure
+        removes the copies, so no copied file is left without a row and no row without its files.
+        """
+        import shutil
+        import tempfile
+
+        limit = upload_limit() if limit_bytes is None else limit_bytes
+        paths = [Path(main_file), *map(Path, aux_files)]
+        for p in paths:
+            if not p.exists():
+                raise ValidationError(f"file {p} does not exist")
+            if p.is_dir():
+                raise ValidationError(
+                    f"{p} is a directory; upload files (register HATS catalogs by reference)"
+                )
+        total = sum(p.stat().st_size for p in paths)
+        if total > limit:
+            raise ValidationError(
+                f"upload of {total / 2**20:.1f} MB is over the limit of {limit / 2**20:.0f} MB; register large "
+                "files by reference (pipelines do), or raise PZFORGE_UPLOAD_LIMIT_MB"
+            )
+        fmt = tables.detect_format(paths[0])
+        with self.session() as s:
+            ptype = self._type(s, product_type)
+            if ptype.tabular and fmt not in ("csv", "fits", "hdf5", "parquet"):
+                raise ValidationError(
+                    f"{ptype.name} uploads must be CSV, FITS, HDF5 or Parquet (got {paths[0].name})"
+                )
+        self._validate_table(ptype_name=product_type, path=paths[0], fmt=fmt, columns=columns)
+        root = storage_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=root))
+        try:
+            copies = []
+            for p in paths:
+                target = staging / p.name
+                if target.exists():
+                    raise ValidationError(f"two files are named {p.name}; rename one")
+                shutil.copy2(p, target)
+                copies.append(target)
+            info = self.register_product(
+                name,
+                product_type,
+                copies[0],
+                aux_files=copies[1:],
+                description=description,
+                columns=columns,
+                release=release,
+                _copied=True,
+            )
+            final = root / info.internal_name
+            staging.rename(final)
+            with self.session() as s:
+                for f in self._product(s, info.id).files:
+                    f.path = str(final / Path(f.path).name)
+            return info
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def _validate_table(
+        self: Registry, *, ptype_name: str, path: Path, fmt: str, columns: Sequence[ColumnSpec]
+    ) -> None:
+        """Numeric where it must be: ra, dec, z, z_err, magnitudes, fluxes and errors."""
+        with self.session() as s:
+            ptype = self._type(s, ptype_name)
+            self._check_columns(ptype, path, fmt, columns)
+            tabular = ptype.tabular
+        if not tabular or not columns:
+            return
+        numeric_roles = {"ra", "dec", "z", "z_err", "magnitude", "flux", "error"}
+        wanted = [c for c in columns if c.role in numeric_roles]
+        if not wanted:
+            return
+        df = tables.read_dataframe(path, fmt)
+        for c in wanted:
+            if not pd_is_numeric(df[c.name]):
+                raise ValidationError(
+                    f"column {c.name!r} (role {c.role}) of {path.name} is not numeric"
+                )
+
+    def download(self: Registry, ref: int | str, destination: Path) -> Path:
+        """A .zip with every file of the product (HATS catalogs as folders) and metadata.json."""
+        import json
+        import zipfile
+
+        detail = self.get_product(ref)
+        destination = Path(destination)
+        if destination.is_dir():
+            destination = destination / f"{detail.internal_name}.zip"
+        tmp = destination.with_name(destination.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for f in detail.files:
+                src = Path(f.path)
+                if not src.exists():
+                    raise NotFound(
+                        f"file {src} of product {detail.internal_name} is missing on disk"
+                    )
+                if src.is_dir():
+                    for member in sorted(src.rglob("*")):
+                        if member.is_file() and member.name not in hashing.IGNORED:
+                            zf.write(member, f"{src.name}/{member.relative_to(src).as_posix()}")
+                else:
+                    zf.write(src, src.name)
+            meta = detail.to_dict()
+            meta["files"] = [asdict(f) for f in detail.files]
+            meta["columns"] = [asdict(c) for c in detail.columns]
+            zf.writestr("metadata.json", json.dumps(meta, indent=2, default=str))
+        tmp.replace(destination)
+        return destination
+
+    def get_dataframe(self: Registry, ref: int | str):
+        """The main file of a tabular product as a pandas DataFrame."""
+        detail = self.get_product(ref)
+        main = next(f for f in detail.files if f.role == "main")
+        if main.format not in tables.TABULAR:
+            raise ValidationError(f"product {detail.internal_name} is not tabular ({main.format})")
+        return tables.read_dataframe(Path(main.path), main.format)
+
+    def _may_edit(self: Registry, product: Product) -> None:
+        from registry.errors import PermissionDenied
+
+        if product.owner != self.user and self.user not in self.admins:
+            raise PermissionDenied(
+                f"{self.user} may not change {product.internal_name}: only its owner ({product.owner}) or an admin can"
+            )
+
+    def update(
+        self: Registry,
+        ref: int | str,
+        *,
+        description: str | None = None,
+        release: str | None = None,
+        name: str | None = None,
+    ) -> ProductInfo:
+        """Change metadata (owner or admin). Renaming keeps the internal name stable."""
+        with self.session() as s:
+            p = self._product(s, ref)
+            self._may_edit(p)
+            if description is not None:
+                p.description = description
+            if release is not None:
+                p.release = self._release(s, release)
+            if name is not None:
+                p.name = name
+            p.updated_at = utcnow()
+            s.flush()
+            return _info(p)
+
+    def set_official(self: Registry, ref: int | str, official: bool = True) -> ProductInfo:
+        from registry.errors import PermissionDenied
+
+        if self.user not in self.admins:
+            raise PermissionDenied(
+                f"only admins may mark products official; {self.user} is not one (PZFORGE_ADMINS)"
+            )
+        with self.session() as s:
+            p = self._product(s, ref)
+            p.official = official
+            p.updated_at = utcnow()
+            s.flush()
+            return _info(p)
+
+    def delete(self: Registry, ref: int | str) -> None:
+        """Delete a product (owner or admin); files the registry copied are removed, referenced ones kept."""
+        import shutil
+
+        with self.session() as s:
+            p = self._product(s, ref)
+            self._may_edit(p)
+            copied = [Path(f.path) for f in p.files if f.copied]
+            for newer in s.scalars(select(Product).where(Product.supersedes_id == p.id)):
+                newer.supersedes_id = p.supersedes_id  # keep the version chain connected
+            s.delete(p)
+        folders = {c.parent for c in copied}
+        for c in copied:
+            c.unlink(missing_ok=True)
+        for folder in folders:
+            if folder.parent == storage_dir() and folder.is_dir() and not any(folder.iterdir()):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def pd_is_numeric(series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series)) and not pd.api.types.is_bool_dtype(series)
+
+
+class Registry(_ProductOperations):
     """A product registry behind one SQLAlchemy URL."""
 
     def __init__(
@@ -327,6 +546,7 @@ class Registry:
         supersedes: int | None = None,
         copy: bool = False,
         official: bool = False,
+        _copied: bool = False,
     ) -> ProductInfo:
         """Register a product whose files stay where they are (pipelines; no size limit).
 
@@ -343,6 +563,8 @@ class Registry:
         files = [self._describe_file(main_file, "main")]
         files += [self._describe_file(Path(p), "auxiliary") for p in aux_files]
         files += [self._describe_file(Path(p), "description") for p in description_files]
+        for f in files:
+            f["copied"] = _copied
         with self.session() as s:
             ptype = self._type(s, product_type)
             self._check_columns(ptype, main_file, files[0]["format"], columns)
