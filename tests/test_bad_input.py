@@ -187,7 +187,7 @@ def test_failure_mode_files(shared_data, tmp_path):
         (
             "test_survey_supported_but_wrong_flags.parquet",
             {"survey": {"column": "survey"}},
-            "2DFGRS",
+            "2dFGRS",
         ),
         (
             "test_homogenized_columns_out_of_range.parquet",
