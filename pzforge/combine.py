@@ -45,10 +45,17 @@ def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
 
 
 def find_duplicates(
-    catalog_dir: str | Path, margin_dir: str | Path, radius_arcsec: float
+    catalog_dir: str | Path,
+    margin_dir: str | Path,
+    radius_arcsec: float,
+    dask_settings: dict[str, Any] | None = None,
+    n_workers: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pairs (id_a, id_b, sep_arcsec) and group members (id, group_id)."""
-    pairs = duplicates.find_pairs(catalog_dir, margin_dir, radius_arcsec)
+    from pzforge.dask_cluster import dask_client
+
+    with dask_client(dask_settings, n_workers=n_workers) as client:
+        pairs = duplicates.find_pairs(catalog_dir, margin_dir, radius_arcsec, client)
     return pairs, duplicates.group_pairs(pairs)
 
 

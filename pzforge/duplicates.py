@@ -106,10 +106,12 @@ def _all_pairs_algorithm(radius_arcsec: float, id_column: str):
 
 
 def find_pairs(
-    catalog_dir: str | Path, margin_dir: str | Path, radius_arcsec: float
+    catalog_dir: str | Path, margin_dir: str | Path, radius_arcsec: float, client=None
 ) -> pd.DataFrame:
-    """All pairs within ``radius_arcsec`` in a HATS catalog, computed per tile with margins."""
-    import dask
+    """All pairs within ``radius_arcsec`` in a HATS catalog, computed per tile with margins.
+
+    ``client``: a distributed Client to run on; None uses the threaded scheduler in this process.
+    """
     import lsdb
 
     columns = ["id", "ra", "dec"]
@@ -122,8 +124,7 @@ def find_pairs(
         suffixes=("_a", "_b"),
         suffix_method="all_columns",
     )
-    with dask.config.set(scheduler="threads"):
-        result = matched.compute(progress_bar=False)
+    result = compute(matched, client)
     pairs = pd.DataFrame(
         {
             "id_a": result["id_a"].to_numpy(dtype=object),
@@ -132,6 +133,16 @@ def find_pairs(
         }
     )
     return sort_pairs(pairs)
+
+
+def compute(catalog, client=None):
+    """Compute an lsdb catalog on ``client``, or with the threaded scheduler when None."""
+    import dask
+
+    if client is not None:
+        return catalog.compute(progress_bar=False)  # the active Client is dask's default scheduler
+    with dask.config.set(scheduler="threads"):
+        return catalog.compute(progress_bar=False)
 
 
 def group_pairs(pairs: pd.DataFrame) -> pd.DataFrame:

@@ -24,13 +24,13 @@ def partition_catalog(
     *,
     n_workers: int = 1,
     tmp_dir: str | Path | None = None,
+    dask_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Import ``inputs`` (ingested Parquet files) as a HATS catalog and build its margin cache.
 
     Rows are sorted by (_healpix_29, id) inside each partition so the output is deterministic.
     Returns a small dict of figures (rows, partitions) for the summary.
     """
-    from dask.distributed import Client, LocalCluster
     from hats_import.catalog.arguments import ImportArguments
     from hats_import.margin_cache.margin_cache_arguments import MarginCacheArguments
     from hats_import.pipeline import pipeline_with_client
@@ -62,18 +62,11 @@ def partition_catalog(
         highest_healpix_order=settings["highest_healpix_order"],
         **common,
     )
-    # One worker process per core, one thread each: avoids the Python 3.11 dask-expr deadlock
-    # with several threads per worker (shared/notes/lsdb-hats.md).
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=n_workers > 1,
-            dashboard_address=None,
-            local_directory=str(tmp_root / "dask"),
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    from pzforge.dask_cluster import dask_client
+
+    # hats-import needs a distributed Client: single-threaded worker processes locally (one per
+    # thread of the rule), or SLURM workers when dask.cluster is slurm.
+    with dask_client(dask_settings, n_workers=n_workers, need_client=True) as client:
         started = time.perf_counter()
         pipeline_with_client(import_args, client)
         log.info("hats-import catalog: %.1f s", time.perf_counter() - started)

@@ -18,6 +18,7 @@ if __name__ == "__main__":
             snakemake.output.margin,
             snakemake.params.partition,
             n_workers=snakemake.threads,
+            dask_settings=snakemake.config.get("dask"),  # runtime, not a param: no reruns
         )
         write_json(info, snakemake.output.info)
         log.info("partitioned: %s", info)

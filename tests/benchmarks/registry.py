@@ -14,16 +14,20 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+# This file is named registry.py (as the issue asks): keep its folder from shadowing the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from registry import Registry
-from registry.models import Product, ProductColumn, ProductFile
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+
+from registry import Registry  # noqa: E402
+from registry.models import Product, ProductColumn, ProductFile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TYPES = 6

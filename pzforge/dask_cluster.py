@@ -1,0 +1,151 @@
+"""The Dask cluster a heavy rule runs on: threads in the job, a LocalCluster, or SLURM workers.
+
+Chosen by the config's ``dask:`` block. The cluster is started inside the rule's script, scaled,
+and always shut down (worker jobs cancelled), also on errors and Ctrl-C. A SLURM cluster that
+cannot get a worker within ``worker_timeout_s`` fails with a message instead of hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+from pzforge.errors import ConfigError, PipelineError
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "cluster": "threads",
+    "n_workers": None,  # local: defaults to the rule's threads
+    "jobs": 2,
+    "cores": 1,
+    "processes": 1,
+    "memory": "2GB",
+    "walltime": "01:00:00",
+    "queue": None,
+    "account": None,
+    "job_extra_directives": [],
+    "local_directory": None,
+    "interface": None,
+    "worker_timeout_s": 120,
+}
+
+
+def validate_dask_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """Fill defaults and check values; a bad value is a ConfigError naming the key."""
+    out = {**DEFAULTS, **(settings or {})}
+    unknown = set(out) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f"dask: unknown key(s) {sorted(unknown)}; allowed: {', '.join(DEFAULTS)}")
+    if out["cluster"] not in ("threads", "local", "slurm"):
+        raise ConfigError(f"dask.cluster must be threads, local or slurm, not {out['cluster']!r}")
+    for key in ("jobs", "cores", "processes"):
+        if not isinstance(out[key], int) or out[key] < 1:
+            raise ConfigError(f"dask.{key} should be an integer greater than 0, not {out[key]!r}")
+    if out["n_workers"] is not None and (
+        not isinstance(out["n_workers"], int) or out["n_workers"] < 1
+    ):
+        raise ConfigError(
+            f"dask.n_workers should be an integer greater than 0, not {out['n_workers']!r}"
+        )
+    if not isinstance(out["worker_timeout_s"], (int, float)) or out["worker_timeout_s"] <= 0:
+        raise ConfigError("dask.worker_timeout_s should be a positive number of seconds")
+    return out
+
+
+@contextlib.contextmanager
+def dask_client(
+    settings: dict[str, Any] | None, *, n_workers: int = 1, need_client: bool = False
+) -> Iterator[Any]:
+    """Yield a distributed Client, or None for the threaded scheduler (unless ``need_client``).
+
+    need_client: the caller needs a Client even for ``threads`` (hats-import does); then a
+    LocalCluster of single-threaded processes is started, one per thread of the rule.
+    """
+    cfg = validate_dask_settings(settings)
+    kind = cfg["cluster"]
+    if kind == "threads" and not need_client:
+        yield None
+        return
+    from dask.distributed import Client
+
+    cluster = _slurm_cluster(cfg) if kind == "slurm" else _local_cluster(cfg, n_workers)
+    client = None
+    try:
+        client = Client(cluster)
+        if kind == "slurm":
+            cluster.scale(jobs=cfg["jobs"])
+            _wait_for_workers(client, cfg)
+        yield client
+    finally:
+        if client is not None:
+            client.close()
+        cluster.close()  # cancels the SLURM worker jobs
+
+
+def _local_cluster(cfg: dict[str, Any], n_workers: int):
+    from dask.distributed import LocalCluster
+
+    # Single-threaded worker processes: several threads in one worker can deadlock dask's graph
+    # building on Python 3.11 (shared/notes/lsdb-hats.md).
+    workers = cfg["n_workers"] or n_workers
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=workers > 1,
+        dashboard_address=None,
+        local_directory=cfg["local_directory"],
+    )
+
+
+def _slurm_cluster(cfg: dict[str, Any]):
+    from dask_jobqueue import SLURMCluster
+
+    kwargs: dict[str, Any] = {
+        "cores": cfg["cores"],
+        "processes": cfg["processes"],
+        "memory": cfg["memory"],
+        "walltime": cfg["walltime"],
+        "job_extra_directives": list(cfg["job_extra_directives"]),
+        "scheduler_options": {"dashboard_address": None},
+        "job_name": "pzforge-dask",
+    }
+    if cfg["queue"]:
+        kwargs["queue"] = cfg["queue"]
+    if cfg["account"]:
+        kwargs["account"] = cfg["account"]
+    if cfg["local_directory"]:
+        kwargs["local_directory"] = cfg["local_directory"]
+    if cfg["interface"]:
+        kwargs["interface"] = cfg["interface"]
+        kwargs["scheduler_options"]["interface"] = cfg["interface"]
+    return SLURMCluster(**kwargs)
+
+
+def _wait_for_workers(client, cfg: dict[str, Any]) -> None:
+    try:
+        client.wait_for_workers(1, timeout=cfg["worker_timeout_s"])
+    except Exception as exc:  # dask raises TimeoutError (of asyncio or dask) here
+        state = _squeue()
+        raise PipelineError(
+            f"could not get Dask workers from SLURM within {cfg['worker_timeout_s']} s "
+            f"(queue {cfg['queue'] or 'default'}, {cfg['cores']} cores, {cfg['memory']}); worker jobs: "
+            f"{state or 'none visible'}. Check dask.queue / dask.account / dask.memory against the "
+            "cluster (sinfo), or raise dask.worker_timeout_s"
+        ) from exc
+
+
+def _squeue() -> str:
+    try:
+        out = subprocess.run(
+            ["squeue", "-h", "-n", "pzforge-dask", "-o", "%i %T %R"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return "; ".join(line.strip() for line in out.splitlines() if line.strip())
