@@ -142,8 +142,10 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - driver hook
-            # Take the write lock up front: concurrent writers queue instead of deadlocking.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front, so concurrent writers queue instead of
+            # deadlocking; readers (execution option readonly) do not block anyone (WAL).
+            read_only = conn.get_execution_options().get("readonly", False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -415,6 +417,9 @@ class Registry(_ProductOperations):
         ]
         self.admins = set(admins if admins is not None else env_admins)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            engine.execution_options(readonly=True), expire_on_commit=False
+        )
 
     @property
     def url(self) -> str:
@@ -461,9 +466,9 @@ class Registry(_ProductOperations):
         )
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
         """One transaction: committed on success, rolled back on any error."""
-        session = self._sessions()
+        session = (self._read_sessions if readonly else self._sessions)()
         try:
             with session.begin():
                 yield session
@@ -475,7 +480,7 @@ class Registry(_ProductOperations):
     # --- lookups ---------------------------------------------------------------------------
 
     def product_types(self) -> list[dict[str, Any]]:
-        with self.session() as s:
+        with self.session(readonly=True) as s:
             rows = s.scalars(select(ProductType).order_by(ProductType.id)).all()
             return [
                 {
@@ -489,7 +494,7 @@ class Registry(_ProductOperations):
             ]
 
     def releases(self) -> list[dict[str, Any]]:
-        with self.session() as s:
+        with self.session(readonly=True) as s:
             rows = s.scalars(select(Release).order_by(Release.name)).all()
             return [{"id": r.id, "name": r.name, "description": r.description} for r in rows]
 
@@ -705,7 +710,7 @@ class Registry(_ProductOperations):
         }
         if order_by not in sortable:
             raise ValidationError(f"cannot sort by {order_by!r}; use one of {', '.join(sortable)}")
-        with self.session() as s:
+        with self.session(readonly=True) as s:
             q = select(Product)
             if product_type:
                 q = q.where(Product.product_type_id == self._type(s, product_type).id)
@@ -728,7 +733,7 @@ class Registry(_ProductOperations):
             return [_info(p) for p in s.scalars(q).unique().all()]
 
     def get_product(self, ref: int | str) -> ProductDetail:
-        with self.session() as s:
+        with self.session(readonly=True) as s:
             p = self._product(s, ref)
             newer = s.scalar(select(Product.id).where(Product.supersedes_id == p.id).limit(1))
             files = [
