@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -115,15 +116,18 @@ def test_sigint_cancels_jobs_and_rerun_resumes(slurm, sample_catalogs, tmp_path)
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     ingest = workdir / "results/demo_combined/ingest"
     deadline = time.time() + 300
-    while time.time() < deadline and not (
-        ingest.is_dir() and len(list(ingest.glob("*.parquet"))) >= 2
-    ):
-        time.sleep(1)
-    assert proc.poll() is None, proc.stdout.read()
+    # interrupt once Snakemake has recorded two finished jobs (not merely seen their files)
+    while time.time() < deadline and sum("steps (" in ln for ln in lines) < 2:
+        time.sleep(0.5)
+    assert proc.poll() is None, "".join(lines)
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
     time.sleep(2)
     active = [j for j in jobs_of(workdir) if j[3] in ("PENDING", "RUNNING", "CONFIGURING")]
     assert active == [], active
