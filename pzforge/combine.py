@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -97,27 +96,46 @@ def resolve_duplicates(
     return resolve.apply_mode(table, settings["mode"], settings["ties"], settings["seed"])
 
 
+class ResolutionLookup:
+    """The resolution table as Arrow arrays, for fast per-partition lookups by id.
+
+    pyarrow's hash lookup (index_in) is several times faster than a pandas merge on string keys,
+    and it keeps each partition's row order (already sorted by hats-import), so no re-sort.
+    """
+
+    def __init__(self, resolution: pd.DataFrame):
+        self.ids = pa.array(resolution["id"].astype(str).to_numpy(), type=pa.string())
+        self.group_id = pa.array(resolution["group_id"].to_numpy(), type=pa.int64())
+        self.tie_result = pa.array(resolution["tie_result"].to_numpy(), type=pa.int8())
+        self.compared_to = pa.array(
+            resolution["compared_to"].astype(str).to_numpy(), type=pa.string()
+        )
+        self.keep = pa.array(resolution["keep"].to_numpy(dtype=bool), type=pa.bool_())
+
+    def apply(self, df: pd.DataFrame) -> pd.DataFrame:
+        idx = pc.index_in(
+            pa.array(df["id"].astype(str).to_numpy(), type=pa.string()), value_set=self.ids
+        )
+        out = df.copy()
+        out["group_id"] = pd.array(pc.take(self.group_id, idx).to_pandas(), dtype="Int64")
+        tie = pc.fill_null(pc.take(self.tie_result, idx), resolve.KEPT)
+        out["tie_result"] = pd.array(tie.to_numpy(zero_copy_only=False), dtype="Int8")
+        out["compared_to"] = pd.array(pc.take(self.compared_to, idx).to_pandas(), dtype="string")
+        keep = pc.fill_null(pc.take(self.keep, idx), True).to_numpy(zero_copy_only=False)
+        return out.loc[keep] if not keep.all() else out
+
+
 def _apply_resolution(
-    part: pd.DataFrame, resolution: pd.DataFrame | None, mode: str
+    part: pd.DataFrame, lookup: ResolutionLookup | None, mode: str
 ) -> pd.DataFrame:
     """Add group_id / tie_result / compared_to to one partition and drop rows not kept."""
-    index_name = part.index.name or "_healpix_29"
-    df = part.reset_index()
-    if resolution is None or mode == "concatenate":
-        df["group_id"] = pd.array([pd.NA] * len(df), dtype="Int64")
-        df["tie_result"] = pd.array([pd.NA] * len(df), dtype="Int8")
-        df["compared_to"] = pd.array([pd.NA] * len(df), dtype="string")
-    else:
-        cols = ["id", "group_id", "tie_result", "compared_to", "keep"]
-        df = df.merge(resolution[cols], on="id", how="left", sort=False)
-        member = df["group_id"].notna().to_numpy()
-        df["group_id"] = df["group_id"].astype("Int64")
-        df["tie_result"] = df["tie_result"].fillna(resolve.KEPT).astype("Int8")
-        df["compared_to"] = df["compared_to"].astype("string")
-        keep = np.where(member, df["keep"].fillna(True).to_numpy(dtype=bool), True)
-        df = df.loc[keep].drop(columns=["keep"])
-    df = df.sort_values([index_name, "id"], kind="stable")
-    return df.set_index(index_name)
+    if lookup is not None and mode != "concatenate":
+        return lookup.apply(part)
+    df = part.copy()
+    df["group_id"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    df["tie_result"] = pd.array([pd.NA] * len(df), dtype="Int8")
+    df["compared_to"] = pd.array([pd.NA] * len(df), dtype="string")
+    return df
 
 
 def output_columns(extra: dict[str, str]) -> list[str]:
@@ -139,10 +157,12 @@ def write_combined(
     out_hats, out_parquet = Path(out_hats), Path(out_parquet)
     columns = output_columns(extra)
     catalog = lsdb.open_catalog(str(catalog_dir))
-    meta = _apply_resolution(catalog.meta.copy(), _empty_resolution(), mode)[columns]
-    res = None if resolution is None else resolution.drop(columns=[], errors="ignore")
+    lookup = None if resolution is None else ResolutionLookup(resolution)
+    meta = _apply_resolution(catalog.meta.copy(), ResolutionLookup(_empty_resolution()), mode)[
+        columns
+    ]
     combined = catalog.map_partitions(
-        lambda part: _apply_resolution(part, res, mode)[columns], meta=meta
+        lambda part: _apply_resolution(part, lookup, mode)[columns], meta=meta
     )
     with dask.config.set(scheduler="threads"):
         combined.write_catalog(
