@@ -77,7 +77,9 @@ def dask_client(
     try:
         client = Client(cluster)
         if kind == "slurm":
-            cluster.scale(jobs=cfg["jobs"])
+            # adapt with a fixed floor: a worker job that dies (node failure, scancel, walltime)
+            # is replaced by a new one instead of leaving the computation short of workers.
+            cluster.adapt(minimum_jobs=cfg["jobs"], maximum_jobs=cfg["jobs"])
             _wait_for_workers(client, cfg)
         yield client
     finally:
