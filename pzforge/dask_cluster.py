@@ -83,9 +83,13 @@ def dask_client(
             _wait_for_workers(client, cfg)
         yield client
     finally:
-        if client is not None:
-            client.close()
-        cluster.close()  # cancels the SLURM worker jobs
+        # Cancel the worker jobs; a cluster that never started may fail to close, which must not
+        # hide the error that brought us here.
+        for closer in ((client.close,) if client is not None else ()) + (cluster.close,):
+            try:
+                closer()
+            except Exception as exc:  # noqa: BLE001 - logged, the original error propagates
+                log.warning("closing the Dask cluster: %s", exc)
 
 
 def _local_cluster(cfg: dict[str, Any], n_workers: int):
@@ -114,6 +118,7 @@ def _slurm_cluster(cfg: dict[str, Any]):
         "job_extra_directives": list(cfg["job_extra_directives"]),
         "scheduler_options": {"dashboard_address": None},
         "job_name": "pzforge-dask",
+        "log_directory": "logs/dask-workers",  # not slurm-*.out files in the working directory
     }
     if cfg["queue"]:
         kwargs["queue"] = cfg["queue"]

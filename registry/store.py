@@ -448,18 +448,20 @@ class Registry(_ProductOperations):
             raise RegistryError(f"cannot open the registry at {self.url}: {exc.orig}") from exc
         if current == head:
             return
-        if current is None:
-            with self.engine.connect() as conn:
-                has_tables = bool(inspect(conn).get_table_names())
-            if not has_tables and auto_create:
-                try:
-                    upgrade(self.engine)
-                except Exception:
-                    if (
-                        current_revision(self.engine) != head
-                    ):  # not a lost race with another process
-                        raise
-                return
+        if current is None and auto_create:
+            # Empty (or being created by another process right now): upgrade is serialized by a
+            # lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) and Alembic re-reads
+            # the version inside it, so the loser of a race finds the schema made and does nothing.
+            try:
+                upgrade(self.engine)
+            except Exception as exc:
+                if current_revision(self.engine) == head:
+                    return
+                raise RegistryError(
+                    f"cannot create the registry schema at {self.url}: {exc}; is this database "
+                    "used by something else? Point PZFORGE_REGISTRY_URL at an empty one"
+                ) from exc
+            return
         raise SchemaOutdated(
             f"the registry at {self.url} has schema {current or 'unversioned'}, this pzforge needs "
             f"{head}; run `pzforge db upgrade` (back up the database first)"
