@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from pzforge import duplicates, resolve
 from pzforge.partition import WRITE_TABLE_KWARGS
-from pzforge.schema import COLUMNS, RESOLUTION_COLUMNS, pandas_dtype
+from pzforge.schema import COLUMNS, RESOLUTION_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -218,12 +218,3 @@ def _write_flat_parquet(
             writer.write_table(table)
     tmp.replace(out_parquet)
     return rows
-
-
-def read_output(parquet: str | Path) -> pd.DataFrame:
-    """The combined catalog as pandas with the contract's dtypes (for exports and tests)."""
-    df = pq.read_table(parquet).to_pandas()
-    for name, (arrow_type, *_r) in {**COLUMNS, **RESOLUTION_COLUMNS}.items():
-        if name in df.columns:
-            df[name] = df[name].astype(pandas_dtype(arrow_type))
-    return df

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
 import signal
@@ -253,6 +254,7 @@ class _SlurmWorkers:
         self.cfg, self.log = cfg, log
         self.job_name = f"pzforge-dask-{uuid.uuid4().hex[:8]}"
         self.cluster = None
+        self.queue = self.account = None
 
     def start(self) -> None:
         if shutil.which("sbatch") is None:
@@ -276,7 +278,15 @@ class _SlurmWorkers:
             "worker_extra_args": _lifetime_args(cfg["walltime"]),
             "scheduler_options": {"dashboard_address": None},
         }
-        for key in ("queue", "account", "local_directory", "interface"):
+        # Inside a SLURM job (a rule of profiles/slurm) the workers default to the job's own
+        # partition and account: the site settings then live in the profile only.
+        self.queue = cfg["queue"] or os.environ.get("SLURM_JOB_PARTITION")
+        self.account = cfg["account"] or os.environ.get("SLURM_JOB_ACCOUNT")
+        if self.queue:
+            kwargs["queue"] = self.queue
+        if self.account:
+            kwargs["account"] = self.account
+        for key in ("local_directory", "interface"):
             if cfg[key]:
                 kwargs[key] = cfg[key]
         if cfg["interface"]:
@@ -291,7 +301,7 @@ class _SlurmWorkers:
             "their output in %s",
             cfg["jobs"],
             self.job_name,
-            cfg["queue"] or "default",
+            self.queue or "default",
             cfg["cores"],
             cfg["memory"],
             cfg["walltime"],
@@ -333,8 +343,8 @@ class _SlurmWorkers:
     def _advice(self) -> str:
         cfg = self.cfg
         return (
-            f"Check dask.queue ({cfg['queue'] or 'cluster default'}), dask.account "
-            f"({cfg['account'] or 'none'}), dask.memory ({cfg['memory']}), dask.cores "
+            f"Check dask.queue ({self.queue or 'cluster default'}), dask.account "
+            f"({self.account or 'none'}), dask.memory ({cfg['memory']}), dask.cores "
             f"({cfg['cores']}) and dask.walltime ({cfg['walltime']}) against the cluster "
             "(sinfo -s; sacctmgr show assoc user=$USER), or raise dask.worker_timeout_s"
         )

@@ -213,9 +213,6 @@ def _validate_rows(
             "check the column map (ra/dec in degrees, the right z column)"
         )
     df = df.assign(ra=ra, dec=dec, z=z).loc[~invalid].copy()
-    df.loc[df["ra"] >= 360.0, "ra"] = (
-        0.0  # cannot happen after the check; keeps the contract explicit
-    )
     if "z_err" in df.columns:
         zerr = _numeric(df, "z_err", cols["z_err"], spec)
         bad = (

@@ -757,7 +757,3 @@ class Registry(_ProductOperations):
                 for c in p.columns
             ]
             return ProductDetail(**asdict(_info(p)), files=files, columns=cols, superseded_by=newer)
-
-    def touch(self, ref: int | str) -> None:  # pragma: no cover - used by later operations
-        with self.session() as s:
-            self._product(s, ref).updated_at = utcnow()
