@@ -1,4 +1,6 @@
 # pzforge entry point: wiring only. Pipelines live in workflows/, building blocks in rules/.
+# The config's `pipeline` key picks the workflow (default combine_redshift). Each workflow
+# defines get_final_output() (the targets) and get_manifests() (the products to register).
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -9,10 +11,24 @@ if not config:
 
 
 include: "rules/common.smk"
-include: "workflows/combine_redshift.smk"
+include: f"workflows/{PIPELINE}.smk"
 
 
 rule all:
     default_target: True
     input:
         get_final_output(),
+
+
+# Provenance and registration happen here, on the submitting host, never in compute jobs:
+# onstart records the DAG's plan, jobs write sidecars, the end of the run ingests them once.
+onstart:
+    record_run_start(workflow, config, PIPELINE)
+
+
+onsuccess:
+    finish_pipeline_run(config, "success", get_manifests(), log)
+
+
+onerror:
+    finish_pipeline_run(config, "failed", [], log)

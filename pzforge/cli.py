@@ -24,13 +24,12 @@ out = Console()
 
 _state = {"debug": False}
 
-try:  # the registry CLI lives with the registry; mount it when present
-    from pzforge.cli_products import db_app, products_app
+from pzforge.cli_products import db_app, products_app  # noqa: E402
+from pzforge.cli_provenance import provenance_app  # noqa: E402
 
-    app.add_typer(products_app, name="products")
-    app.add_typer(db_app, name="db")
-except ImportError:  # pragma: no cover - only while the registry package is being built
-    pass
+app.add_typer(products_app, name="products")
+app.add_typer(db_app, name="db")
+app.add_typer(provenance_app, name="provenance")
 
 
 @app.callback()
@@ -54,7 +53,9 @@ SetOpt = Annotated[
 
 @app.command()
 def run(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline to run: combine_redshift.")],
+    pipeline: Annotated[
+        str, typer.Argument(help="Pipeline to run: combine_redshift, training_set or embedding.")
+    ],
     config: ConfigOpt = None,
     set_: SetOpt = None,
     profile: Annotated[
@@ -95,11 +96,12 @@ def _report(result) -> None:
     summary = result.results_dir / "summary.txt"
     if summary.is_file():
         out.print(summary.read_text(), markup=False, highlight=False)
-    receipt = result.results_dir / "registry" / "product.json"
+    receipts = result.results_dir / "registry" / "products.json"
     out.print(f"run id: {result.run_id}")
-    if receipt.is_file():
-        data = json.loads(receipt.read_text())
-        out.print(f"registered product: {data['internal_name']} (id {data['id']})")
+    if receipts.is_file():
+        for data in json.loads(receipts.read_text()):
+            state = " (unchanged, already registered)" if data.get("unchanged") else ""
+            out.print(f"registered product: {data['internal_name']} (id {data['id']}){state}")
 
 
 @app.command()

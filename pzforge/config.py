@@ -21,11 +21,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "config"
 SCHEMA_DIR = CONFIG_DIR / "schemas"
 SHIPPED_SURVEYS_FILE = CONFIG_DIR / "surveys.yaml"
-PIPELINES = ("combine_redshift",)
 
 
 def schema_path(pipeline: str) -> Path:
     """Path of the JSON schema (YAML) of ``pipeline``."""
+    from pzforge.pipelines import PIPELINES
+
     if pipeline not in PIPELINES:
         raise ConfigError(f"unknown pipeline {pipeline!r}; known pipelines: {', '.join(PIPELINES)}")
     return SCHEMA_DIR / f"{pipeline}.schema.yaml"
@@ -162,30 +163,10 @@ def validate_config(config: Mapping[str, Any], pipeline: str | None = None) -> d
     errors = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_error_message(errors[0]))
-    _check_semantics(resolved)
+    from pzforge.pipelines import check_config
+
+    check_config(pipeline, resolved)
     return resolved
-
-
-def _check_semantics(config: dict[str, Any]) -> None:
-    names = [c["name"] for c in config["catalogs"]]
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ConfigError(f"two catalogs are named {name!r}; catalog names must be unique")
-        seen.add(name)
-    radius = config["crossmatch"]["radius_arcsec"]
-    margin = config["partition"]["margin_threshold_arcsec"]
-    if margin < radius:
-        raise ConfigError(
-            f"partition.margin_threshold_arcsec ({margin}) must be at least crossmatch.radius_arcsec "
-            f"({radius}), or pairs across tile borders would be missed"
-        )
-    for cat in config["catalogs"]:
-        if "survey" not in cat and not cat.get("flags_homogenized"):
-            raise ConfigError(
-                f"catalog {cat['name']!r}: say where its survey name comes from "
-                "(survey: {column: NAME} or survey: {value: SURVEY})"
-            )
 
 
 def load_config(

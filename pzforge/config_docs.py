@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pzforge.config import PIPELINES, load_schema
+from pzforge.config import load_schema
+from pzforge.pipelines import PIPELINES
 
 HEADER = """# Configuration reference
 

@@ -20,6 +20,7 @@ def snakemake_job(snakemake: Any) -> Iterator[logging.Logger]:
     """Send logging to ``snakemake.log[0]``; a PzforgeError ends the job with one clear line.
 
     The line is written to the log with ERROR_MARK so ``pzforge run`` can show it to the user.
+    Success or failure, the job's provenance sidecar is written (pzforge.provenance).
     """
     log_path = Path(snakemake.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,17 +32,23 @@ def snakemake_job(snakemake: Any) -> Iterator[logging.Logger]:
     logging.captureWarnings(True)
     log = logging.getLogger(f"pzforge.rule.{snakemake.rule}")
     log.info("rule %s started", snakemake.rule)
+    from pzforge.provenance import JobRecorder
+
+    recorder = JobRecorder(snakemake)
     try:
         yield log
     except PzforgeError as exc:
         log.error("%s %s", ERROR_MARK, exc)
         print(f"{ERROR_MARK} {exc}", file=sys.stderr)
+        recorder.write("failed", str(exc))
         handler.flush()
         sys.exit(1)
-    except Exception:
+    except BaseException as exc:
         log.exception("rule %s failed", snakemake.rule)
+        recorder.write("failed", f"{type(exc).__name__}: {exc}")
         raise
-    log.info("rule %s finished", snakemake.rule)
+    sidecar = recorder.write("success")
+    log.info("rule %s finished%s", snakemake.rule, f"; provenance in {sidecar}" if sidecar else "")
 
 
 def write_json(data: Any, path: str | Path) -> None:

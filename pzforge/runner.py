@@ -20,8 +20,8 @@ import yaml
 
 from pzforge.config import PROJECT_ROOT, load_config
 from pzforge.errors import PipelineError
-from pzforge.ingest import preflight
 from pzforge.jobs import ERROR_MARK
+from pzforge.pipelines import absolutize_paths, preflight
 
 PROFILES_DIR = PROJECT_ROOT / "profiles"
 _PROGRESS = re.compile(r"^(\d+) of (\d+) steps \((\d+%)\) done")
@@ -44,16 +44,6 @@ class RunResult:
         return self.workdir / "results" / self.config["run_name"]
 
 
-def _absolutize_paths(config: dict[str, Any], base: Path) -> dict[str, Any]:
-    for cat in config["catalogs"]:
-        p = Path(cat["path"]).expanduser()
-        cat["path"] = str(p if p.is_absolute() else (base / p).resolve())
-    surveys = config["homogenization"].get("surveys_file")
-    if surveys and not Path(surveys).is_absolute():
-        config["homogenization"]["surveys_file"] = str((base / surveys).resolve())
-    return config
-
-
 def prepare_run(
     pipeline: str,
     config_files: list[str | Path],
@@ -66,8 +56,8 @@ def prepare_run(
     config = load_config(files, overrides, pipeline=pipeline)
     if config.get("pipeline", pipeline) != pipeline:
         raise PipelineError(f"the config is for pipeline {config['pipeline']!r}, not {pipeline!r}")
-    config = _absolutize_paths(config, (base_dir or Path.cwd()).resolve())
-    preflight(config)
+    config = absolutize_paths(pipeline, config, (base_dir or Path.cwd()).resolve())
+    preflight(pipeline, config)
     run_id = str(uuid.uuid4())
     run_dir = workdir / ".pzforge" / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +112,7 @@ def run_pipeline(
     )
     log_path = config_file.parent / "snakemake.log"
     cmd = snakemake_command(config_file, workdir, profile, dry_run=dry_run, extra=list(extra_args))
-    env = dict(os.environ, PZFORGE_RUN_ID=run_id, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PZFORGE_RUN_ID=run_id, PZFORGE_PROFILE=profile, PYTHONUNBUFFERED="1")
     failed: list[tuple[str, str | None]] = []
     with open(log_path, "w") as log_fh:
         proc = subprocess.Popen(

@@ -43,3 +43,11 @@ def collection_digest(members: list[Member]) -> str:
     for m in sorted(members, key=lambda m: m.relpath):
         digest.update(f"{m.relpath}\0{m.checksum}\n".encode())
     return digest.hexdigest()
+
+
+def checksum_path(path: str | Path) -> str:
+    """sha256 of a file, or the collection digest of a directory (as registered)."""
+    path = Path(path)
+    if path.is_dir():
+        return collection_digest(collection_members(path))
+    return sha256_file(path)

@@ -143,3 +143,99 @@ class ProductColumn(Base):
     unit: Mapped[str | None] = mapped_column(String(50), nullable=True)
 
     product: Mapped[Product] = relationship(back_populates="columns")
+
+
+# --- provenance ------------------------------------------------------------------------------
+# Runs and jobs have client-made UUIDs (made where they happen, before the database sees them),
+# so ingesting the same records twice finds them and changes nothing.
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_pipeline_started", "pipeline", "started_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    run_name: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(20))  # running | success | failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    config: Mapped[dict] = mapped_column(JSONType, default=dict)
+    overrides: Mapped[list] = mapped_column(JSONType, default=list)
+    git_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    git_dirty: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    git_diff_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    software: Mapped[dict] = mapped_column(JSONType, default=dict)  # package -> version
+    profile: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    executor: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    user: Mapped[str] = mapped_column(String(100), default="")
+    host: Mapped[str] = mapped_column(String(255), default="")
+    workdir: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    jobs: Mapped[list[Job]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="Job.started_at"
+    )
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(255))
+    wildcards: Mapped[dict] = mapped_column(JSONType, default=dict)
+    params: Mapped[dict] = mapped_column(JSONType, default=dict)
+    threads: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resources: Mapped[dict] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(20))  # success | failed
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    log: Mapped[list] = mapped_column(JSONType, default=list)
+    benchmark: Mapped[dict] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    slurm_job_id: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    run: Mapped[Run] = relationship(back_populates="jobs")
+    files: Mapped[list[JobFile]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="JobFile.file_id"
+    )
+
+
+class DataFile(Base):
+    """A file (or collection) at a path with given content; shared by every job that touched it."""
+
+    __tablename__ = "data_files"
+    __table_args__ = (UniqueConstraint("path", "checksum"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    checksum: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(20), default="file")  # file | collection
+    members: Mapped[list] = mapped_column(JSONType, default=list)  # [[relpath, size, sha256]]
+
+
+class JobFile(Base):
+    __tablename__ = "job_files"
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("data_files.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(10), primary_key=True)  # used | generated
+
+    job: Mapped[Job] = relationship(back_populates="files")
+    file: Mapped[DataFile] = relationship(lazy="joined")
+
+
+class ProductLineage(Base):
+    """Product ``product_id`` was derived from product ``source_id``."""
+
+    __tablename__ = "product_lineage"
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

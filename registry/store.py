@@ -23,10 +23,12 @@ from registry.models import (
     Product,
     ProductColumn,
     ProductFile,
+    ProductLineage,
     ProductType,
     Release,
     utcnow,
 )
+from registry.provenance import _Provenance
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SQLITE = "pzforge_registry.sqlite"
@@ -298,7 +300,8 @@ class _ProductOperations:
                 )
 
     def download(self: Registry, ref: int | str, destination: Path) -> Path:
-        """A .zip with every file of the product (HATS catalogs as folders) and metadata.json."""
+        """A .zip with every file of the product (HATS catalogs as folders), metadata.json and
+        its provenance as PROV-JSON (provenance.prov.json)."""
         import json
         import zipfile
 
@@ -324,6 +327,7 @@ class _ProductOperations:
             meta["files"] = [asdict(f) for f in detail.files]
             meta["columns"] = [asdict(c) for c in detail.columns]
             zf.writestr("metadata.json", json.dumps(meta, indent=2, default=str))
+            zf.writestr("provenance.prov.json", self.export_prov_json([detail.id]))
         tmp.replace(destination)
         return destination
 
@@ -404,7 +408,7 @@ def pd_is_numeric(series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series)) and not pd.api.types.is_bool_dtype(series)
 
 
-class Registry(_ProductOperations):
+class Registry(_ProductOperations, _Provenance):
     """A product registry behind one SQLAlchemy URL."""
 
     def __init__(
@@ -553,6 +557,7 @@ class Registry(_ProductOperations):
         supersedes: int | None = None,
         copy: bool = False,
         official: bool = False,
+        derived_from: Sequence[int | str] = (),
         _copied: bool = False,
     ) -> ProductInfo:
         """Register a product whose files stay where they are (pipelines; no size limit).
@@ -592,6 +597,9 @@ class Registry(_ProductOperations):
             s.add(product)
             s.flush()
             product.internal_name = internal_name(product.id, name)
+            for ref in derived_from:
+                source = self._product(s, ref)
+                s.add(ProductLineage(product_id=product.id, source_id=source.id))
             for f in files:
                 members = f.pop("members")
                 pf = ProductFile(product=product, **f)

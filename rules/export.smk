@@ -55,3 +55,25 @@ rule summarize_run:
         f"{LOGS}/summarize_run/summarize_run.log",
     script:
         "../scripts/summarize_run.py"
+
+
+rule combined_manifest:
+    """What to register: the combined catalog (HATS) with its Parquet, exports and summary."""
+    input:
+        hats=f"{RESULTS}/combined/{RUN}_hats",
+        parquet=f"{RESULTS}/combined/{RUN}.parquet",
+        exports=get_exports,
+        summary=f"{RESULTS}/summary.json",
+    output:
+        manifest=f"{RESULTS}/products/combined.json",
+    params:
+        registry=config["registry"],
+        run_name=RUN,
+        extra_columns=EXTRA_COLUMNS,
+    localrule: True
+    conda:
+        "../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/combined_manifest/combined_manifest.log",
+    script:
+        "../scripts/combined_manifest.py"

@@ -55,7 +55,7 @@ def test_dry_run_plans_every_rule(tmp_path, sample_catalogs):
         "write_combined_catalog",
         "export_catalog",
         "summarize_run",
-        "register_product",
+        "combined_manifest",
     ):
         assert rule in proc.stdout, rule
 

@@ -1,9 +1,64 @@
 # Combine Redshift Catalogs: ingest each catalog -> one HATS catalog + margin -> duplicate pairs
 # and groups -> resolution -> combined catalog (HATS, Parquet, exports) -> summary -> registry.
+from pzforge.config import SHIPPED_SURVEYS_FILE, union_extra_columns
+
+
+CATALOGS = {c["name"]: c for c in config["catalogs"]}
+EXTRA_COLUMNS = union_extra_columns(config)
+SURVEYS_FILE = config["homogenization"]["surveys_file"] or str(SHIPPED_SURVEYS_FILE)
+MODE = config["resolution"]["mode"]
+
+
+wildcard_constraints:
+    catalog="|".join(CATALOGS),
+    fmt="csv|fits|hdf5",
+
+
+def get_catalog_path(wildcards):
+    return CATALOGS[wildcards.catalog]["path"]
+
+
+def get_catalog_spec(wildcards):
+    return CATALOGS[wildcards.catalog]
+
+
+def get_ingested(wildcards=None):
+    return expand(f"{RESULTS}/ingest/{{catalog}}.parquet", catalog=sorted(CATALOGS))
+
+
+def get_ingest_stats(wildcards=None):
+    return expand(f"{RESULTS}/ingest/{{catalog}}.json", catalog=sorted(CATALOGS))
+
+
+def get_resolution(wildcards=None):
+    """The resolution table, unless the mode does no duplicate search."""
+    return [] if MODE == "concatenate" else [f"{RESULTS}/duplicates/resolution.parquet"]
+
+
+def get_duplicate_tables(wildcards=None):
+    if MODE == "concatenate":
+        return []
+    return [f"{RESULTS}/duplicates/pairs.parquet", f"{RESULTS}/duplicates/groups.parquet"]
+
+
+def get_exports(wildcards=None):
+    formats = [f for f in config["output"]["formats"] if f != "parquet"]
+    return expand(f"{RESULTS}/combined/{RUN}.{{fmt}}", fmt=formats)
+
+
+def get_output_paths(wildcards=None):
+    return [f"{RESULTS}/combined/{RUN}_hats", f"{RESULTS}/combined/{RUN}.parquet", *get_exports()]
+
+
+def get_manifests(wildcards=None):
+    return [f"{RESULTS}/products/combined.json"]
+
+
+def get_final_output():
+    return [f"{RESULTS}/summary.json", *get_exports(), *get_manifests()]
 
 
 include: "../rules/ingest.smk"
 include: "../rules/partition.smk"
 include: "../rules/dedup.smk"
 include: "../rules/export.smk"
-include: "../rules/register.smk"

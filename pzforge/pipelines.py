@@ -1,0 +1,50 @@
+"""The user-facing pipelines and their per-pipeline hooks.
+
+Each pipeline has a JSON schema (``config/schemas/<name>.schema.yaml``), a workflow
+(``workflows/<name>.smk``) and a hooks module (``pzforge.pipeline_<name>``) that may define:
+
+- ``check_config(config)``: cross-key rules the schema cannot express (raise ConfigError);
+- ``input_paths(config)``: ``(container, key)`` pairs of config entries holding file paths
+  (not product references), made absolute by ``pzforge run`` so a run can change directory;
+- ``preflight(config)``: cheap checks of every input before any job runs (raise PzforgeError).
+
+Hooks modules are imported lazily, so a pipeline's heavy dependencies are loaded only for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+PIPELINES: dict[str, str] = {
+    "combine_redshift": "Combine Redshift Catalogs: merge surveys, find and resolve duplicates.",
+}
+
+
+def hooks(pipeline: str) -> ModuleType:
+    return importlib.import_module(f"pzforge.pipeline_{pipeline}")
+
+
+def check_config(pipeline: str, config: dict[str, Any]) -> None:
+    fn = getattr(hooks(pipeline), "check_config", None)
+    if fn:
+        fn(config)
+
+
+def preflight(pipeline: str, config: dict[str, Any]) -> None:
+    fn = getattr(hooks(pipeline), "preflight", None)
+    if fn:
+        fn(config)
+
+
+def absolutize_paths(pipeline: str, config: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make every input path in the config absolute (relative to ``base``)."""
+    fn = getattr(hooks(pipeline), "input_paths", None)
+    for container, key in fn(config) if fn else []:
+        value = container.get(key)
+        if isinstance(value, str) and value:
+            p = Path(value).expanduser()
+            container[key] = str(p if p.is_absolute() else (base / p).resolve())
+    return config
