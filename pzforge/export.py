@@ -20,7 +20,10 @@ EXTENSIONS = {"parquet": "parquet", "csv": "csv", "fits": "fits", "hdf5": "hdf5"
 BATCH_ROWS = 500_000
 
 
-def export_catalog(parquet: str | Path, fmt: str, out: str | Path) -> Path:
+def export_catalog(
+    parquet: str | Path, fmt: str, out: str | Path, *, hdf5_key: str = "combined"
+) -> Path:
+    """Write ``parquet`` as ``fmt`` to ``out`` (atomic); HDF5 tables go under ``hdf5_key``."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -30,7 +33,7 @@ def export_catalog(parquet: str | Path, fmt: str, out: str | Path) -> Path:
     elif fmt == "fits":
         _to_fits(Path(parquet), tmp)
     elif fmt == "hdf5":
-        _to_hdf5(Path(parquet), tmp)
+        _to_hdf5(Path(parquet), tmp, hdf5_key)
     elif fmt == "parquet":
         tmp.write_bytes(Path(parquet).read_bytes())
     else:
@@ -66,7 +69,7 @@ def _to_fits(parquet: Path, out: Path) -> None:
     Table(cols, names=table.column_names).write(out, format="fits")
 
 
-def _to_hdf5(parquet: Path, out: Path) -> None:
+def _to_hdf5(parquet: Path, out: Path, key: str) -> None:
     pf = pq.ParquetFile(parquet)
     schema = pf.schema_arrow
     table = pq.read_table(parquet, columns=[f.name for f in schema if pa.types.is_string(f.type)])
@@ -76,11 +79,9 @@ def _to_hdf5(parquet: Path, out: Path) -> None:
         itemsize[name] = max(1, int(pc.max(lengths).as_py() or 1))
     with pd.HDFStore(out, mode="w", complevel=3, complib="zlib") as store:
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-            store.append(
-                "combined", _hdf5_frame(batch.to_pandas()), min_itemsize=itemsize, index=False
-            )
+            store.append(key, _hdf5_frame(batch.to_pandas()), min_itemsize=itemsize, index=False)
         if pf.metadata.num_rows == 0:
-            store.put("combined", _hdf5_frame(schema.empty_table().to_pandas()), format="table")
+            store.put(key, _hdf5_frame(schema.empty_table().to_pandas()), format="table")
 
 
 def _hdf5_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import sys
@@ -19,25 +20,32 @@ WRITE_TABLE_KWARGS = {"compression": "zstd", "compression_level": 3}
 def partition_catalog(
     inputs: Sequence[str | Path],
     catalog_dir: str | Path,
-    margin_dir: str | Path,
+    margin_dir: str | Path | None,
     settings: dict[str, Any],
     *,
     n_workers: int = 1,
     tmp_dir: str | Path | None = None,
     dask_settings: dict[str, Any] | None = None,
+    ra_column: str = "ra",
+    dec_column: str = "dec",
+    sort_column: str = "id",
+    client: Any = None,
 ) -> dict[str, Any]:
     """Import ``inputs`` (ingested Parquet files) as a HATS catalog and build its margin cache.
 
-    Rows are sorted by (_healpix_29, id) inside each partition so the output is deterministic.
+    Rows are sorted by (_healpix_29, ``sort_column``) inside each partition so the output is
+    deterministic. ``margin_dir`` None builds no margin cache. ``client``: an open distributed
+    Client to reuse (several catalogs in one job); None starts one from ``dask_settings``.
     Returns a small dict of figures (rows, partitions) for the summary.
     """
     from hats_import.catalog.arguments import ImportArguments
     from hats_import.margin_cache.margin_cache_arguments import MarginCacheArguments
     from hats_import.pipeline import pipeline_with_client
 
-    catalog_dir, margin_dir = Path(catalog_dir), Path(margin_dir)
+    catalog_dir = Path(catalog_dir)
+    margin_dir = Path(margin_dir) if margin_dir is not None else None
     for target in (catalog_dir, margin_dir):
-        if target.exists():
+        if target is not None and target.exists():
             shutil.rmtree(target)
     tmp_root = Path(tmp_dir) if tmp_dir else catalog_dir.parent / f".{catalog_dir.name}.tmp"
     progress = sys.stderr.isatty()
@@ -55,9 +63,9 @@ def partition_catalog(
         output_artifact_name=catalog_dir.name,
         input_file_list=files,
         file_reader="parquet",
-        ra_column="ra",
-        dec_column="dec",
-        sort_columns="id",
+        ra_column=ra_column,
+        dec_column=dec_column,
+        sort_columns=sort_column,
         pixel_threshold=settings["pixel_threshold"],
         highest_healpix_order=settings["highest_healpix_order"],
         **common,
@@ -66,20 +74,25 @@ def partition_catalog(
 
     # hats-import needs a distributed Client: single-threaded worker processes locally (one per
     # thread of the rule), or SLURM workers when dask.cluster is slurm.
-    with dask_client(dask_settings, n_workers=n_workers, need_client=True) as client:
+    with (
+        contextlib.nullcontext(client)
+        if client is not None
+        else dask_client(dask_settings, n_workers=n_workers, need_client=True)
+    ) as client:
         started = time.perf_counter()
         pipeline_with_client(import_args, client)
         log.info("hats-import catalog: %.1f s", time.perf_counter() - started)
-        started = time.perf_counter()
-        margin_args = MarginCacheArguments(
-            input_catalog_path=str(catalog_dir),
-            output_path=str(margin_dir.parent),
-            output_artifact_name=margin_dir.name,
-            margin_threshold=settings["margin_threshold_arcsec"],
-            **common,
-        )
-        pipeline_with_client(margin_args, client)
-        log.info("hats-import margin cache: %.1f s", time.perf_counter() - started)
+        if margin_dir is not None:
+            started = time.perf_counter()
+            margin_args = MarginCacheArguments(
+                input_catalog_path=str(catalog_dir),
+                output_path=str(margin_dir.parent),
+                output_artifact_name=margin_dir.name,
+                margin_threshold=settings["margin_threshold_arcsec"],
+                **common,
+            )
+            pipeline_with_client(margin_args, client)
+            log.info("hats-import margin cache: %.1f s", time.perf_counter() - started)
     shutil.rmtree(tmp_root, ignore_errors=True)
     import hats
 
@@ -87,5 +100,5 @@ def partition_catalog(
     return {
         "rows": int(cat.catalog_info.total_rows),
         "partitions": len(cat.get_healpix_pixels()),
-        "margin_threshold_arcsec": settings["margin_threshold_arcsec"],
+        "margin_threshold_arcsec": settings["margin_threshold_arcsec"] if margin_dir else None,
     }

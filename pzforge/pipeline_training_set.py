@@ -1,0 +1,76 @@
+"""Hooks of the Training Set Maker pipeline (see pzforge.pipelines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pzforge.errors import ConfigError, InputDataError
+
+
+def check_config(config: dict[str, Any]) -> None:
+    ref = config["reference"]
+    if (ref.get("product") is None) == (ref.get("path") is None):
+        raise ConfigError(
+            "reference: give exactly one of reference.product (a registry id or internal name) "
+            "and reference.path (a file or HATS catalog)"
+        )
+    radius = config["crossmatch"]["radius_arcsec"]
+    margin = config["partition"]["margin_threshold_arcsec"]
+    if margin < radius:
+        raise ConfigError(
+            f"partition.margin_threshold_arcsec ({margin}) must be at least crossmatch.radius_arcsec "
+            f"({radius}), or matches across tile borders would be missed"
+        )
+    phot, mags = config["photometry"], config["magnitudes"]
+    if mags["non_detection"] == "upper_limit" and phot["quantity"] == "magnitude":
+        raise ConfigError(
+            "magnitudes.non_detection: upper_limit needs flux inputs (photometry.quantity: flux); "
+            "with magnitudes use nan or sentinel"
+        )
+    if mags["non_detection"] == "upper_limit" and not phot.get("error_column"):
+        raise ConfigError("magnitudes.non_detection: upper_limit needs photometry.error_column")
+    dered = mags["dereddening"]
+    if dered["enabled"]:
+        if not phot.get("ebv_column"):
+            raise ConfigError(
+                "magnitudes.dereddening.enabled needs photometry.ebv_column (the E(B-V) column)"
+            )
+        missing = [b for b in phot["bands"] if b not in dered["coefficients"]]
+        if missing:
+            raise ConfigError(
+                f"magnitudes.dereddening.coefficients has no value for band(s) {', '.join(missing)}"
+            )
+    split = config["split"]
+    if split["method"] == "column" and not split.get("column"):
+        raise ConfigError("split.method: column needs split.column (the column saying train/test)")
+    if split["output"] == "products" and split["method"] == "none":
+        raise ConfigError("split.output: products needs a split (split.method random or column)")
+    colours = config["report"].get("colour_bands")
+    if colours is not None and len(colours) != 3:
+        raise ConfigError("report.colour_bands must name three bands [a, b, c] (a-b against c)")
+
+
+def input_paths(config: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    return [(config["reference"], "path"), (config["photometry"], "path")]
+
+
+def preflight(config: dict[str, Any]) -> None:
+    """Inputs exist, formats are known, the photometry has every requested band's columns."""
+    from pzforge import io
+    from pzforge.training_set import check_photometry_columns, resolve_reference
+
+    ref = config["reference"]
+    try:
+        resolve_reference(ref, config["registry"].get("url"))
+    except InputDataError as exc:
+        raise InputDataError(f"reference: {exc}") from exc
+    phot = config["photometry"]
+    path = Path(phot["path"])
+    where = f"photometric catalog ({path})"
+    if not path.exists():
+        raise InputDataError(f"{where}: file not found; check photometry.path in the config")
+    fmt = io.detect_format(path, phot.get("format"))
+    if fmt in ("parquet", "hats", "csv"):  # cheap column listing; others are checked by the job
+        available = io.list_columns(path, fmt)
+        check_photometry_columns(phot, available, where)

@@ -1,0 +1,577 @@
+"""Training Set Maker: crossmatch a Reference Redshift Catalog with a photometric catalog.
+
+Steps, each a plain function the rules call:
+
+1. :func:`ingest_reference` - the reference (a registry product or a file) to standard columns
+   ``id, ra, dec, z, z_err, z_flag_homogenized`` plus kept columns; invalid rows dropped, counted.
+2. :func:`ingest_photometry` - the photometric catalog, streamed in batches where the format
+   allows, to Parquet parts with ``phot_id, phot_ra, phot_dec`` and the photometry columns.
+3. Both are partitioned with hats-import (the photometry with a margin cache,
+   :func:`pzforge.partition.partition_catalog`).
+4. :func:`crossmatch` - each spectroscopic object to its nearest photometric object within the
+   radius (lsdb k-NN with the right margin cache: exact at tile borders).
+   :func:`reference_matches` is the brute-force answer (one global KD-tree) the tests compare with.
+5. :func:`resolve_many_to_one` - one spectroscopic row per photometric object.
+6. :func:`assign_subset` - optional train/test split; :func:`build_training_set` writes HATS and
+   one sorted, byte-reproducible Parquet file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+from scipy.spatial import cKDTree
+
+from pzforge import io, photometry
+from pzforge.duplicates import chord_length, chord_to_arcsec, unit_vectors
+from pzforge.errors import ConfigError, InputDataError
+from pzforge.partition import WRITE_TABLE_KWARGS
+
+log = logging.getLogger(__name__)
+
+REFERENCE_PRODUCT_TYPE = "Reference Redshift Catalog"
+# Columns of a combined catalog (DESIGN.md) kept by default when the reference is one.
+DEFAULT_KEEP = ("source_id", "catalog", "survey", "type_homogenized")
+MATCH_COLUMNS = ["phot_id", "phot_ra", "phot_dec", "sep_arcsec", "n_candidates"]
+ROWS_PER_FILE = 500_000
+SUBSET_TRAIN, SUBSET_TEST = "train", "test"
+
+
+# --- reference ---------------------------------------------------------------------------------
+
+
+def resolve_reference(ref: dict[str, Any], registry_url: str | None) -> dict[str, Any]:
+    """Where the reference is: ``{"path", "format", "product_id"}``.
+
+    A product reference (id or internal name) is looked up in the registry (read only) and its
+    main file used; a file is used as it is.
+    """
+    if ref.get("product") is not None:
+        from registry import Registry
+
+        try:
+            reg = Registry.from_url(registry_url, auto_create=False)
+            detail = reg.get_product(ref["product"])
+        except Exception as exc:
+            raise InputDataError(
+                f"reference product {ref['product']!r}: {exc}"
+                if "no product" in str(exc)
+                else f"reference product {ref['product']!r}: cannot read the registry ({exc})"
+            ) from exc
+        if detail.product_type != REFERENCE_PRODUCT_TYPE:
+            raise InputDataError(
+                f"reference product {detail.internal_name} is a {detail.product_type}, not a "
+                f"{REFERENCE_PRODUCT_TYPE}; give a reference redshift catalog"
+            )
+        main = next(f for f in detail.files if f.role == "main")
+        path = Path(main.path)
+        return {
+            "path": str(path),
+            "format": io.detect_format(path, ref.get("format")),
+            "product_id": detail.id,
+            "internal_name": detail.internal_name,
+        }
+    path = Path(ref["path"])
+    io.check_readable(path)
+    return {
+        "path": str(path),
+        "format": io.detect_format(path, ref.get("format")),
+        "product_id": None,
+    }
+
+
+def _context(what: str, path: str | Path) -> str:
+    return f"{what} catalog ({path})"
+
+
+def reference_keep_columns(ref: dict[str, Any], available: list[str]) -> list[str]:
+    keep = ref.get("keep_columns")
+    if keep is None:
+        return [c for c in DEFAULT_KEEP if c in available]
+    return list(keep)
+
+
+def ingest_reference(
+    ref: dict[str, Any], location: dict[str, Any], out_dir: str | Path
+) -> dict[str, Any]:
+    """Read the reference catalog to standard columns; write Parquet parts; return stats."""
+    from pzforge.ingest import _as_text
+
+    path, fmt = location["path"], location["format"]
+    where = _context("reference", path)
+    kwargs = {"hdf5_key": ref.get("hdf5_key"), "fits_hdu": ref.get("fits_hdu", 1)}
+    available = io.list_columns(path, fmt, **kwargs)
+    cols = {k: v for k, v in ref["columns"].items() if v}
+    missing = [f"{v!r} (for {k})" for k, v in cols.items() if v not in available]
+    keep = reference_keep_columns(ref, available)
+    missing += [f"{c!r} (keep_columns)" for c in keep if c not in available]
+    if missing:
+        raise InputDataError(
+            f"{where}: column {', '.join(missing)} not found; the file has: "
+            f"{', '.join(available[:30])}. Fix reference.columns in the config"
+        )
+    tie = "tie_result" if ref.get("drop_discarded", True) and "tie_result" in available else None
+    wanted = list(dict.fromkeys([*cols.values(), *keep, *([tie] if tie else [])]))
+    raw = io.read_table(path, fmt, wanted, **kwargs)
+    stats: dict[str, Any] = {"path": str(path), "rows_in": len(raw), "dropped": {}}
+    if len(raw) == 0:
+        raise InputDataError(f"{where}: the catalog has no rows")
+    if tie:
+        discarded = raw[tie].to_numpy(dtype="float64", na_value=np.nan) == 0
+        stats["dropped"]["discarded duplicate (tie_result 0)"] = int(discarded.sum())
+        raw = raw.loc[~discarded].reset_index(drop=True)
+    df = pd.DataFrame(index=raw.index)
+    if "id" in cols:
+        df["id"] = _as_text(raw[cols["id"]]).astype("string")
+    else:
+        df["id"] = pd.Series(np.arange(len(raw)), index=raw.index).astype("string")
+    for std in ("ra", "dec", "z", "z_err"):
+        df[std] = (
+            pd.to_numeric(raw[cols[std]], errors="coerce").astype("float64")
+            if std in cols
+            else np.nan
+        )
+    if "z_flag" in cols:
+        flag = pd.to_numeric(raw[cols["z_flag"]], errors="coerce")
+        df["z_flag_homogenized"] = flag.astype("Float64").round().astype("Int8")
+    else:
+        df["z_flag_homogenized"] = pd.array([pd.NA] * len(df), dtype="Int8")
+    for name in keep:
+        df[name] = raw[name]
+    if df["id"].isna().any():
+        raise InputDataError(f"{where}: id column {cols.get('id')!r} has empty values")
+    dup = df["id"].duplicated(keep=False)
+    if dup.any():
+        raise InputDataError(
+            f"{where}: id column {cols.get('id')!r} is not unique (e.g. "
+            f"{df.loc[dup, 'id'].head(3).tolist()}); give a unique id column or none"
+        )
+    df = _drop_invalid_positions(df, "ra", "dec", stats)
+    bad_z = ~np.isfinite(df["z"].to_numpy())
+    if bad_z.any():
+        stats["dropped"]["z not a finite number"] = int(bad_z.sum())
+        df = df.loc[~bad_z]
+    stats["rows_out"] = len(df)
+    stats["product_id"] = location.get("product_id")
+    if len(df) == 0:
+        raise InputDataError(f"{where}: no valid row left (dropped: {stats['dropped']})")
+    df = df.sort_values("id", kind="stable").reset_index(drop=True)
+    _write_parts(pa.Table.from_pandas(df, preserve_index=False), out_dir)
+    return stats
+
+
+def _drop_invalid_positions(
+    df: pd.DataFrame, ra: str, dec: str, stats: dict[str, Any]
+) -> pd.DataFrame:
+    r, d = df[ra].to_numpy(dtype="float64"), df[dec].to_numpy(dtype="float64")
+    bad = ~np.isfinite(r) | ~np.isfinite(d) | (r < 0) | (r >= 360) | (d < -90) | (d > 90)
+    if bad.any():
+        key = "ra/dec not finite or out of range"
+        stats["dropped"][key] = stats["dropped"].get(key, 0) + int(bad.sum())
+        return df.loc[~bad]
+    return df
+
+
+def _write_parts(table: pa.Table, out_dir: str | Path, start: int = 0) -> int:
+    """Write ``table`` as Parquet files of at most ROWS_PER_FILE rows (one hats-import task each)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = max(1, math.ceil(table.num_rows / ROWS_PER_FILE))
+    size = math.ceil(table.num_rows / n) if table.num_rows else 0
+    for i in range(n):
+        pq.write_table(
+            table.slice(i * size, size),
+            out_dir / f"part-{start + i:05d}.parquet",
+            **WRITE_TABLE_KWARGS,
+        )
+    return start + n
+
+
+# --- photometry ----------------------------------------------------------------------------------
+
+
+def photometry_source_columns(phot: dict[str, Any], available: list[str]) -> list[str]:
+    """Columns to read: positions, id, band values and errors, E(B-V), kept columns."""
+    cols = [phot["columns"][k] for k in ("id", "ra", "dec") if phot["columns"].get(k)]
+    bands = [c for pair in photometry.band_columns(phot).values() for c in pair if c]
+    keep = phot.get("keep_columns", "bands")
+    if keep == "all":
+        extra = [c for c in available if c not in cols]
+    elif keep == "bands":
+        extra = []
+    else:
+        extra = list(keep)
+    ebv = phot.get("ebv_column")
+    return list(dict.fromkeys([*cols, *bands, *([ebv] if ebv else []), *extra]))
+
+
+def check_photometry_columns(phot: dict[str, Any], available: list[str], where: str) -> None:
+    photometry.check_band_columns(phot, available, where)
+    needed = photometry_source_columns(phot, available)
+    missing = [c for c in needed if c not in available]
+    if missing:
+        raise InputDataError(
+            f"{where}: column {', '.join(repr(c) for c in missing)} not found (photometry.columns,"
+            f" ebv_column or keep_columns); the file has: {', '.join(available[:30])}"
+        )
+
+
+def reserved_names(ref_columns: list[str]) -> set[str]:
+    return {*ref_columns, *MATCH_COLUMNS, "subset", "_healpix_29"}
+
+
+def ingest_photometry(
+    phot: dict[str, Any], out_dir: str | Path, reserved: set[str]
+) -> dict[str, Any]:
+    """Stream the photometric catalog into Parquet parts with phot_id/phot_ra/phot_dec.
+
+    Parquet and HATS inputs are read in batches (memory stays flat); CSV, FITS and HDF5 whole.
+    Columns whose names clash with the reference's (``reserved``) get a ``phot_`` prefix.
+    """
+    path = Path(phot["path"])
+    fmt = io.detect_format(path, phot.get("format"))
+    where = _context("photometric", path)
+    kwargs = {"hdf5_key": phot.get("hdf5_key"), "fits_hdu": phot.get("fits_hdu", 1)}
+    available = io.list_columns(path, fmt, **kwargs)
+    check_photometry_columns(phot, available, where)
+    wanted = photometry_source_columns(phot, available)
+    cols = phot["columns"]
+    rename = {cols["ra"]: "phot_ra", cols["dec"]: "phot_dec"}
+    if cols.get("id"):
+        rename[cols["id"]] = "phot_id"
+    for c in wanted:
+        if c not in rename and c in reserved:
+            rename[c] = f"phot_{c}"
+    stats: dict[str, Any] = {"path": str(path), "format": fmt, "rows_in": 0, "dropped": {}}
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        for old in out_dir.glob("*.parquet"):
+            old.unlink()
+    part, offset, ids = 0, 0, []
+    for batch in _batches(path, fmt, wanted, kwargs):
+        df = batch.rename(columns=rename)
+        if "phot_id" not in df.columns:
+            df.insert(0, "phot_id", np.arange(offset, offset + len(df), dtype=np.int64))
+        offset += len(df)
+        stats["rows_in"] += len(df)
+        df["phot_ra"] = pd.to_numeric(df["phot_ra"], errors="coerce").astype("float64")
+        df["phot_dec"] = pd.to_numeric(df["phot_dec"], errors="coerce").astype("float64")
+        df = _drop_invalid_positions(df, "phot_ra", "phot_dec", stats)
+        if df["phot_id"].isna().any():
+            raise InputDataError(f"{where}: id column {cols.get('id')!r} has empty values")
+        ids.append(df["phot_id"].to_numpy())
+        order = list(dict.fromkeys(["phot_id", "phot_ra", "phot_dec", *df.columns]))
+        table = pa.Table.from_pandas(df[order], preserve_index=False)
+        part = _write_parts(table, out_dir, part)
+    all_ids = np.concatenate(ids) if ids else np.array([])
+    if len(all_ids) and len(pd.unique(all_ids)) != len(all_ids):
+        raise InputDataError(
+            f"{where}: id column {cols.get('id')!r} is not unique; photometric objects need "
+            "unique ids (or set photometry.columns.id: null to number the rows)"
+        )
+    stats["rows_out"] = int(len(all_ids))
+    positions = (cols["ra"], cols["dec"], cols.get("id"))
+    stats["renamed"] = {k: v for k, v in rename.items() if k not in positions}
+    if stats["rows_out"] == 0:
+        raise InputDataError(f"{where}: no row with a valid position (dropped: {stats['dropped']})")
+    return stats
+
+
+def _batches(path: Path, fmt: str, columns: list[str], kwargs: dict[str, Any]):
+    if fmt in ("parquet", "hats"):
+        files = (
+            [str(p) for p in sorted((path / "dataset").rglob("*.parquet"))]
+            if fmt == "hats"
+            else [str(path)]
+        )
+        dataset = pads.dataset(files, format="parquet")
+        for batch in dataset.to_batches(columns=columns, batch_size=ROWS_PER_FILE):
+            yield batch.to_pandas()
+    else:
+        yield io.read_table(path, fmt, columns, **kwargs)
+
+
+# --- crossmatch -------------------------------------------------------------------------------
+
+
+def crossmatch(
+    ref_hats: str | Path,
+    phot_hats: str | Path,
+    phot_margin: str | Path,
+    radius_arcsec: float,
+    n_neighbors: int,
+    columns: list[str] | None = None,
+    client=None,
+) -> pd.DataFrame:
+    """Nearest photometric object of every spectroscopic object within the radius.
+
+    lsdb's k-NN crossmatch per tile, the right side with its margin cache (mandatory), so
+    neighbours across tile borders are found. One row per matched spectroscopic object, with
+    ``sep_arcsec`` and ``n_candidates`` (photometric objects within the radius, at most
+    ``n_neighbors``): the nearest wins, equal separations go to the smallest phot_id.
+    """
+    import lsdb
+
+    from pzforge.duplicates import compute
+
+    left = lsdb.open_catalog(str(ref_hats))
+    right = lsdb.open_catalog(str(phot_hats), columns=columns, margin_cache=str(phot_margin))
+    try:
+        matched = left.crossmatch(
+            right,
+            n_neighbors=n_neighbors,
+            radius_arcsec=radius_arcsec,
+            require_right_margin=True,
+            suffixes=("", ""),
+            suffix_method="overlapping_columns",
+        )
+    except RuntimeError as exc:
+        if "do not overlap" in str(exc):
+            return pd.DataFrame()
+        raise
+    result = compute(matched, client).reset_index(drop=True)
+    result = result.rename(columns={"_dist_arcsec": "sep_arcsec"})
+    return nearest_per_reference(result)
+
+
+def nearest_per_reference(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Keep the nearest candidate of each reference id; count the candidates."""
+    if len(pairs) == 0:
+        return pairs.assign(n_candidates=pd.Series(dtype="int64"))
+    pairs = _plain_dtypes(pairs)
+    pairs = pairs.sort_values(["id", "sep_arcsec", "phot_id"], kind="stable")
+    counts = pairs.groupby("id", sort=False)["id"].transform("size").astype("int64")
+    pairs = pairs.assign(n_candidates=counts)
+    return pairs.drop_duplicates("id", keep="first").reset_index(drop=True)
+
+
+def _plain_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """Arrow-backed columns from lsdb to numpy / pandas nullable dtypes (stable sorting, IO)."""
+    out = {}
+    for name in df.columns:
+        s = df[name]
+        if isinstance(s.dtype, pd.ArrowDtype):
+            t = s.dtype.pyarrow_dtype
+            if pa.types.is_floating(t):
+                s = s.astype("float64")
+            elif pa.types.is_integer(t):
+                s = s.astype("int64") if not s.isna().any() else s.astype("Int64")
+            elif pa.types.is_string(t) or pa.types.is_large_string(t):
+                s = s.astype("string")
+            elif pa.types.is_boolean(t):
+                s = s.astype("boolean")
+        out[name] = s
+    return pd.DataFrame(out, index=df.index)
+
+
+def reference_matches(ref: pd.DataFrame, phot: pd.DataFrame, radius_arcsec: float) -> pd.DataFrame:
+    """Brute force: nearest photometric object of each reference row by one global KD-tree.
+
+    ``ref`` has id/ra/dec, ``phot`` phot_id/phot_ra/phot_dec. Returns id, phot_id, sep_arcsec.
+    """
+    pxyz = unit_vectors(phot["phot_ra"].to_numpy(float), phot["phot_dec"].to_numpy(float))
+    rxyz = unit_vectors(ref["ra"].to_numpy(float), ref["dec"].to_numpy(float))
+    dist, idx = cKDTree(pxyz).query(rxyz, k=1, distance_upper_bound=chord_length(radius_arcsec))
+    ok = np.isfinite(dist)
+    return pd.DataFrame(
+        {
+            "id": ref["id"].to_numpy()[ok],
+            "phot_id": phot["phot_id"].to_numpy()[idx[ok]],
+            "sep_arcsec": chord_to_arcsec(dist[ok]),
+        }
+    ).sort_values("id", kind="stable", ignore_index=True)
+
+
+# --- many-to-one, split ---------------------------------------------------------------------------
+
+
+def resolve_many_to_one(matches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One spectroscopic row per photometric object: (kept, dropped).
+
+    Rule, in order: the best ``z_flag_homogenized`` (highest; unknown ranks last), then the
+    smallest separation, then the smallest reference ``id`` (a deterministic tiebreak).
+    """
+    if len(matches) == 0:
+        return matches, matches
+    flag = matches["z_flag_homogenized"].astype("Float64").fillna(-1).to_numpy(dtype="float64")
+    ranked = matches.assign(_flag=-flag).sort_values(
+        ["phot_id", "_flag", "sep_arcsec", "id"], kind="stable"
+    )
+    first = ~ranked["phot_id"].duplicated(keep="first").to_numpy()
+    kept = ranked.loc[first].drop(columns="_flag")
+    dropped = ranked.loc[~first].drop(columns="_flag")
+    return (
+        kept.sort_values("id", kind="stable", ignore_index=True),
+        dropped.sort_values("id", kind="stable", ignore_index=True),
+    )
+
+
+def assign_subset(df: pd.DataFrame, split: dict[str, Any]) -> pd.Series:
+    """``train`` / ``test`` per row (or None when there is no split).
+
+    random: exactly ``round(training_fraction * n)`` rows are train, chosen by a permutation
+    seeded with ``seed`` over the rows sorted by id (so the result does not depend on row order).
+    column: rows whose ``column`` value is in ``train_values`` are train, the others test.
+    """
+    method = split.get("method", "none")
+    if method == "none":
+        return pd.Series([pd.NA] * len(df), index=df.index, dtype="string")
+    if method == "random":
+        n = len(df)
+        n_train = int(round(split["training_fraction"] * n))
+        order = np.argsort(df["id"].astype(str).to_numpy(), kind="stable")
+        perm = np.random.default_rng(split["seed"]).permutation(n)
+        is_train = np.zeros(n, dtype=bool)
+        is_train[order[perm[:n_train]]] = True
+    elif method == "column":
+        col = split["column"]
+        if col not in df.columns:
+            raise InputDataError(
+                f"split.column {col!r} is not a column of the training set; columns: "
+                f"{', '.join(df.columns)}"
+            )
+        values = split.get("train_values") or [True, 1, "train", "training"]
+        is_train = df[col].isin(values).to_numpy(dtype=bool)
+    else:
+        raise ConfigError(f"unknown split.method {method!r}; use none, random or column")
+    return pd.Series(np.where(is_train, SUBSET_TRAIN, SUBSET_TEST), index=df.index, dtype="string")
+
+
+# --- the whole step after partitioning ---------------------------------------------------------------
+
+
+def build_training_set(
+    *,
+    ref_hats: str | Path,
+    phot_hats: str | Path,
+    phot_margin: str | Path,
+    config: dict[str, Any],
+    outputs: dict[str, str | Path],
+    client=None,
+) -> dict[str, Any]:
+    """Crossmatch, many-to-one, photometry, split; write HATS + Parquet per output key.
+
+    ``outputs`` maps a product key (``training_set``, or ``train`` and ``test``) to
+    ``(hats_dir, parquet)``. Returns the statistics the summary reports.
+    """
+    xm, mags = config["crossmatch"], config["magnitudes"]
+    phot_cfg = config["photometry"]
+    matches = crossmatch(
+        ref_hats, phot_hats, phot_margin, xm["radius_arcsec"], xm["n_neighbors"], client=client
+    )
+    stats: dict[str, Any] = {"matched_reference_rows": int(len(matches))}
+    if len(matches) == 0 and not config["allow_empty"]:
+        raise InputDataError(
+            "no spectroscopic object has a photometric counterpart within "
+            f"{xm['radius_arcsec']} arcsec: {_footprints(ref_hats, phot_hats)}. Check that the "
+            "catalogs cover the same sky (and ra/dec columns), or set allow_empty: true to "
+            "register an empty training set"
+        )
+    kept, dropped = resolve_many_to_one(
+        matches if len(matches) else _empty_matches(ref_hats, phot_hats)
+    )
+    stats["many_to_one_dropped"] = int(len(dropped))
+    stats["many_to_one_dropped_ids"] = dropped["id"].astype(str).head(100).tolist()
+    table = _with_photometry(kept, phot_cfg, mags, stats)
+    table["subset"] = assign_subset(table, config["split"])
+    if config["split"]["method"] == "none":
+        table = table.drop(columns="subset")
+    stats["rows"] = int(len(table))
+    if "subset" in table.columns:
+        stats["subsets"] = {
+            k: int(v) for k, v in table["subset"].value_counts().sort_index().items()
+        }
+    for key, (hats_dir, parquet) in outputs.items():
+        part = table if key == "training_set" else table.loc[table["subset"] == key]
+        if key != "training_set":
+            part = part.drop(columns="subset")
+        write_table(part.reset_index(drop=True), hats_dir, parquet)
+    return stats
+
+
+def _empty_matches(ref_hats, phot_hats) -> pd.DataFrame:
+    import lsdb
+
+    left = lsdb.open_catalog(str(ref_hats)).meta
+    right = lsdb.open_catalog(str(phot_hats)).meta
+    cols = {**{c: left[c] for c in left.columns}, **{c: right[c] for c in right.columns}}
+    df = _plain_dtypes(pd.DataFrame(cols).iloc[:0].reset_index(drop=True))
+    return df.assign(sep_arcsec=pd.Series(dtype="float64"), n_candidates=pd.Series(dtype="int64"))
+
+
+def _footprints(ref_hats, phot_hats) -> str:
+    import hats
+
+    parts = []
+    for what, p in (("reference", ref_hats), ("photometry", phot_hats)):
+        cat = hats.read_hats(str(p))
+        pixels = cat.get_healpix_pixels()
+        parts.append(f"{what} covers {len(pixels)} HEALPix tiles (e.g. {pixels[0]})")
+    return "; ".join(parts) + ", with no sky in common"
+
+
+def _with_photometry(
+    kept: pd.DataFrame, phot: dict[str, Any], mags: dict[str, Any], stats: dict[str, Any]
+) -> pd.DataFrame:
+    bands = photometry.band_columns(phot)
+    raw_band_cols = [c for pair in bands.values() for c in pair if c]
+    table = kept.copy()
+    if bands and mags["compute"]:
+        new, pstats = photometry.compute_magnitudes(table, phot, mags)
+        stats["photometry"] = pstats.to_dict()
+        drop = raw_band_cols if (phot["quantity"] == "magnitude" or not mags["keep_fluxes"]) else []
+        clash = [c for c in new.columns if c in table.columns and c not in drop]
+        if clash:
+            raise ConfigError(
+                f"magnitude column {clash[0]!r} would overwrite a photometric column of that name;"
+                " set magnitudes.keep_fluxes: false or keep_columns without it"
+            )
+        table = pd.concat([table.drop(columns=drop), new], axis=1)
+    for c in ("ra", "dec", "z", "z_err", "phot_ra", "phot_dec", "sep_arcsec"):
+        if c in table.columns:
+            table[c] = table[c].astype("float64")
+    return table
+
+
+def write_table(df: pd.DataFrame, hats_dir: str | Path, parquet: str | Path) -> None:
+    """One sorted Parquet file (byte-reproducible) and a HATS catalog of the same rows."""
+    import dask
+    import lsdb
+
+    df = df.sort_values("id", kind="stable", ignore_index=True)
+    parquet, hats_dir = Path(parquet), Path(hats_dir)
+    parquet.parent.mkdir(parents=True, exist_ok=True)
+    tmp = parquet.with_name(parquet.name + ".tmp")
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, tmp, **WRITE_TABLE_KWARGS)
+    tmp.replace(parquet)
+    catalog = lsdb.from_dataframe(
+        df,
+        ra_column="ra",
+        dec_column="dec",
+        margin_threshold=None,
+        partition_rows=1_000_000,
+        highest_order=10,
+        catalog_name=hats_dir.name,
+    )
+    with dask.config.set(scheduler="threads"):
+        catalog.write_catalog(
+            str(hats_dir),
+            catalog_name=hats_dir.name,
+            as_collection=False,
+            overwrite=True,
+            progress_bar=False,
+            write_table_kwargs=WRITE_TABLE_KWARGS,
+            error_if_empty=False,
+        )
+    if not hats_dir.exists():  # an empty (allow_empty) training set: no HATS tile to write
+        hats_dir.mkdir(parents=True)
+        (hats_dir / "EMPTY").write_text("no rows: the catalogs had no match (allow_empty: true)\n")

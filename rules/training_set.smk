@@ -1,0 +1,157 @@
+rule ingest_reference:
+    """The Reference Redshift Catalog (product or file) to standard columns, invalid rows counted."""
+    input:
+        REFERENCE["path"],
+    output:
+        parts=directory(f"{RESULTS}/ingest/reference"),
+        stats=f"{RESULTS}/ingest/reference.json",
+    params:
+        reference=config["reference"],
+        location=REFERENCE,
+    conda:
+        "../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/ingest_reference/ingest_reference.log",
+    benchmark:
+        f"{BENCH}/ingest_reference/ingest_reference.tsv"
+    script:
+        "../scripts/ingest_reference.py"
+
+
+rule ingest_photometry:
+    """The photometric catalog, streamed to Parquet parts with phot_id, phot_ra, phot_dec."""
+    input:
+        config["photometry"]["path"],
+    output:
+        parts=directory(f"{RESULTS}/ingest/photometry"),
+        stats=f"{RESULTS}/ingest/photometry.json",
+    params:
+        photometry=config["photometry"],
+        reference=config["reference"],
+    conda:
+        "../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/ingest_photometry/ingest_photometry.log",
+    benchmark:
+        f"{BENCH}/ingest_photometry/ingest_photometry.tsv"
+    script:
+        "../scripts/ingest_photometry.py"
+
+
+rule partition_inputs:
+    """Both sides as HATS catalogs (hats-import), the photometry with its margin cache."""
+    input:
+        reference=f"{RESULTS}/ingest/reference",
+        photometry=f"{RESULTS}/ingest/photometry",
+    output:
+        reference=directory(f"{RESULTS}/hats/reference"),
+        photometry=directory(f"{RESULTS}/hats/photometry"),
+        margin=directory(f"{RESULTS}/hats/photometry_margin"),
+        info=f"{RESULTS}/hats/partition.json",
+    params:
+        partition=config["partition"],
+    threads: 1
+    conda:
+        "../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/partition_inputs/partition_inputs.log",
+    benchmark:
+        f"{BENCH}/partition_inputs/partition_inputs.tsv"
+    script:
+        "../scripts/partition_inputs.py"
+
+
+rule make_training_set:
+    """Crossmatch (margins), one row per photometric object, magnitudes, split; HATS + Parquet."""
+    input:
+        reference=f"{RESULTS}/hats/reference",
+        photometry=f"{RESULTS}/hats/photometry",
+        margin=f"{RESULTS}/hats/photometry_margin",
+    output:
+        hats=get_training_hats(),
+        parquet=get_training_parquet(),
+        stats=f"{RESULTS}/training/match_stats.json",
+    params:
+        crossmatch=config["crossmatch"],
+        photometry=config["photometry"],
+        magnitudes=config["magnitudes"],
+        split=config["split"],
+        allow_empty=config["allow_empty"],
+        outputs=get_output_keys(),
+    threads: 1
+    conda:
+        "../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/make_training_set/make_training_set.log",
+    benchmark:
+        f"{BENCH}/make_training_set/make_training_set.tsv"
+    script:
+        "../scripts/make_training_set.py"
+
+
+rule export_training_set:
+    """A training set's Parquet file in another format (csv, fits, hdf5)."""
+    input:
+        f"{RESULTS}/training/{{product}}.parquet",
+    output:
+        f"{RESULTS}/training/{{product}}.{{fmt}}",
+    conda:
+        "../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/export_training_set/{{product}}.{{fmt}}.log",
+    script:
+        "../scripts/export_training_set.py"
+
+
+rule summarize_training_set:
+    """Summary JSON, a readable page (Markdown) and PNG plots."""
+    input:
+        reference=f"{RESULTS}/ingest/reference",
+        reference_stats=f"{RESULTS}/ingest/reference.json",
+        photometry_stats=f"{RESULTS}/ingest/photometry.json",
+        partition=f"{RESULTS}/hats/partition.json",
+        match_stats=f"{RESULTS}/training/match_stats.json",
+        parquet=get_training_parquet(),
+    output:
+        json=f"{RESULTS}/summary.json",
+        text=f"{RESULTS}/summary.txt",
+        page=f"{RESULTS}/report/summary.md",
+        plots=directory(f"{RESULTS}/report/plots"),
+    params:
+        radius_arcsec=config["crossmatch"]["radius_arcsec"],
+        bands=config["photometry"]["bands"],
+        colour_bands=config["report"]["colour_bands"],
+        outputs=get_output_paths(),
+    conda:
+        "../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/summarize_training_set/summarize_training_set.log",
+    script:
+        "../scripts/summarize_training_set.py"
+
+
+rule training_set_manifest:
+    """What to register: each training set (HATS) with its Parquet, exports, summary and page."""
+    input:
+        hats=f"{RESULTS}/training/{{product}}_hats",
+        parquet=f"{RESULTS}/training/{{product}}.parquet",
+        exports=get_product_exports,
+        summary=f"{RESULTS}/summary.json",
+        page=f"{RESULTS}/report/summary.md",
+        plots=f"{RESULTS}/report/plots",
+    output:
+        manifest=f"{RESULTS}/products/{{product}}.json",
+    params:
+        registry=config["registry"],
+        run_name=RUN,
+        derived_from=get_derived_from(),
+        photometry=config["photometry"],
+        magnitudes=config["magnitudes"],
+        split=config["split"]["method"],
+    localrule: True
+    conda:
+        "../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/training_set_manifest/{{product}}.log",
+    script:
+        "../scripts/training_set_manifest.py"

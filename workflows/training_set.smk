@@ -1,0 +1,59 @@
+# Training Set Maker: ingest the reference (a product or a file) and the photometry -> both as
+# HATS (the photometry with a margin cache) -> nearest-neighbour crossmatch, one spectroscopic row
+# per photometric object, magnitudes, split -> HATS + Parquet (+ exports) -> summary -> registry.
+from pzforge.training_set import resolve_reference
+
+
+# Resolved once on the submitting host: a product reference becomes its main file (read only).
+REFERENCE = resolve_reference(config["reference"], config["registry"]["url"])
+SPLIT = config["split"]
+
+
+wildcard_constraints:
+    product="training_set|train|test",
+    fmt="csv|fits|hdf5",
+
+
+def get_output_keys(wildcards=None):
+    if SPLIT["method"] != "none" and SPLIT["output"] == "products":
+        return ["train", "test"]
+    return ["training_set"]
+
+
+def get_training_hats(wildcards=None):
+    return [f"{RESULTS}/training/{k}_hats" for k in get_output_keys()]
+
+
+def get_training_parquet(wildcards=None):
+    return [f"{RESULTS}/training/{k}.parquet" for k in get_output_keys()]
+
+
+def get_product_exports(wildcards):
+    formats = [f for f in config["output"]["formats"] if f != "parquet"]
+    return expand(f"{RESULTS}/training/{wildcards.product}.{{fmt}}", fmt=formats)
+
+
+def get_exports(wildcards=None):
+    formats = [f for f in config["output"]["formats"] if f != "parquet"]
+    return expand(
+        f"{RESULTS}/training/{{product}}.{{fmt}}", product=get_output_keys(), fmt=formats
+    )
+
+
+def get_output_paths(wildcards=None):
+    return [*get_training_hats(), *get_training_parquet(), *get_exports()]
+
+
+def get_derived_from(wildcards=None):
+    return [REFERENCE["product_id"]] if REFERENCE["product_id"] is not None else []
+
+
+def get_manifests(wildcards=None):
+    return [f"{RESULTS}/products/{k}.json" for k in get_output_keys()]
+
+
+def get_final_output():
+    return [f"{RESULTS}/summary.json", *get_exports(), *get_manifests()]
+
+
+include: "../rules/training_set.smk"
