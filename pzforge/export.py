@@ -59,7 +59,7 @@ def _to_fits(parquet: Path, out: Path) -> None:
     for name in table.column_names:
         arr = table.column(name)
         mask = arr.is_null().to_numpy(zero_copy_only=False)
-        if pa.types.is_string(arr.type):
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             values = np.asarray(arr.fill_null("").to_pylist(), dtype=str)
         elif pa.types.is_integer(arr.type):
             values = arr.fill_null(0).to_numpy()

@@ -389,8 +389,10 @@ def _hash_now(f: dict[str, Any]) -> dict[str, Any]:
     return describe_file(f["path"]) | {"role": f["role"]}
 
 
-def failure_text(logfile: str | None) -> str | None:
+def failure_text(logfile: str | list[str] | None) -> str | None:
     """The first 'Error in rule' block of the Snakemake log, for a run that failed."""
+    if isinstance(logfile, (list, tuple)):  # Snakemake 9 may hand onerror a list of log files
+        logfile = next((str(p) for p in logfile if p), None)
     if not logfile or not Path(logfile).is_file():
         return None
     lines = Path(logfile).read_text(errors="replace").splitlines()

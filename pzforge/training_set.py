@@ -353,6 +353,9 @@ def nearest_per_reference(pairs: pd.DataFrame) -> pd.DataFrame:
     return pairs.drop_duplicates("id", keep="first").reset_index(drop=True)
 
 
+_NULLABLE_INT = {f"{p}int{w}": f"{p.upper()}Int{w}" for p in ("", "u") for w in (8, 16, 32, 64)}
+
+
 def _plain_dtypes(df: pd.DataFrame) -> pd.DataFrame:
     """Arrow-backed columns from lsdb to numpy / pandas nullable dtypes (stable sorting, IO)."""
     out = {}
@@ -362,8 +365,9 @@ def _plain_dtypes(df: pd.DataFrame) -> pd.DataFrame:
             t = s.dtype.pyarrow_dtype
             if pa.types.is_floating(t):
                 s = s.astype("float64")
-            elif pa.types.is_integer(t):
-                s = s.astype("int64") if not s.isna().any() else s.astype("Int64")
+            elif pa.types.is_integer(t):  # same width, nullable only when there are nulls
+                name = str(t)
+                s = s.astype(name if not s.isna().any() else _NULLABLE_INT[name])
             elif pa.types.is_string(t) or pa.types.is_large_string(t):
                 s = s.astype("string")
             elif pa.types.is_boolean(t):
@@ -541,6 +545,13 @@ def _with_photometry(
     return table
 
 
+def _small_strings(schema: pa.Schema) -> pa.Schema:
+    """large_string (pandas 3's default) as string: the same Arrow types as the other products."""
+    return pa.schema(
+        [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f for f in schema]
+    )
+
+
 def write_table(df: pd.DataFrame, hats_dir: str | Path, parquet: str | Path) -> None:
     """One sorted Parquet file (byte-reproducible) and a HATS catalog of the same rows."""
     import dask
@@ -551,6 +562,7 @@ def write_table(df: pd.DataFrame, hats_dir: str | Path, parquet: str | Path) -> 
     parquet.parent.mkdir(parents=True, exist_ok=True)
     tmp = parquet.with_name(parquet.name + ".tmp")
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    table = table.cast(_small_strings(table.schema))
     pq.write_table(table, tmp, **WRITE_TABLE_KWARGS)
     tmp.replace(parquet)
     catalog = lsdb.from_dataframe(

@@ -68,7 +68,7 @@ rule make_training_set:
         photometry=f"{RESULTS}/hats/photometry",
         margin=f"{RESULTS}/hats/photometry_margin",
     output:
-        hats=get_training_hats(),
+        hats=[directory(p) for p in get_training_hats()],
         parquet=get_training_parquet(),
         stats=f"{RESULTS}/training/match_stats.json",
     params:
