@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from scipy.spatial import cKDTree
@@ -366,8 +368,8 @@ def _plain_dtypes(df: pd.DataFrame) -> pd.DataFrame:
             if pa.types.is_floating(t):
                 s = s.astype("float64")
             elif pa.types.is_integer(t):  # same width, nullable only when there are nulls
-                name = str(t)
-                s = s.astype(name if not s.isna().any() else _NULLABLE_INT[name])
+                kind = str(t)
+                s = s.astype(kind if not s.isna().any() else _NULLABLE_INT[kind])
             elif pa.types.is_string(t) or pa.types.is_large_string(t):
                 s = s.astype("string")
             elif pa.types.is_boolean(t):
@@ -497,7 +499,7 @@ def build_training_set(
         part = table if key == "training_set" else table.loc[table["subset"] == key]
         if key != "training_set":
             part = part.drop(columns="subset")
-        write_table(part.reset_index(drop=True), hats_dir, parquet)
+        write_table(part.reset_index(drop=True), hats_dir, parquet, ref_hats)
     return stats
 
 
@@ -552,8 +554,14 @@ def _small_strings(schema: pa.Schema) -> pa.Schema:
     )
 
 
-def write_table(df: pd.DataFrame, hats_dir: str | Path, parquet: str | Path) -> None:
-    """One sorted Parquet file (byte-reproducible) and a HATS catalog of the same rows."""
+def write_table(
+    df: pd.DataFrame, hats_dir: str | Path, parquet: str | Path, ref_hats: str | Path
+) -> None:
+    """One sorted Parquet file (byte-reproducible) and a HATS catalog of the same rows.
+
+    The HATS catalog reuses the reference catalog's partitioning (each row is a spectroscopic
+    object, so it lives in its reference tile): no re-partitioning pass over the result.
+    """
     import dask
     import lsdb
 
@@ -565,15 +573,24 @@ def write_table(df: pd.DataFrame, hats_dir: str | Path, parquet: str | Path) -> 
     table = table.cast(_small_strings(table.schema))
     pq.write_table(table, tmp, **WRITE_TABLE_KWARGS)
     tmp.replace(parquet)
-    catalog = lsdb.from_dataframe(
-        df,
-        ra_column="ra",
-        dec_column="dec",
-        margin_threshold=None,
-        partition_rows=1_000_000,
-        highest_order=10,
-        catalog_name=hats_dir.name,
-    )
+    if hats_dir.exists():
+        shutil.rmtree(hats_dir)
+    if len(df) == 0:  # an empty (allow_empty) training set: no HATS tile to write
+        hats_dir.mkdir(parents=True)
+        (hats_dir / "EMPTY").write_text("no rows: the catalogs had no match (allow_empty: true)\n")
+        return
+    ids = pa.array(df["id"].astype(str).to_numpy(), type=pa.string())
+    rows = table.to_pandas(types_mapper=pd.ArrowDtype)
+    meta = rows.iloc[:0].set_axis(pd.Index([], dtype="int64", name="_healpix_29"), axis=0)
+
+    def _tile(part: pd.DataFrame) -> pd.DataFrame:
+        where = pc.index_in(pa.array(part["id"].astype(str).to_numpy(), type=pa.string()), ids)
+        found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+        picked = rows.take(pc.drop_null(where).to_numpy())
+        return picked.set_axis(part.index[found], axis=0)
+
+    ref = lsdb.open_catalog(str(ref_hats), columns=["id"])
+    catalog = ref.map_partitions(_tile, meta=meta)
     with dask.config.set(scheduler="threads"):
         catalog.write_catalog(
             str(hats_dir),
@@ -584,6 +601,3 @@ def write_table(df: pd.DataFrame, hats_dir: str | Path, parquet: str | Path) -> 
             write_table_kwargs=WRITE_TABLE_KWARGS,
             error_if_empty=False,
         )
-    if not hats_dir.exists():  # an empty (allow_empty) training set: no HATS tile to write
-        hats_dir.mkdir(parents=True)
-        (hats_dir / "EMPTY").write_text("no rows: the catalogs had no match (allow_empty: true)\n")

@@ -1,0 +1,702 @@
+"""Training Set Maker: photometry, many-to-one, split, border-exact crossmatch, real data, CLI.
+
+Unit tests run in-process on tiny data (HATS catalogs built with lsdb.from_dataframe); one
+module-scoped end-to-end run (real ASTRODEEP photometry x real spec-z samples registered as a
+Reference Redshift Catalog product) is inspected by several tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from pzforge import photometry
+from pzforge.config import SHIPPED_SURVEYS_FILE, validate_config
+from pzforge.errors import ConfigError, InputDataError
+from pzforge.training_set import (
+    assign_subset,
+    build_training_set,
+    crossmatch,
+    ingest_photometry,
+    reference_matches,
+    resolve_many_to_one,
+)
+
+PZFORGE = str(Path(sys.executable).parent / "pzforge")
+RUN_TIMEOUT = 300
+LSST_BANDS = ["u", "g", "r", "i", "z", "y"]
+
+
+def base_config(**overrides) -> dict:
+    cfg = {
+        "pipeline": "training_set",
+        "reference": {"path": __file__},  # any existing file; replaced where it matters
+        "photometry": {"path": __file__},
+    }
+    for key, value in overrides.items():
+        cfg[key] = value
+    return validate_config(cfg)
+
+
+# --- flux to magnitude -----------------------------------------------------------------------------
+
+
+def test_flux_to_mag_values_and_errors():
+    mag, err = photometry.flux_to_mag(np.array([1e4, 1.0, 3631e9]), np.array([1e3, 0.1, 0.0]))
+    np.testing.assert_allclose(mag, [21.4, 31.4, 31.4 - 2.5 * math.log10(3631e9)])
+    np.testing.assert_allclose(err, [2.5 / math.log(10) * 0.1, 2.5 / math.log(10) * 0.1, 0.0])
+    mag_u, _ = photometry.flux_to_mag(np.array([1.0]), None, unit="uJy")
+    assert mag_u[0] == pytest.approx(23.9)
+    # 1 uJy is 1000 nJy: the same magnitude either way
+    assert photometry.flux_to_mag(np.array([1000.0]))[0][0] == pytest.approx(23.9)
+
+
+def test_zero_and_negative_fluxes_give_nan_not_warnings():
+    with np.errstate(all="raise"):
+        mag, err = photometry.flux_to_mag(
+            np.array([0.0, -5.0, np.nan, 10.0]), np.array([1.0, 1.0, 1.0, -1.0])
+        )
+    assert np.isnan(mag[:3]).all() and np.isfinite(mag[3])
+    assert np.isnan(err).all()  # negative error -> no error
+
+
+def _phot(**kw):
+    phot = {
+        "bands": ["g", "r"],
+        "flux_type": "cModel",
+        "value_column": "{band}_{flux_type}Flux",
+        "error_column": "{band}_{flux_type}FluxErr",
+        "quantity": "flux",
+        "flux_unit": "nJy",
+        "missing_values": [-99.0],
+        "nondetection_values": [],
+        "min_snr": None,
+    }
+    phot.update(kw)
+    return phot
+
+
+def _mags(**kw):
+    mags = {
+        "compute": True,
+        "keep_fluxes": True,
+        "non_detection": "nan",
+        "sentinel": 99.0,
+        "upper_limit_nsigma": 1.0,
+        "dereddening": {"enabled": False, "coefficients": {}},
+    }
+    mags.update(kw)
+    return mags
+
+
+FLUXES = pd.DataFrame(
+    {
+        "g_cModelFlux": [1e4, 0.0, -20.0, -99.0, np.nan],
+        "g_cModelFluxErr": [1e2, 10.0, 10.0, -99.0, np.nan],
+        "r_cModelFlux": [1e3, 1e3, 1e3, 1e3, 1e3],
+        "r_cModelFluxErr": [10.0, 10.0, 10.0, 10.0, 10.0],
+    }
+)
+
+
+@pytest.mark.parametrize("policy", ["nan", "sentinel", "upper_limit"])
+def test_non_detection_policies_and_counts(policy):
+    out, stats = photometry.compute_magnitudes(FLUXES, _phot(), _mags(non_detection=policy))
+    g, gerr = out["mag_g"].to_numpy(), out["magerr_g"].to_numpy()
+    assert g[0] == pytest.approx(21.4) and gerr[0] == pytest.approx(2.5 / math.log(10) * 0.01)
+    counts = stats.bands["g"]
+    assert counts["measured"] == 1 and counts["non_detection"] == 2
+    assert counts["no_measurement"] == 2  # -99 and NaN
+    assert stats.bands["r"]["measured"] == 5
+    if policy == "nan":
+        assert np.isnan(g[1:]).all() and np.isnan(gerr[1:]).all()
+    elif policy == "sentinel":
+        assert (g[1:] == 99.0).all() and (gerr[1:] == 99.0).all()
+    else:
+        limit = -2.5 * math.log10(10.0) + 31.4
+        np.testing.assert_allclose(g[1:3], [limit, limit])
+        assert np.isnan(gerr[1:3]).all()  # finite magnitude + NaN error = upper limit
+        assert np.isnan(g[3:]).all()  # no measurement is never a limit
+        assert counts["upper_limit"] == 2
+
+
+def test_upper_limit_uses_nsigma_and_flux_unit():
+    df = pd.DataFrame({"f_K": [-0.5], "e_K": [0.1]})
+    phot = _phot(bands=["K"], value_column="f_{band}", error_column="e_{band}", flux_unit="uJy")
+    out, _ = photometry.compute_magnitudes(
+        df, phot, _mags(non_detection="upper_limit", upper_limit_nsigma=3)
+    )
+    assert out["mag_K"].iloc[0] == pytest.approx(-2.5 * math.log10(0.3) + 23.9)
+
+
+def test_min_snr_counts_low_significance_as_non_detection():
+    out, stats = photometry.compute_magnitudes(FLUXES, _phot(min_snr=200.0), _mags())
+    assert stats.bands["r"]["non_detection"] == 5  # S/N 100 < 200
+    assert out["mag_r"].isna().all()
+
+
+def test_magnitude_inputs_with_des_sentinels():
+    df = pd.DataFrame(
+        {
+            "mag_u": [-99.0, -99.0],
+            "magerr_u": [-99.0, -99.0],
+            "mag_g": [22.5, 99.0],
+            "magerr_g": [0.05, 99.0],
+        }
+    )
+    phot = _phot(
+        bands=["u", "g"],
+        quantity="magnitude",
+        value_column="mag_{band}",
+        error_column="magerr_{band}",
+        missing_values=[-99.0],
+        nondetection_values=[99.0],
+    )
+    out, stats = photometry.compute_magnitudes(df, phot, _mags())
+    assert out["mag_u"].isna().all() and stats.bands["u"]["no_measurement"] == 2
+    assert out["mag_g"].iloc[0] == 22.5 and np.isnan(out["mag_g"].iloc[1])
+    assert stats.bands["g"] == {"measured": 1, "no_measurement": 0, "non_detection": 1}
+
+
+def test_dereddening_subtracts_r_times_ebv_and_leaves_sentinels():
+    df = FLUXES.assign(ebv=[0.1, 0.1, 0.1, 0.1, 0.1])
+    mags = _mags(
+        non_detection="sentinel",
+        dereddening={"enabled": True, "ebv_column": "ebv", "coefficients": {"g": 3.64, "r": 2.70}},
+    )
+    out, stats = photometry.compute_magnitudes(df, _phot(), mags)
+    assert stats.dereddened
+    assert out["mag_g"].iloc[0] == pytest.approx(21.4 - 0.364)
+    assert out["mag_r"].iloc[0] == pytest.approx(23.9 - 0.270)
+    assert (out["mag_g"].iloc[1:] == 99.0).all()
+
+
+def test_dereddening_config_rules():
+    with pytest.raises(ConfigError, match="ebv_column"):
+        base_config(magnitudes={"dereddening": {"enabled": True, "coefficients": {}}})
+    with pytest.raises(ConfigError, match="band"):
+        base_config(
+            photometry={"path": __file__, "ebv_column": "ebv"},
+            magnitudes={"dereddening": {"enabled": True, "coefficients": {"u": 4.8}}},
+        )
+
+
+def test_missing_band_columns_name_the_band(shared_data):
+    path = shared_data / "photometry" / "rubin_dm_dc2_example.pq"
+    import pyarrow.parquet as pq
+
+    available = pq.read_schema(path).names
+    phot = base_config(photometry={"path": str(path), "flux_type": "cModel"})["photometry"]
+    with pytest.raises(InputDataError, match=r"band 'u' \('u_cModelFlux', 'u_cModelFluxErr'\)"):
+        photometry.check_band_columns(phot, available, str(path))
+    phot["flux_type"] = "gaap1p0"
+    photometry.check_band_columns(phot, available, str(path))
+
+
+# --- config rules ---------------------------------------------------------------------------
+
+
+def test_config_needs_exactly_one_reference_and_a_wide_margin():
+    with pytest.raises(ConfigError, match="exactly one"):
+        validate_config({"pipeline": "training_set", "photometry": {"path": "x"}})
+    with pytest.raises(ConfigError, match="margin_threshold_arcsec"):
+        base_config(crossmatch={"radius_arcsec": 6.0})
+    with pytest.raises(ConfigError, match="upper_limit needs flux"):
+        base_config(
+            photometry={"path": __file__, "quantity": "magnitude"},
+            magnitudes={"non_detection": "upper_limit"},
+        )
+    cfg = base_config()
+    assert cfg["crossmatch"] == {"radius_arcsec": 1.0, "n_neighbors": 1}
+    assert cfg["photometry"]["columns"] == {"id": "objectId", "ra": "ra", "dec": "decl"}
+
+
+# --- split ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 333, 1000])
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.8, 1.0])
+def test_random_split_fraction_is_exact_to_one_row(n, fraction):
+    df = pd.DataFrame({"id": [f"x{i}" for i in range(n)]})
+    subset = assign_subset(df, {"method": "random", "training_fraction": fraction, "seed": 1})
+    n_train = int((subset == "train").sum())
+    assert abs(n_train - fraction * n) <= 0.5
+    assert set(subset.unique()) <= {"train", "test"}
+
+
+def test_random_split_is_seeded_and_independent_of_row_order():
+    df = pd.DataFrame({"id": [f"x{i}" for i in range(500)]})
+    split = {"method": "random", "training_fraction": 0.7, "seed": 7}
+    a = assign_subset(df, split)
+    shuffled = df.sample(frac=1.0, random_state=3)
+    b = assign_subset(shuffled, split).reindex(df.index)
+    pd.testing.assert_series_equal(a, b)
+    c = assign_subset(df, {**split, "seed": 8})
+    assert (a != c).any()
+
+
+def test_split_from_a_column():
+    df = pd.DataFrame({"id": ["a", "b", "c"], "is_train": [True, False, True]})
+    subset = assign_subset(df, {"method": "column", "column": "is_train", "train_values": [True]})
+    assert subset.tolist() == ["train", "test", "train"]
+    with pytest.raises(InputDataError, match="nope"):
+        assign_subset(df, {"method": "column", "column": "nope"})
+
+
+# --- many-to-one --------------------------------------------------------------------------------
+
+
+def test_many_to_one_keeps_best_flag_then_nearest_then_smallest_id():
+    m = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e", "f", "g", "h"],
+            "phot_id": [1, 1, 2, 2, 3, 3, 4, 4],
+            "z_flag_homogenized": pd.array([3, 4, 3, 3, 3, 3, pd.NA, 1], dtype="Int8"),
+            "sep_arcsec": [0.1, 0.9, 0.5, 0.2, 0.3, 0.3, 0.1, 0.8],
+        }
+    )
+    kept, dropped = resolve_many_to_one(m)
+    # 1: best flag wins although farther; 2: equal flags, nearest; 3: all equal, smallest id;
+    # 4: an unknown flag ranks below any known flag
+    assert kept["id"].tolist() == ["b", "d", "e", "h"]
+    assert sorted(dropped["id"]) == ["a", "c", "f", "g"]
+
+
+# --- crossmatch correctness at tile borders --------------------------------------------------------
+
+
+def to_hats(df: pd.DataFrame, ra: str, dec: str, path: Path, margin: Path | None = None, rows=400):
+    import dask
+    import lsdb
+
+    cat = lsdb.from_dataframe(
+        df,
+        ra_column=ra,
+        dec_column=dec,
+        partition_rows=rows,
+        highest_order=7,
+        margin_threshold=5.0 if margin else None,
+    )
+    with dask.config.set(scheduler="threads"):
+        cat.write_catalog(str(path), as_collection=False, overwrite=True, progress_bar=False)
+        if margin:
+            cat.margin.write_catalog(str(margin), overwrite=True, progress_bar=False)
+    return cat
+
+
+def _offset(ra, dec, sep_arcsec, angle):
+    sep = sep_arcsec / 3600.0
+    return ra + sep * np.sin(angle) / np.cos(np.radians(dec)), dec + sep * np.cos(angle)
+
+
+def planted(n=6000, n_border=600, seed=5, radius=1.0, border_order=6):
+    """Spectroscopic points with photometric counterparts offset by up to 1.3 radius, plus field
+    objects; ``n_border`` pairs are planted across HEALPix borders of ``border_order`` (so across
+    tile borders of every partitioning at that order or finer)."""
+    import hats.pixel_math.healpix_shim as hp
+
+    rng = np.random.default_rng(seed)
+    ra, dec = rng.uniform(150.0, 152.0, n), rng.uniform(1.0, 3.0, n)
+    pra, pdec = _offset(ra, dec, rng.uniform(0, 1.3 * radius, n), rng.uniform(0, 2 * np.pi, n))
+    # rejection sampling: candidate pairs whose two ends fall in different pixels
+    m = 2_000_000
+    cra, cdec = rng.uniform(150.0, 152.0, m), rng.uniform(1.0, 3.0, m)
+    cpra, cpdec = _offset(
+        cra, cdec, rng.uniform(0.05, 0.95 * radius, m), rng.uniform(0, 2 * np.pi, m)
+    )
+    across = np.flatnonzero(
+        hp.radec2pix(border_order, cra, cdec) != hp.radec2pix(border_order, cpra, cpdec)
+    )[:n_border]
+    ra, dec = np.concatenate([ra, cra[across]]), np.concatenate([dec, cdec[across]])
+    pra, pdec = np.concatenate([pra, cpra[across]]), np.concatenate([pdec, cpdec[across]])
+    total = len(ra)
+    ref = pd.DataFrame(
+        {
+            "id": [f"s{i:05d}" for i in range(total)],
+            "ra": ra,
+            "dec": dec,
+            "z": rng.uniform(0, 3, total),
+            "z_flag_homogenized": pd.array(rng.integers(0, 5, total), dtype="Int8"),
+        }
+    )
+    field = 2 * n
+    phot = pd.DataFrame(
+        {
+            "phot_id": np.arange(total + field, dtype=np.int64),
+            "phot_ra": np.concatenate([pra, rng.uniform(150.0, 152.0, field)]),
+            "phot_dec": np.concatenate([pdec, rng.uniform(1.0, 3.0, field)]),
+        }
+    )
+    return ref, phot
+
+
+@pytest.fixture(scope="module")
+def border_catalogs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("border")
+    ref, phot = planted()
+    left = to_hats(ref, "ra", "dec", tmp / "ref", rows=600)
+    right = to_hats(phot, "phot_ra", "phot_dec", tmp / "phot", tmp / "phot_margin", rows=1500)
+    return tmp, ref, phot, left, right
+
+
+def test_crossmatch_equals_brute_force_across_tile_borders(border_catalogs):
+    tmp, ref, phot, left, right = border_catalogs
+    import hats.pixel_math.healpix_shim as hp
+
+    got = crossmatch(tmp / "ref", tmp / "phot", tmp / "phot_margin", 1.0, 1)
+    want = reference_matches(ref, phot, 1.0)
+    assert len(want) > 4500
+    pd.testing.assert_frame_equal(
+        got[["id", "phot_id"]].reset_index(drop=True).astype({"id": str, "phot_id": "int64"}),
+        want[["id", "phot_id"]].astype({"id": str, "phot_id": "int64"}),
+    )
+    np.testing.assert_allclose(
+        got["sep_arcsec"].to_numpy(), want["sep_arcsec"].to_numpy(), atol=1e-6
+    )
+    # the test means something: for hundreds of matches the photometric object lies outside the
+    # reference tile of its spectroscopic object (only the margin cache can find those)
+    pos = want.merge(ref, on="id").merge(phot, on="phot_id")
+    outside = np.zeros(len(pos), dtype=bool)
+    for pixel in left.get_healpix_pixels():
+        mine = hp.radec2pix(pixel.order, pos["ra"].to_numpy(), pos["dec"].to_numpy()) == pixel.pixel
+        theirs = hp.radec2pix(pixel.order, pos["phot_ra"].to_numpy(), pos["phot_dec"].to_numpy())
+        outside |= mine & (theirs != pixel.pixel)
+    assert outside.sum() > 300
+
+
+def test_n_neighbors_counts_candidates_and_keeps_the_nearest(border_catalogs):
+    tmp, ref, phot, *_ = border_catalogs
+    got = crossmatch(tmp / "ref", tmp / "phot", tmp / "phot_margin", 1.0, 4)
+    want = reference_matches(ref, phot, 1.0)
+    assert got["id"].astype(str).tolist() == want["id"].tolist()
+    assert got["phot_id"].tolist() == want["phot_id"].tolist()
+    assert got["n_candidates"].between(1, 4).all()
+
+
+def build(tmp: Path, ref_dir: Path, phot: Path, margin: Path, **cfg) -> tuple[dict, dict]:
+    config = base_config(**cfg)
+    keys = ["train", "test"] if config["split"]["output"] == "products" else ["training_set"]
+    outputs = {k: (tmp / f"{k}_hats", tmp / f"{k}.parquet") for k in keys}
+    stats = build_training_set(
+        ref_hats=ref_dir, phot_hats=phot, phot_margin=margin, config=config, outputs=outputs
+    )
+    return stats, outputs
+
+
+def test_no_overlap_is_a_clear_error_unless_empty_allowed(tmp_path, border_catalogs):
+    tmp, ref, *_ = border_catalogs
+    far = ref.assign(ra=ref["ra"] + 100.0)
+    to_hats(far, "ra", "dec", tmp_path / "far")
+    no_bands = {"path": __file__, "bands": []}
+    with pytest.raises(InputDataError, match="no spectroscopic object has a photometric"):
+        build(tmp_path, tmp_path / "far", tmp / "phot", tmp / "phot_margin", photometry=no_bands)
+    stats, outputs = build(
+        tmp_path,
+        tmp_path / "far",
+        tmp / "phot",
+        tmp / "phot_margin",
+        photometry=no_bands,
+        allow_empty=True,
+    )
+    assert stats["rows"] == 0
+    empty = pd.read_parquet(outputs["training_set"][1])
+    assert len(empty) == 0 and {"id", "z", "phot_id", "sep_arcsec"} <= set(empty.columns)
+
+
+def test_split_as_two_products(tmp_path, border_catalogs):
+    tmp, ref, phot, *_ = border_catalogs
+    stats, outputs = build(
+        tmp_path,
+        tmp / "ref",
+        tmp / "phot",
+        tmp / "phot_margin",
+        photometry={"path": __file__, "bands": []},
+        split={"method": "random", "training_fraction": 0.75, "output": "products"},
+    )
+    train = pd.read_parquet(outputs["train"][1])
+    test = pd.read_parquet(outputs["test"][1])
+    n = len(train) + len(test)
+    assert n == stats["rows"] and abs(len(train) - 0.75 * n) <= 0.5
+    assert not set(train["id"]) & set(test["id"])
+    assert train["phot_id"].is_unique  # many-to-one applied before the split
+    import lsdb
+
+    assert len(lsdb.open_catalog(str(outputs["train"][0])).compute()) == len(train)
+
+
+# --- real photometric layouts ------------------------------------------------------------------------
+
+DES_PHOT = {
+    "columns": {"id": "coadd_object_id", "ra": "ra", "dec": "dec"},
+    "bands": LSST_BANDS,
+    "quantity": "magnitude",
+    "value_column": "mag_{band}",
+    "error_column": "magerr_{band}",
+    "missing_values": [-99.0],
+    "nondetection_values": [99.0],
+}
+
+
+def test_des_parquet_and_hdf5_give_the_same_training_set(shared_data, tmp_path):
+    """The same DES DR2 objects as Parquet and as HDF5: identical training sets, byte for byte."""
+    des = pd.read_parquet(shared_data / "photometry" / "tiny_object_catalog_for_tests_des_dr2.pq")
+    pick = des.sample(200, random_state=1).reset_index(drop=True)
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame(
+        {
+            "id": [f"t{i:03d}" for i in range(len(pick))],
+            "ra": pick["ra"] + rng.uniform(-0.3, 0.3, len(pick)) / 3600,
+            "dec": pick["dec"] + rng.uniform(-0.3, 0.3, len(pick)) / 3600,
+            "z": rng.uniform(0, 1.5, len(pick)),
+            "z_flag_homogenized": pd.array([4] * len(pick), dtype="Int8"),
+        }
+    )
+    to_hats(ref, "ra", "dec", tmp_path / "ref")
+    results = {}
+    for suffix in ("pq", "hdf5"):
+        path = shared_data / "photometry" / f"tiny_object_catalog_for_tests_des_dr2.{suffix}"
+        phot_cfg = base_config(photometry={"path": str(path), **DES_PHOT})["photometry"]
+        parts = tmp_path / f"parts_{suffix}"
+        stats = ingest_photometry(phot_cfg, parts, {"id", "ra", "dec", "z"})
+        assert stats["rows_out"] == len(des)
+        df = pd.read_parquet(parts)
+        to_hats(
+            df, "phot_ra", "phot_dec", tmp_path / f"phot_{suffix}", tmp_path / f"margin_{suffix}"
+        )
+        out = tmp_path / suffix
+        out.mkdir()
+        s, outputs = build(
+            out,
+            tmp_path / "ref",
+            tmp_path / f"phot_{suffix}",
+            tmp_path / f"margin_{suffix}",
+            photometry={"path": str(path), **DES_PHOT},
+            magnitudes={"non_detection": "sentinel"},
+        )
+        results[suffix] = (s, Path(outputs["training_set"][1]))
+    assert results["pq"][1].read_bytes() == results["hdf5"][1].read_bytes()
+    table = pd.read_parquet(results["pq"][1])
+    assert len(table) == 200 and table["sep_arcsec"].max() < 0.5
+    assert (table["mag_u"] == 99.0).all()  # DES has no u: every value is "no measurement"
+    assert results["pq"][0]["photometry"]["bands"]["u"]["no_measurement"] == 200
+    assert "mag_g" in table and "coadd_object_id" not in table  # id is phot_id
+
+
+def test_rubin_object_table_fluxes(shared_data, tmp_path):
+    path = shared_data / "photometry" / "rubin_dm_dc2_example.pq"
+    phot_cfg = base_config(photometry={"path": str(path), "flux_type": "gaap1p0"})["photometry"]
+    stats = ingest_photometry(phot_cfg, tmp_path / "parts", {"id", "ra", "dec"})
+    df = pd.read_parquet(tmp_path / "parts")
+    assert stats["rows_out"] == 100
+    assert {"phot_id", "phot_ra", "phot_dec", "r_gaap1p0Flux", "r_gaap1p0FluxErr"} <= set(df)
+    mags, pstats = photometry.compute_magnitudes(df, phot_cfg, _mags())
+    ok = df["r_gaap1p0Flux"] > 0
+    np.testing.assert_allclose(
+        mags.loc[ok, "mag_r"], -2.5 * np.log10(df.loc[ok, "r_gaap1p0Flux"]) + 31.4
+    )
+    assert sum(pstats.bands["r"].values()) == 100
+
+
+# --- end to end: real ASTRODEEP photometry x real spec-z, through the CLI ----------------------------
+
+GOODSS_SPECZ = {
+    "3dhst_v4.1.5": ({"id": "phot_id", "ra": "ra", "dec": "dec", "z": "z_best"}, "survey_name"),
+    "jades_dr3": (
+        {
+            "id": "unique_id",
+            "ra": "RA_TARG",
+            "dec": "Dec_TARG",
+            "z": "z_Spec",
+            "z_flag": "z_Spec_flag",
+        },
+        "survey_name",
+    ),
+    "vvds_final_release": (
+        {"id": "NUM", "ra": "ALPHA", "dec": "DELTA", "z": "Z", "z_flag": "ZFLAGS"},
+        "survey_name",
+    ),
+    "candels_clean": (
+        {"ra": "RA", "dec": "DEC", "z": "redshift", "z_flag": "quality", "type": "type"},
+        "source",
+    ),
+}
+ASTRODEEP_BANDS = ["B435_HLF", "V606_HLF", "I775_HLF", "Z850_HLF", "f125w", "f160w"]
+
+
+def pzforge(*args, cwd, env=None):
+    return subprocess.run(
+        [PZFORGE, *map(str, args)],
+        cwd=cwd,
+        env=dict(os.environ, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+
+
+def register_specz_reference(shared_data: Path, workdir: Path, url: str) -> int:
+    """The GOODS-S spec-z samples, ingested with their column maps, as a registered product."""
+    from pzforge.homogenize import RuleBook
+    from pzforge.ingest import ingest_catalog
+    from pzforge.register import combined_columns
+    from registry import ColumnSpec, Registry
+
+    book = RuleBook.load(SHIPPED_SURVEYS_FILE)
+    combine = {"name": "x", "path": "x", "columns": {"ra": "a", "dec": "b", "z": "c"}}
+    validation = validate_config({"catalogs": [combine | {"survey": {"value": "x"}}]})["validation"]
+    frames = []
+    for stem, (columns, survey) in GOODSS_SPECZ.items():
+        spec = {
+            "name": stem.split("_")[0].replace(".", ""),
+            "path": str(shared_data / "specz" / f"{stem}_random_sample.parquet"),
+            "columns": columns,
+            "survey": {"column": survey},
+            "on_duplicate_id": "suffix",
+        }
+        df, _ = ingest_catalog(spec, validation, {"on_unknown_flag": "null"}, book)
+        frames.append(df)
+    path = workdir / "goodss_specz.parquet"
+    pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
+    reg = Registry.from_url(url)
+    columns = [
+        ColumnSpec(**vars(c))
+        for c in combined_columns({})
+        if c.name not in ("group_id", "tie_result", "compared_to")
+    ]
+    product = reg.register_product(
+        name="goodss specz",
+        product_type="Reference Redshift Catalog",
+        main_file=path,
+        columns=columns,
+        owner="tests",
+    )
+    return product.id
+
+
+@pytest.fixture(scope="module")
+def goodss(shared_data, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("goodss")
+    url = f"sqlite:///{workdir / 'registry.sqlite'}"
+    ref_id = register_specz_reference(shared_data, workdir, url)
+    config = {
+        "pipeline": "training_set",
+        "run_name": "goodss",
+        "reference": {"product": ref_id},
+        "photometry": {
+            "path": str(shared_data / "photometry" / "astrodeep-gs43_random_sample.parquet"),
+            "columns": {"id": "ID", "ra": "RA", "dec": "DEC"},
+            "bands": ASTRODEEP_BANDS,
+            "value_column": "f_{band}",
+            "error_column": "e_{band}",
+            "flux_unit": "uJy",
+            "missing_values": [-99, 0],
+            "keep_columns": ["z_best", "zspec_survey"],
+        },
+        "crossmatch": {"n_neighbors": 3},
+        "magnitudes": {"non_detection": "upper_limit"},
+        "split": {"method": "random", "training_fraction": 0.8, "seed": 3},
+        "output": {"formats": ["parquet", "csv", "fits", "hdf5"]},
+        "partition": {"pixel_threshold": 1000},
+    }
+    cfg = workdir / "training.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    env = {"PZFORGE_REGISTRY_URL": url}
+    proc = pzforge("run", "training_set", "-c", cfg, cwd=workdir, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return workdir, proc, ref_id, url, cfg
+
+
+pytestmark_slow = pytest.mark.slow
+
+
+@pytestmark_slow
+def test_real_training_set_equals_brute_force(goodss):
+    workdir, proc, *_ = goodss
+    results = workdir / "results" / "goodss"
+    ref = pd.read_parquet(results / "ingest" / "reference")
+    phot = pd.read_parquet(results / "ingest" / "photometry")
+    want, _ = resolve_many_to_one(
+        reference_matches(ref, phot, 1.0).merge(ref[["id", "z_flag_homogenized"]], on="id")
+    )
+    out = pd.read_parquet(results / "training" / "training_set.parquet")
+    assert 30 <= len(out) <= 120  # about 50 genuine matches in these samples
+    assert out["id"].tolist() == want["id"].tolist()
+    assert out["phot_id"].tolist() == want["phot_id"].tolist()
+    assert out["phot_id"].is_unique and out["sep_arcsec"].max() <= 1.0
+    assert set(out["subset"]) == {"train", "test"}
+    assert abs((out["subset"] == "train").sum() - 0.8 * len(out)) <= 0.5
+    ok = out["f_f160w"] > 0
+    np.testing.assert_allclose(
+        out.loc[ok, "mag_f160w"], -2.5 * np.log10(out.loc[ok, "f_f160w"]) + 23.9
+    )
+    for fmt in ("csv", "fits", "hdf5"):
+        assert (results / "training" / f"training_set.{fmt}").is_file()
+    assert len(pd.read_hdf(results / "training" / "training_set.hdf5", "training_set")) == len(out)
+
+
+@pytestmark_slow
+def test_real_summary_page_and_plots(goodss):
+    workdir, proc, *_ = goodss
+    results = workdir / "results" / "goodss"
+    summary = json.loads((results / "summary.json").read_text())
+    out = pd.read_parquet(results / "training" / "training_set.parquet")
+    assert summary["rows"] == len(out)
+    assert summary["matched_fraction"] == pytest.approx(len(out) / summary["reference_rows"])
+    assert (
+        summary["redshift"]["matched"]["n"] + summary["redshift"]["unmatched"]["n"]
+        == summary["reference_rows"]
+    )
+    assert sum(summary["separation_arcsec"]["histogram"]["counts"]) == len(out)
+    assert set(summary["magnitudes"]) == set(ASTRODEEP_BANDS)
+    for name in ("separation.png", "redshift.png", "colour_magnitude.png"):
+        png = results / "report" / "plots" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"plots/{name}" in (results / "report" / "summary.md").read_text()
+    assert "training set:" in proc.stdout and "registered product" in proc.stdout
+
+
+@pytestmark_slow
+def test_real_product_registered_with_lineage_and_columns(goodss):
+    workdir, proc, ref_id, url, _ = goodss
+    from registry import Registry
+
+    reg = Registry.from_url(url)
+    products = [p for p in reg.list_products() if p.product_type == "Training Set"]
+    assert len(products) == 1
+    detail = reg.get_product(products[0].id)
+    roles = {c.name: (c.role, c.ucd, c.unit) for c in detail.columns}
+    assert roles["z"][0] == "z" and roles["ra"] == ("ra", "pos.eq.ra;meta.main", "deg")
+    assert roles["mag_f160w"] == ("magnitude", "phot.mag", "mag")
+    assert roles["magerr_f160w"][0] == "error"
+    assert roles["f_f160w"] == ("flux", "phot.flux.density", "uJy")
+    assert roles["sep_arcsec"][1] == "pos.angDistance"
+    assert [u["id"] for u in reg.upstream(detail.id)] == [ref_id]
+    main = next(f for f in detail.files if f.role == "main")
+    assert main.path.endswith("training_set_hats")
+
+
+@pytestmark_slow
+def test_missing_band_fails_before_any_job(goodss):
+    workdir, _, _, url, cfg = goodss
+    proc = pzforge(
+        "run",
+        "training_set",
+        "-c",
+        cfg,
+        "--set",
+        "photometry.bands=[f160w, Q999]",
+        cwd=workdir,
+        env={"PZFORGE_REGISTRY_URL": url},
+    )
+    assert proc.returncode == 1
+    assert "band 'Q999'" in proc.stderr and "f_Q999" in proc.stderr
+    assert "Traceback" not in proc.stderr
