@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -470,10 +471,13 @@ def build_training_set(
     """
     xm, mags = config["crossmatch"], config["magnitudes"]
     phot_cfg = config["photometry"]
+    started = time.perf_counter()
     matches = crossmatch(
         ref_hats, phot_hats, phot_margin, xm["radius_arcsec"], xm["n_neighbors"], client=client
     )
     stats: dict[str, Any] = {"matched_reference_rows": int(len(matches))}
+    seconds = {"crossmatch": time.perf_counter() - started}
+    started = time.perf_counter()
     if len(matches) == 0 and not config["allow_empty"]:
         raise InputDataError(
             "no spectroscopic object has a photometric counterpart within "
@@ -495,11 +499,15 @@ def build_training_set(
         stats["subsets"] = {
             k: int(v) for k, v in table["subset"].value_counts().sort_index().items()
         }
+    seconds["many_to_one_photometry_split"] = time.perf_counter() - started
+    started = time.perf_counter()
     for key, (hats_dir, parquet) in outputs.items():
         part = table if key == "training_set" else table.loc[table["subset"] == key]
         if key != "training_set":
             part = part.drop(columns="subset")
         write_table(part.reset_index(drop=True), hats_dir, parquet, ref_hats)
+    seconds["write"] = time.perf_counter() - started
+    stats["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     return stats
 
 

@@ -68,3 +68,48 @@ def test_plain_snakemake_reports_bad_config(tmp_path, sample_catalogs):
     proc = snakemake("--configfile", cfg, "--dry-run", cwd=tmp_path)
     assert proc.returncode != 0
     assert "crossmatch.radius_arcsec" in proc.stdout + proc.stderr
+
+
+def training_set_config(tmp_path) -> Path:
+    """A tiny Training Set config: a reference Parquet file and an LSST-layout photometry file."""
+    import pandas as pd
+
+    ref = pd.DataFrame({"id": ["a", "b"], "ra": [10.0, 10.1], "dec": [1.0, 1.1], "z": [0.3, 0.5]})
+    ref.to_parquet(tmp_path / "ref.parquet")
+    phot = pd.DataFrame({"objectId": [1, 2], "ra": [10.0, 10.1], "decl": [1.0, 1.1]})
+    for band in "gri":
+        phot[f"{band}_cModelFlux"] = [100.0, 200.0]
+        phot[f"{band}_cModelFluxErr"] = [1.0, 2.0]
+    phot.to_parquet(tmp_path / "phot.parquet")
+    config = {
+        "pipeline": "training_set",
+        "reference": {"path": str(tmp_path / "ref.parquet")},
+        "photometry": {"path": str(tmp_path / "phot.parquet"), "bands": ["g", "r", "i"]},
+        "split": {"method": "random", "output": "products"},
+        "output": {"formats": ["parquet", "csv"]},
+    }
+    path = tmp_path / "training_set.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_training_set_lint_and_dry_run(tmp_path):
+    cfg = training_set_config(tmp_path)
+    proc = snakemake("--configfile", cfg, "--lint", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+    proc = snakemake(
+        "--configfile", cfg, "--profile", str(ROOT / "profiles/local"), "--dry-run", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for rule in (
+        "ingest_reference",
+        "ingest_photometry",
+        "partition_inputs",
+        "make_training_set",
+        "export_training_set",
+        "summarize_training_set",
+        "training_set_manifest",
+    ):
+        assert rule in proc.stdout, rule
+    assert "products/train.json" in proc.stdout and "products/test.json" in proc.stdout
