@@ -342,14 +342,17 @@ def crossmatch(
         raise
     result = compute(matched, client).reset_index(drop=True)
     result = result.rename(columns={"_dist_arcsec": "sep_arcsec"})
-    return nearest_per_reference(result)
+    return nearest_per_reference(result, n_neighbors)
 
 
-def nearest_per_reference(pairs: pd.DataFrame) -> pd.DataFrame:
+def nearest_per_reference(pairs: pd.DataFrame, n_neighbors: int | None = None) -> pd.DataFrame:
     """Keep the nearest candidate of each reference id; count the candidates."""
     if len(pairs) == 0:
         return pairs.assign(n_candidates=pd.Series(dtype="int64"))
     pairs = _plain_dtypes(pairs)
+    if n_neighbors == 1:  # lsdb returns at most one candidate per left row: nothing to choose
+        out = pairs.assign(n_candidates=np.ones(len(pairs), dtype=np.int64))
+        return out.sort_values("id", kind="stable", ignore_index=True)
     pairs = pairs.sort_values(["id", "sep_arcsec", "phot_id"], kind="stable")
     counts = pairs.groupby("id", sort=False)["id"].transform("size").astype("int64")
     pairs = pairs.assign(n_candidates=counts)
@@ -408,16 +411,19 @@ def resolve_many_to_one(matches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
     """
     if len(matches) == 0:
         return matches, matches
-    flag = matches["z_flag_homogenized"].astype("Float64").fillna(-1).to_numpy(dtype="float64")
-    ranked = matches.assign(_flag=-flag).sort_values(
+    matches = matches.reset_index(drop=True)
+    # Only rows sharing a photometric object need ranking (hash first, sort the few contested).
+    contested = matches.loc[matches["phot_id"].duplicated(keep=False).to_numpy()]
+    flag = contested["z_flag_homogenized"].astype("Float64").fillna(-1).to_numpy(dtype="float64")
+    ranked = contested.assign(_flag=-flag).sort_values(
         ["phot_id", "_flag", "sep_arcsec", "id"], kind="stable"
     )
-    first = ~ranked["phot_id"].duplicated(keep="first").to_numpy()
-    kept = ranked.loc[first].drop(columns="_flag")
-    dropped = ranked.loc[~first].drop(columns="_flag")
+    losers = ranked.index[ranked["phot_id"].duplicated(keep="first").to_numpy()]
+    lost = np.zeros(len(matches), dtype=bool)
+    lost[losers.to_numpy()] = True
     return (
-        kept.sort_values("id", kind="stable", ignore_index=True),
-        dropped.sort_values("id", kind="stable", ignore_index=True),
+        matches.loc[~lost].reset_index(drop=True),
+        matches.loc[lost].sort_values("id", kind="stable", ignore_index=True),
     )
 
 
@@ -434,7 +440,8 @@ def assign_subset(df: pd.DataFrame, split: dict[str, Any]) -> pd.Series:
     if method == "random":
         n = len(df)
         n_train = int(round(split["training_fraction"] * n))
-        order = np.argsort(df["id"].astype(str).to_numpy(), kind="stable")
+        ids = pa.array(df["id"].astype(str).to_numpy(), type=pa.string())
+        order = pc.sort_indices(ids).to_numpy()
         perm = np.random.default_rng(split["seed"]).permutation(n)
         is_train = np.zeros(n, dtype=bool)
         is_train[order[perm[:n_train]]] = True

@@ -382,6 +382,32 @@ def test_n_neighbors_counts_candidates_and_keeps_the_nearest(border_catalogs):
     assert got["n_candidates"].between(1, 4).all()
 
 
+def test_hats_inputs_on_both_sides(tmp_path, border_catalogs):
+    """A HATS reference (as a combined product's main file is) and HATS photometry are read."""
+    from pzforge.training_set import ingest_reference
+
+    tmp, ref, phot, *_ = border_catalogs
+    ref_cfg = base_config(reference={"path": str(tmp / "ref"), "columns": {"z_err": None}})[
+        "reference"
+    ]
+    location = {"path": str(tmp / "ref"), "format": "hats", "product_id": None}
+    stats = ingest_reference(ref_cfg, location, tmp_path / "ref_parts")
+    got = pd.read_parquet(tmp_path / "ref_parts")
+    assert stats["rows_out"] == len(ref) == len(got)
+    assert got["id"].tolist() == sorted(ref["id"])
+    phot_cfg = base_config(
+        photometry={
+            "path": str(tmp / "phot"),
+            "columns": {"id": "phot_id", "ra": "phot_ra", "dec": "phot_dec"},
+            "bands": [],
+        }
+    )["photometry"]
+    stats = ingest_photometry(phot_cfg, tmp_path / "phot_parts", {"id", "ra", "dec"})
+    got = pd.read_parquet(tmp_path / "phot_parts")
+    assert stats["rows_out"] == len(phot)
+    assert sorted(got["phot_id"]) == sorted(phot["phot_id"])
+
+
 def build(tmp: Path, ref_dir: Path, phot: Path, margin: Path, **cfg) -> tuple[dict, dict]:
     config = base_config(**cfg)
     keys = ["train", "test"] if config["split"]["output"] == "products" else ["training_set"]
@@ -700,3 +726,14 @@ def test_missing_band_fails_before_any_job(goodss):
     assert proc.returncode == 1
     assert "band 'Q999'" in proc.stderr and "f_Q999" in proc.stderr
     assert "Traceback" not in proc.stderr
+    proc = pzforge(
+        "run",
+        "training_set",
+        "-c",
+        cfg,
+        "--set",
+        "reference.product=999",
+        cwd=workdir,
+        env={"PZFORGE_REGISTRY_URL": url},
+    )
+    assert proc.returncode == 1 and "no product 999" in proc.stderr, proc.stderr
