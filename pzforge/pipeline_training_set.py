@@ -15,6 +15,12 @@ def check_config(config: dict[str, Any]) -> None:
             "reference: give exactly one of reference.product (a registry id or internal name) "
             "and reference.path (a file or HATS catalog)"
         )
+    phot_in = config["photometry"]
+    if (phot_in.get("product") is None) == (phot_in.get("path") is None):
+        raise ConfigError(
+            "photometry: give exactly one of photometry.product (a registry id or internal name) "
+            "and photometry.path (a file or HATS catalog)"
+        )
     radius = config["crossmatch"]["radius_arcsec"]
     margin = config["partition"]["margin_threshold_arcsec"]
     if margin < radius:
@@ -58,19 +64,24 @@ def input_paths(config: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
 def preflight(config: dict[str, Any]) -> None:
     """Inputs exist, formats are known, the photometry has every requested band's columns."""
     from pzforge import io
-    from pzforge.training_set import check_photometry_columns, resolve_reference
+    from pzforge.training_set import (
+        check_photometry_columns,
+        resolve_photometry,
+        resolve_reference,
+    )
 
     ref = config["reference"]
     try:
         resolve_reference(ref, config["registry"].get("url"))
     except InputDataError as exc:
         raise InputDataError(f"reference: {exc}") from exc
-    phot = config["photometry"]
-    path = Path(phot["path"])
+    try:
+        location = resolve_photometry(config["photometry"], config["registry"].get("url"))
+    except InputDataError as exc:
+        raise InputDataError(f"photometry: {exc}") from exc
+    phot = {**config["photometry"], **location}
+    path, fmt = Path(location["path"]), location["format"]
     where = f"photometric catalog ({path})"
-    if not path.exists():
-        raise InputDataError(f"{where}: file not found; check photometry.path in the config")
-    fmt = io.detect_format(path, phot.get("format"))
     if fmt in ("parquet", "hats", "csv"):  # cheap column listing; others are checked by the job
         available = io.list_columns(path, fmt)
         check_photometry_columns(phot, available, where)

@@ -22,6 +22,7 @@ import logging
 import math
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,13 @@ SUBSET_TRAIN, SUBSET_TEST = "train", "test"
 # --- reference ---------------------------------------------------------------------------------
 
 
-def resolve_reference(ref: dict[str, Any], registry_url: str | None) -> dict[str, Any]:
-    """Where the reference is: ``{"path", "format", "product_id"}``.
+def resolve_product(
+    ref: dict[str, Any], registry_url: str | None, what: str, product_type: str | None = None
+) -> dict[str, Any]:
+    """Where an input is: ``{"path", "format", "product_id"}``.
 
-    A product reference (id or internal name) is looked up in the registry (read only) and its
-    main file used; a file is used as it is.
+    A product reference (``ref["product"]``, an id or internal name) is looked up in the registry
+    (read only) and its main file used; otherwise ``ref["path"]`` is used as it is.
     """
     if ref.get("product") is not None:
         from registry import Registry
@@ -65,14 +68,14 @@ def resolve_reference(ref: dict[str, Any], registry_url: str | None) -> dict[str
             detail = reg.get_product(ref["product"])
         except Exception as exc:
             raise InputDataError(
-                f"reference product {ref['product']!r}: {exc}"
+                f"{what} product {ref['product']!r}: {exc}"
                 if "no product" in str(exc)
-                else f"reference product {ref['product']!r}: cannot read the registry ({exc})"
+                else f"{what} product {ref['product']!r}: cannot read the registry ({exc})"
             ) from exc
-        if detail.product_type != REFERENCE_PRODUCT_TYPE:
+        if product_type and detail.product_type != product_type:
             raise InputDataError(
-                f"reference product {detail.internal_name} is a {detail.product_type}, not a "
-                f"{REFERENCE_PRODUCT_TYPE}; give a reference redshift catalog"
+                f"{what} product {detail.internal_name} is a {detail.product_type}, not a "
+                f"{product_type}; give a {product_type.lower()}"
             )
         main = next(f for f in detail.files if f.role == "main")
         path = Path(main.path)
@@ -89,6 +92,16 @@ def resolve_reference(ref: dict[str, Any], registry_url: str | None) -> dict[str
         "format": io.detect_format(path, ref.get("format")),
         "product_id": None,
     }
+
+
+def resolve_reference(ref: dict[str, Any], registry_url: str | None) -> dict[str, Any]:
+    """The reference catalog: a Reference Redshift Catalog product or a file."""
+    return resolve_product(ref, registry_url, "reference", REFERENCE_PRODUCT_TYPE)
+
+
+def resolve_photometry(phot: dict[str, Any], registry_url: str | None) -> dict[str, Any]:
+    """The photometric catalog: a product of any type (its main file) or a file."""
+    return resolve_product(phot, registry_url, "photometry")
 
 
 def _context(what: str, path: str | Path) -> str:
@@ -577,24 +590,35 @@ def write_table(
     The HATS catalog reuses the reference catalog's partitioning (each row is a spectroscopic
     object, so it lives in its reference tile): no re-partitioning pass over the result.
     """
-    import dask
-    import lsdb
-
     df = df.sort_values("id", kind="stable", ignore_index=True)
     parquet, hats_dir = Path(parquet), Path(hats_dir)
     parquet.parent.mkdir(parents=True, exist_ok=True)
     tmp = parquet.with_name(parquet.name + ".tmp")
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
     table = table.cast(_small_strings(table.schema))
-    pq.write_table(table, tmp, **WRITE_TABLE_KWARGS)
-    tmp.replace(parquet)
     if hats_dir.exists():
         shutil.rmtree(hats_dir)
-    if len(df) == 0:  # an empty (allow_empty) training set: no HATS tile to write
-        hats_dir.mkdir(parents=True)
-        (hats_dir / "EMPTY").write_text("no rows: the catalogs had no match (allow_empty: true)\n")
-        return
-    ids = pa.array(df["id"].astype(str).to_numpy(), type=pa.string())
+    # The flat file is written in a thread while lsdb writes the tiles (Arrow and zstd release
+    # the GIL): the two outputs cost about as much as the slower one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        flat = pool.submit(pq.write_table, table, tmp, **WRITE_TABLE_KWARGS)
+        if len(df) == 0:  # an empty (allow_empty) training set: no HATS tile to write
+            hats_dir.mkdir(parents=True)
+            (hats_dir / "EMPTY").write_text(
+                "no rows: the catalogs had no match (allow_empty: true)\n"
+            )
+        else:
+            _write_hats(df, table, hats_dir, ref_hats)
+        flat.result()
+    tmp.replace(parquet)
+
+
+def _write_hats(df: pd.DataFrame, table: pa.Table, hats_dir: Path, ref_hats: str | Path) -> None:
+    """The rows as HATS tiles aligned with the reference catalog's (lsdb.write_catalog)."""
+    import dask
+    import lsdb
+
+    ids = table.column("id").combine_chunks()
     rows = table.to_pandas(types_mapper=pd.ArrowDtype)
     meta = rows.iloc[:0].set_axis(pd.Index([], dtype="int64", name="_healpix_29"), axis=0)
 

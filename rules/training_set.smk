@@ -21,12 +21,12 @@ rule ingest_reference:
 rule ingest_photometry:
     """The photometric catalog, streamed to Parquet parts with phot_id, phot_ra, phot_dec."""
     input:
-        config["photometry"]["path"],
+        PHOTOMETRY["path"],
     output:
         parts=directory(f"{RESULTS}/ingest/photometry"),
         stats=f"{RESULTS}/ingest/photometry.json",
     params:
-        photometry=config["photometry"],
+        photometry=PHOTOMETRY_SETTINGS,
         reference=config["reference"],
     conda:
         "../envs/pzforge.yaml"
@@ -99,6 +99,8 @@ rule export_training_set:
         "../envs/pzforge.yaml"
     log:
         f"{LOGS}/export_training_set/{{product}}.{{fmt}}.log",
+    benchmark:
+        f"{BENCH}/export_training_set/{{product}}.{{fmt}}.tsv"
     script:
         "../scripts/export_training_set.py"
 
@@ -126,6 +128,8 @@ rule summarize_training_set:
         "../envs/pzforge.yaml"
     log:
         f"{LOGS}/summarize_training_set/summarize_training_set.log",
+    benchmark:
+        f"{BENCH}/summarize_training_set/summarize_training_set.tsv"
     script:
         "../scripts/summarize_training_set.py"
 

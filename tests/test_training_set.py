@@ -613,12 +613,22 @@ def goodss(shared_data, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("goodss")
     url = f"sqlite:///{workdir / 'registry.sqlite'}"
     ref_id = register_specz_reference(shared_data, workdir, url)
+    from registry import Registry
+
+    phot_path = shared_data / "photometry" / "astrodeep-gs43_random_sample.parquet"
+    phot_id = (
+        Registry.from_url(url)
+        .register_product(
+            name="astrodeep gs43", product_type="Other", main_file=phot_path, owner="tests"
+        )
+        .id
+    )
     config = {
         "pipeline": "training_set",
         "run_name": "goodss",
         "reference": {"product": ref_id},
         "photometry": {
-            "path": str(shared_data / "photometry" / "astrodeep-gs43_random_sample.parquet"),
+            "product": f"{phot_id}_astrodeep_gs43",  # by internal name
             "columns": {"id": "ID", "ra": "RA", "dec": "DEC"},
             "bands": ASTRODEEP_BANDS,
             "value_column": "f_{band}",
@@ -638,7 +648,7 @@ def goodss(shared_data, tmp_path_factory):
     env = {"PZFORGE_REGISTRY_URL": url}
     proc = pzforge("run", "training_set", "-c", cfg, cwd=workdir, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return workdir, proc, ref_id, url, cfg
+    return workdir, proc, (ref_id, phot_id), url, cfg
 
 
 pytestmark_slow = pytest.mark.slow
@@ -692,7 +702,7 @@ def test_real_summary_page_and_plots(goodss):
 
 @pytestmark_slow
 def test_real_product_registered_with_lineage_and_columns(goodss):
-    workdir, proc, ref_id, url, _ = goodss
+    workdir, proc, (ref_id, phot_id), url, _ = goodss
     from registry import Registry
 
     reg = Registry.from_url(url)
@@ -705,7 +715,7 @@ def test_real_product_registered_with_lineage_and_columns(goodss):
     assert roles["magerr_f160w"][0] == "error"
     assert roles["f_f160w"] == ("flux", "phot.flux.density", "uJy")
     assert roles["sep_arcsec"][1] == "pos.angDistance"
-    assert [u["id"] for u in reg.upstream(detail.id)] == [ref_id]
+    assert sorted(u["id"] for u in reg.upstream(detail.id)) == sorted([ref_id, phot_id])
     main = next(f for f in detail.files if f.role == "main")
     assert main.path.endswith("training_set_hats")
 

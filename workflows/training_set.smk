@@ -1,11 +1,13 @@
 # Training Set Maker: ingest the reference (a product or a file) and the photometry -> both as
 # HATS (the photometry with a margin cache) -> nearest-neighbour crossmatch, one spectroscopic row
 # per photometric object, magnitudes, split -> HATS + Parquet (+ exports) -> summary -> registry.
-from pzforge.training_set import resolve_reference
+from pzforge.training_set import resolve_photometry, resolve_reference
 
 
 # Resolved once on the submitting host: a product reference becomes its main file (read only).
 REFERENCE = resolve_reference(config["reference"], config["registry"]["url"])
+PHOTOMETRY = resolve_photometry(config["photometry"], config["registry"]["url"])
+PHOTOMETRY_SETTINGS = {**config["photometry"], **PHOTOMETRY}
 SPLIT = config["split"]
 
 
@@ -45,7 +47,7 @@ def get_output_paths(wildcards=None):
 
 
 def get_derived_from(wildcards=None):
-    return [REFERENCE["product_id"]] if REFERENCE["product_id"] is not None else []
+    return [p["product_id"] for p in (REFERENCE, PHOTOMETRY) if p["product_id"] is not None]
 
 
 def get_manifests(wildcards=None):
