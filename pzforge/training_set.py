@@ -491,6 +491,8 @@ def build_training_set(
     """
     xm, mags = config["crossmatch"], config["magnitudes"]
     phot_cfg = config["photometry"]
+    import lsdb  # noqa: F401  (imported before the clock starts: timings are of the work)
+
     started = time.perf_counter()
     matches = crossmatch(
         ref_hats, phot_hats, phot_margin, xm["radius_arcsec"], xm["n_neighbors"], client=client

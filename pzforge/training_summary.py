@@ -22,6 +22,7 @@ from pzforge.jobs import read_json
 from pzforge.photometry import MAG_PREFIX, MAGERR_PREFIX
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+MAX_POINTS = 20_000  # points drawn in the colour-magnitude diagram
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float | None]:
@@ -196,12 +197,18 @@ def make_plots(
         colour = table[MAG_PREFIX + a].to_numpy(float) - table[MAG_PREFIX + b].to_numpy(float)
         mag = table[MAG_PREFIX + c].to_numpy(float)
         ok = np.isfinite(colour) & np.isfinite(mag) & (np.abs(mag) < 90) & (np.abs(colour) < 20)
+        shown = np.flatnonzero(ok)
+        if len(shown) > MAX_POINTS:  # a seeded subsample: same plot for the same inputs
+            shown = np.sort(np.random.default_rng(0).choice(shown, MAX_POINTS, replace=False))
+        ok = np.zeros(len(ok), dtype=bool)
+        ok[shown] = True
         fig, ax = plt.subplots(figsize=(5, 4))
         sc = ax.scatter(mag[ok], colour[ok], c=table["z"].to_numpy(float)[ok], s=6, cmap="viridis")
         fig.colorbar(sc, ax=ax, label="z")
         ax.set_xlabel(f"{c} [AB mag]")
         ax.set_ylabel(f"{a} - {b}")
-        ax.set_title("Colour-magnitude diagram")
+        sub = f" ({MAX_POINTS:,} of {len(table):,} shown)" if len(table) > MAX_POINTS else ""
+        ax.set_title("Colour-magnitude diagram" + sub, fontsize=10)
         fig.tight_layout()
         written.append(out_dir / "colour_magnitude.png")
         fig.savefig(written[-1], dpi=100, metadata=meta)
