@@ -271,7 +271,7 @@ def ingest_photometry(
     if out_dir.exists():
         for old in out_dir.glob("*.parquet"):
             old.unlink()
-    part, offset, ids = 0, 0, []
+    part, offset, ids, buffer = 0, 0, [], []
     for batch in _batches(path, fmt, wanted, kwargs):
         df = batch.rename(columns=rename)
         if "phot_id" not in df.columns:
@@ -285,8 +285,12 @@ def ingest_photometry(
             raise InputDataError(f"{where}: id column {cols.get('id')!r} has empty values")
         ids.append(df["phot_id"].to_numpy())
         order = list(dict.fromkeys(["phot_id", "phot_ra", "phot_dec", *df.columns]))
-        table = pa.Table.from_pandas(df[order], preserve_index=False)
-        part = _write_parts(table, out_dir, part)
+        buffer.append(pa.Table.from_pandas(df[order], preserve_index=False))
+        if sum(t.num_rows for t in buffer) >= ROWS_PER_FILE:  # small row groups: few big parts
+            part = _write_parts(pa.concat_tables(buffer, promote_options="default"), out_dir, part)
+            buffer = []
+    if buffer:
+        part = _write_parts(pa.concat_tables(buffer, promote_options="default"), out_dir, part)
     all_ids = np.concatenate(ids) if ids else np.array([])
     if len(all_ids) and len(pd.unique(all_ids)) != len(all_ids):
         raise InputDataError(
