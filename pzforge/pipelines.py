@@ -20,6 +20,7 @@ from typing import Any
 
 PIPELINES: dict[str, str] = {
     "combine_redshift": "Combine Redshift Catalogs: merge surveys, find and resolve duplicates.",
+    "embedding": "Embedding: UMAP of photometric features with quality metrics vs a PCA baseline.",
 }
 
 

@@ -1,0 +1,118 @@
+"""Plots of an embedding: PNGs (matplotlib, UMAP and PCA side by side) and an offline HTML plot.
+
+The HTML plot is made with bokeh and embeds bokeh's JavaScript inline, so it opens without a
+network connection (e.g. on a cluster's login node or from an archive).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PANELS = (("umap", "UMAP"), ("pca", "PCA"))
+
+
+def _axes(df: pd.DataFrame, prefix: str) -> tuple[str, str]:
+    return f"{prefix}_1", f"{prefix}_2"
+
+
+def _png(df: pd.DataFrame, path: Path, title: str, colour: str | None, kind: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
+    size = max(1.0, min(8.0, 8000 / max(len(df), 1)))
+    for ax, (prefix, label) in zip(axes, PANELS, strict=True):
+        x, y = _axes(df, prefix)
+        if kind == "categorical":
+            for name, part in df.groupby(colour, sort=True, dropna=False):
+                ax.scatter(part[x], part[y], s=size, alpha=0.7, label=str(name), linewidths=0)
+            ax.legend(markerscale=4, fontsize=7, loc="best")
+        else:
+            values = df[colour] if colour else None
+            sc = ax.scatter(df[x], df[y], c=values, s=size, cmap="viridis", alpha=0.8, linewidths=0)
+            if colour:
+                fig.colorbar(sc, ax=ax, label=colour)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(label)
+    fig.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": None, "CreationDate": None})
+    plt.close(fig)
+
+
+def png_plots(df: pd.DataFrame, out_dir: str | Path, run_name: str) -> list[Path]:
+    """One PNG per colouring: redshift (if any), survey (if any), kNN-preservation score."""
+    out_dir = Path(out_dir)
+    made = []
+    if "z" in df:
+        made.append(out_dir / "by_redshift.png")
+        _png(df, made[-1], f"{run_name}: coloured by redshift", "z", "continuous")
+    if "survey" in df:
+        made.append(out_dir / "by_survey.png")
+        _png(df, made[-1], f"{run_name}: coloured by survey", "survey", "categorical")
+    made.append(out_dir / "by_knn_preservation.png")
+    plot = df.assign(knn_preservation_umap=df["knn_preservation"])
+    _png(
+        plot,
+        made[-1],
+        f"{run_name}: per-point kNN preservation (Jaccard, UMAP)",
+        "knn_preservation_umap",
+        "continuous",
+    )
+    return made
+
+
+def html_plot(df: pd.DataFrame, path: str | Path, title: str) -> Path:
+    """Interactive UMAP plot (pan, zoom, hover shows id, redshift, survey, score), offline."""
+    from bokeh.embed import file_html
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
+    from bokeh.palettes import Viridis256
+    from bokeh.plotting import figure
+    from bokeh.resources import INLINE
+
+    colour = "z" if "z" in df else "knn_preservation"
+    data = {
+        "x": df["umap_1"].to_numpy(),
+        "y": df["umap_2"].to_numpy(),
+        "id": df["id"].astype(str).to_numpy(),
+        "colour": df[colour].to_numpy(dtype="float64"),
+        "score": df["knn_preservation"].to_numpy(),
+    }
+    tooltips = [("id", "@id"), (colour, "@colour{0.000}"), ("kNN preservation", "@score{0.00}")]
+    if "survey" in df:
+        data["survey"] = df["survey"].astype(str).to_numpy()
+        tooltips.append(("survey", "@survey"))
+    mapper = LinearColorMapper(
+        palette=Viridis256,
+        low=float(np.nanmin(data["colour"])),
+        high=float(np.nanmax(data["colour"])),
+    )
+    fig = figure(
+        title=title,
+        width=800,
+        height=700,
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+        x_axis_label="umap_1",
+        y_axis_label="umap_2",
+    )
+    fig.scatter(
+        "x",
+        "y",
+        source=ColumnDataSource(data),
+        size=4,
+        alpha=0.7,
+        color={"field": "colour", "transform": mapper},
+        line_color=None,
+    )
+    fig.add_tools(HoverTool(tooltips=tooltips))
+    fig.add_layout(ColorBar(color_mapper=mapper, title=colour), "right")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(file_html(fig, INLINE, title))
+    return path
