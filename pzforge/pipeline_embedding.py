@@ -120,10 +120,15 @@ def preflight(config: dict[str, Any]) -> None:
             )
 
 
-def refit_token(config: dict[str, Any]) -> str:
-    """A param that changes on every run when ``refit: true`` (forcing a new fit), else empty."""
-    if not config.get("refit"):
-        return ""
-    from pzforge.provenance import ensure_run_id
+def refit_token(config: dict[str, Any], previous: str | Path) -> str:
+    """The fit rule's ``refit`` param: the run id when ``refit: true`` (forcing a new fit).
 
-    return ensure_run_id()
+    Otherwise the token of the last fit (read from ``previous``, which the fit rule writes), so a
+    run after a refit run, with the same settings, reuses that fit instead of fitting again.
+    """
+    if config.get("refit"):
+        from pzforge.provenance import ensure_run_id
+
+        return ensure_run_id()
+    previous = Path(previous)
+    return previous.read_text().strip() if previous.is_file() else ""

@@ -27,6 +27,7 @@ rule fit_embedding:
     output:
         embedding=f"{RESULTS}/embedding/umap.parquet",
         replicates=f"{RESULTS}/embedding/stability_replicates.parquet",
+        token=f"{RESULTS}/embedding/fit_token.txt",
     params:
         umap=config["umap"],
         stability=config["stability"],

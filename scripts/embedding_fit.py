@@ -1,5 +1,6 @@
 """Snakemake script: UMAP fit + stability replicates (pzforge.embedding.pipeline.fit_embedding)."""
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pzforge.embedding.pipeline import fit_embedding
@@ -18,3 +19,5 @@ with snakemake_job(snakemake) as log:
         snakemake.output.embedding,
         snakemake.output.replicates,
     )
+    # the next run without refit keeps this token as its param, so it reuses this fit
+    Path(snakemake.output.token).write_text(snakemake.params.refit + "\n")

@@ -4,7 +4,7 @@ from pzforge.pipeline_embedding import refit_token, resolve_source
 
 
 SOURCE = resolve_source(config)
-REFIT_TOKEN = refit_token(config)
+REFIT_TOKEN = refit_token(config, f"{RESULTS}/embedding/fit_token.txt")
 
 
 def get_embedding_input(wildcards=None):
