@@ -76,7 +76,6 @@ rule plot_embedding:
         html=f"{RESULTS}/embedding/{RUN}_embedding.html",
     params:
         run_name=RUN,
-        plot_dir=f"{RESULTS}/embedding/plots",
     conda:
         "../envs/pzforge.yaml"
     log:

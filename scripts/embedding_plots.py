@@ -1,5 +1,6 @@
 """Snakemake script: PNG and HTML plots of the embedding (pzforge.embedding.pipeline.make_plots)."""
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pzforge.embedding.pipeline import make_plots
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
 with snakemake_job(snakemake) as log:
     made = make_plots(
         snakemake.input.table,
-        snakemake.params.plot_dir,
+        Path(snakemake.output.pngs[0]).parent,
         snakemake.output.html,
         snakemake.params.run_name,
     )

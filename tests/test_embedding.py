@@ -395,3 +395,24 @@ def _snakemake_log(e2e, proc) -> str:
         if line.startswith("run id:")
     )
     return (e2e["workdir"] / ".pzforge" / "runs" / run_id / "snakemake.log").read_text()
+
+
+def test_unknown_product_and_missing_column_are_clear_errors(shared_data, tmp_path):
+    from pzforge.pipeline_embedding import preflight
+
+    cfg = validate_config(
+        config(
+            input={"path": None, "product": "99_nothing", "hdf5_key": "photometry"},
+            registry={"url": f"sqlite:///{tmp_path / 'r.sqlite'}"},
+        )
+    )
+    with pytest.raises(InputDataError, match=r"input.product '99_nothing': no product"):
+        preflight(cfg)
+    cfg = validate_config(
+        config(
+            input={"path": str(shared_data / DC2), "hdf5_key": "photometry"},
+            columns={"redshift": "zspec"},
+        )
+    )
+    with pytest.raises(InputDataError, match=r"column 'zspec' \(from the config\) not found"):
+        preflight(cfg)

@@ -18,6 +18,21 @@ def _axes(df: pd.DataFrame, prefix: str) -> tuple[str, str]:
     return f"{prefix}_1", f"{prefix}_2"
 
 
+OTHER = "other"
+MAX_CATEGORIES = 9
+
+
+def _top_categories(values: pd.Series) -> pd.Series:
+    """The most frequent categories (ties by name), the rest as 'other', as an ordered categorical."""
+    text = values.astype("string").fillna("(none)")
+    counts = text.value_counts()
+    counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+    top = list(counts.index[:MAX_CATEGORIES])
+    rest = ~text.isin(top)
+    order = top + ([OTHER] if rest.any() else [])
+    return pd.Series(pd.Categorical(text.where(~rest, OTHER), categories=order), index=values.index)
+
+
 def _png(df: pd.DataFrame, path: Path, title: str, colour: str | None, kind: str) -> None:
     import matplotlib
 
@@ -29,9 +44,16 @@ def _png(df: pd.DataFrame, path: Path, title: str, colour: str | None, kind: str
     for ax, (prefix, label) in zip(axes, PANELS, strict=True):
         x, y = _axes(df, prefix)
         if kind == "categorical":
-            for name, part in df.groupby(colour, sort=True, dropna=False):
-                ax.scatter(part[x], part[y], s=size, alpha=0.7, label=str(name), linewidths=0)
-            ax.legend(markerscale=4, fontsize=7, loc="best")
+            labels = _top_categories(df[colour])
+            cmap = plt.get_cmap("tab10")
+            for i, name in enumerate(labels.cat.categories):
+                part = df[(labels == name).to_numpy()]
+                c = "0.6" if name == OTHER else cmap(i % 10)
+                ax.scatter(
+                    part[x], part[y], s=size, alpha=0.7, label=str(name), color=c, linewidths=0
+                )
+            if prefix == "pca":
+                ax.legend(markerscale=4, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
         else:
             values = df[colour] if colour else None
             sc = ax.scatter(df[x], df[y], c=values, s=size, cmap="viridis", alpha=0.8, linewidths=0)
