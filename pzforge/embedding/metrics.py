@@ -47,33 +47,46 @@ def trustworthiness_continuity(
     r^X(i, j) the rank of j among i's neighbours in X; continuity swaps the roles of X and Y.
     Ranks are found by binary search in the sorted distance rows (no full argsort).
     """
+    return trustworthiness_continuity_many(X, [Y], ks, metric)[0]
+
+
+def trustworthiness_continuity_many(
+    X: np.ndarray, Ys: list[np.ndarray], ks: Iterable[int], metric: str = "euclidean"
+) -> list[dict[int, tuple[float, float]]]:
+    """``trustworthiness_continuity`` of several embeddings of X, sharing the work on X."""
     ks = sorted({int(k) for k in ks})
     n = len(X)
     if ks[-1] >= n / 2:
         raise ValueError(f"k = {ks[-1]} is too large for {n} points (k must be < n/2)")
     kmax = ks[-1]
-    penalty_t = dict.fromkeys(ks, 0.0)
-    penalty_c = dict.fromkeys(ks, 0.0)
+    penalty_t = [dict.fromkeys(ks, 0.0) for _ in Ys]
+    penalty_c = [dict.fromkeys(ks, 0.0) for _ in Ys]
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
         rows = np.arange(stop - start)
         DX = pairwise_distances(X[start:stop], X, metric=metric)
-        DY = pairwise_distances(Y[start:stop], Y)
         DX[rows, rows + start] = np.inf
-        DY[rows, rows + start] = np.inf
-        near_x, near_y = _nearest(DX, kmax), _nearest(DY, kmax)
-        # rank in X of Y's neighbours (trustworthiness) and in Y of X's neighbours (continuity)
-        rank_x = _rank_of(np.sort(DX, axis=1), np.take_along_axis(DX, near_y, axis=1))
-        rank_y = _rank_of(np.sort(DY, axis=1), np.take_along_axis(DY, near_x, axis=1))
+        near_x = _nearest(DX, kmax)
+        sorted_x = np.sort(DX, axis=1)
+        for e, Y in enumerate(Ys):
+            DY = pairwise_distances(Y[start:stop], Y)
+            DY[rows, rows + start] = np.inf
+            near_y = _nearest(DY, kmax)
+            # rank in X of Y's neighbours (trustworthiness), in Y of X's neighbours (continuity)
+            rank_x = _rank_of(sorted_x, np.take_along_axis(DX, near_y, axis=1))
+            rank_y = _rank_of(np.sort(DY, axis=1), np.take_along_axis(DY, near_x, axis=1))
+            for k in ks:
+                r = rank_x[:, :k] - k
+                penalty_t[e][k] += float(r[r > 0].sum())
+                r = rank_y[:, :k] - k
+                penalty_c[e][k] += float(r[r > 0].sum())
+    out = []
+    for e in range(len(Ys)):
+        res = {}
         for k in ks:
-            r = rank_x[:, :k] - k
-            penalty_t[k] += float(r[r > 0].sum())
-            r = rank_y[:, :k] - k
-            penalty_c[k] += float(r[r > 0].sum())
-    out = {}
-    for k in ks:
-        norm = 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0))
-        out[k] = (1.0 - norm * penalty_t[k], 1.0 - norm * penalty_c[k])
+            norm = 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0))
+            res[k] = (1.0 - norm * penalty_t[e][k], 1.0 - norm * penalty_c[e][k])
+        out.append(res)
     return out
 
 
@@ -206,16 +219,16 @@ def compute_metrics(
             seed=seed,
         )
         out["features_photoz"] = {key: _r(v) for key, v in base_photoz.items()}
-    for name, Y in embeddings.items():
+    all_tc = clock(
+        "trustworthiness_continuity",
+        trustworthiness_continuity_many,
+        X[rank_rows],
+        [Y[rank_rows] for Y in embeddings.values()],
+        ks,
+        metric,
+    )
+    for (name, Y), tc in zip(embeddings.items(), all_tc, strict=True):
         m: dict[str, Any] = {}
-        tc = clock(
-            "trustworthiness_continuity",
-            trustworthiness_continuity,
-            X[rank_rows],
-            Y[rank_rows],
-            ks,
-            metric,
-        )
         m["trustworthiness"] = {str(k): _r(t) for k, (t, _c) in tc.items()}
         m["continuity"] = {str(k): _r(c) for k, (_t, c) in tc.items()}
         score = clock("knn_preservation", knn_preservation, X, Y, knn_k, metric)
