@@ -51,7 +51,7 @@ rule compute_embedding_metrics:
         embedding=f"{RESULTS}/embedding/umap.parquet",
         replicates=f"{RESULTS}/embedding/stability_replicates.parquet",
     output:
-        table=f"{RESULTS}/embedding/{RUN}_embedding.parquet",
+        table=f"{RESULTS}/embedding/{RUN}.parquet",
         metrics=f"{RESULTS}/embedding/metrics.json",
     params:
         metrics=config["metrics"],
@@ -70,10 +70,10 @@ rule compute_embedding_metrics:
 rule plot_embedding:
     """PNG plots (by redshift, survey, per-point score; UMAP next to PCA) and an offline HTML plot."""
     input:
-        table=f"{RESULTS}/embedding/{RUN}_embedding.parquet",
+        table=f"{RESULTS}/embedding/{RUN}.parquet",
     output:
         pngs=get_embedding_plots(),
-        html=f"{RESULTS}/embedding/{RUN}_embedding.html",
+        html=f"{RESULTS}/embedding/{RUN}.html",
     params:
         run_name=RUN,
     conda:
@@ -103,10 +103,10 @@ rule summarize_embedding:
 rule embedding_manifest:
     """What to register: the embedding table (main) with metrics, plots and HTML (Validation Results)."""
     input:
-        table=f"{RESULTS}/embedding/{RUN}_embedding.parquet",
+        table=f"{RESULTS}/embedding/{RUN}.parquet",
         metrics=f"{RESULTS}/embedding/metrics.json",
         plots=get_embedding_plots,
-        html=f"{RESULTS}/embedding/{RUN}_embedding.html",
+        html=f"{RESULTS}/embedding/{RUN}.html",
         summary=f"{RESULTS}/summary.txt",
     output:
         manifest=f"{RESULTS}/products/embedding.json",

@@ -336,14 +336,14 @@ def e2e(shared_data, tmp_path_factory):
 @pytest.mark.slow
 def test_run_writes_every_output(e2e):
     res = e2e["results"] / "embedding"
-    table = pd.read_parquet(res / "dc2_e2e_embedding.parquet")
+    table = pd.read_parquet(res / "dc2_e2e.parquet")
     assert len(table) == 2000 and table["id"].is_unique
     for col in ("id", "z", "umap_1", "umap_2", "pca_1", "pca_2", "knn_preservation"):
         assert col in table
     assert table["knn_preservation"].between(0, 1).all()
     for png in ("by_redshift", "by_knn_preservation"):
         assert (res / "plots" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
-    html = (res / "dc2_e2e_embedding.html").read_text()
+    html = (res / "dc2_e2e.html").read_text()
     assert "Bokeh" in html and "cdn.bokeh.org" not in html  # resources inline: works offline
     text = e2e["runs"]["first"].stdout
     assert "trustworthiness k=15" in text and "registered product" in text
@@ -370,9 +370,7 @@ def test_registered_as_validation_results_with_lineage(e2e):
     detail = reg.get_product(product.id)
     assert detail.name == "DC2 training embedding"
     assert "UMAP embedding" in detail.description and "T@15=" in detail.description
-    assert [f for f in detail.files if f.role == "main"][0].path.endswith(
-        "dc2_e2e_embedding.parquet"
-    )
+    assert [f for f in detail.files if f.role == "main"][0].path.endswith("dc2_e2e.parquet")
     manifest = json.loads((e2e["results"] / "products" / "embedding.json").read_text())
     assert manifest["derived_from"] == [e2e["source"].id]
     assert e2e["source"].id in [p["id"] for p in reg.upstream(product.id)]
@@ -416,3 +414,46 @@ def test_unknown_product_and_missing_column_are_clear_errors(shared_data, tmp_pa
     )
     with pytest.raises(InputDataError, match=r"column 'zspec' \(from the config\) not found"):
         preflight(cfg)
+
+
+def test_exact_knn_has_umap_layout(toy):
+    from scipy.spatial.distance import cdist
+
+    from pzforge.embedding.fit import exact_knn
+
+    X, _ = toy
+    idx, dist = exact_knn(X, 10, "euclidean")
+    assert idx.shape == dist.shape == (len(X), 10)
+    assert (idx[:, 0] == np.arange(len(X))).all() and (dist[:, 0] == 0).all()
+    D = cdist(X, X)
+    np.fill_diagonal(D, np.inf)
+    np.testing.assert_array_equal(
+        np.sort(idx[:, 1:], axis=1), np.sort(np.argsort(D)[:, :9], axis=1)
+    )
+
+
+def test_three_dimensional_outputs(toy, tmp_path):
+    from pzforge.embedding.plots import html_plot, png_plots
+
+    X, _ = toy
+    Y = np.random.default_rng(5).normal(size=(len(X), 3)) + X[:, :3]
+    P = fit_pca(X, 3)
+    settings = {
+        "k": [5, 15],
+        "knn_k": 10,
+        "rank_sample_size": 300,
+        "global_sample_size": 200,
+        "photoz_k": 5,
+        "photoz_folds": 3,
+        "seed": 0,
+    }
+    m, per_point, _ = M.compute_metrics(X, {"umap": Y, "pca": P}, settings=settings)
+    assert m["rank_sample_size"] == 300 and "photoz" not in m["umap"]
+    df = pd.DataFrame({"id": np.arange(len(X)), "survey": ["a", "b"] * (len(X) // 2)})
+    for i in range(3):
+        df[f"umap_{i + 1}"], df[f"pca_{i + 1}"] = Y[:, i], P[:, i]
+    df["knn_preservation"] = per_point["umap"]
+    made = png_plots(df, tmp_path, "toy")
+    assert [p.name for p in made] == ["by_survey.png", "by_knn_preservation.png"]
+    html = html_plot(df, tmp_path / "toy.html", "toy").read_text()
+    assert "cdn.bokeh.org" not in html

@@ -13,10 +13,10 @@ def get_embedding_input(wildcards=None):
 
 def get_embedding_outputs(wildcards=None):
     return [
-        f"{RESULTS}/embedding/{RUN}_embedding.parquet",
+        f"{RESULTS}/embedding/{RUN}.parquet",
         f"{RESULTS}/embedding/metrics.json",
         *get_embedding_plots(),
-        f"{RESULTS}/embedding/{RUN}_embedding.html",
+        f"{RESULTS}/embedding/{RUN}.html",
     ]
 
 
