@@ -151,10 +151,11 @@ def test_prepare_samples_standardises_and_counts(shared_data):
     raw = read_table(shared_data / DC2, "hdf5", hdf5_key="photometry")
     kwargs = {
         "features": {"magnitudes": DC2_BANDS, "sentinels": [99, -99]},
-        "columns": {"id": "id", "redshift": "redshift"},
+        "columns": {"id": "id", "redshift": "redshift", "labels": ["mag_err_i_lsst"]},
         "sampling": {"sample_size": 1000, "seed": 7},
     }
     fs = feat.prepare(raw, **kwargs)
+    assert list(fs.meta.columns) == ["id", "z", "mag_err_i_lsst"]
     assert fs.X.shape == (1000, 5) and fs.stats["rows_in"] == len(raw)
     assert fs.stats["rows_valid"] + fs.stats["rows_dropped"] == len(raw)
     assert sum(fs.stats["dropped"].values()) == fs.stats["rows_dropped"] > 0
@@ -164,6 +165,11 @@ def test_prepare_samples_standardises_and_counts(shared_data):
     assert again.meta["id"].tolist() == fs.meta["id"].tolist()
     with pytest.raises(InputDataError, match="feature column 'mag_q' not found"):
         feat.prepare(raw, **{**kwargs, "features": {"magnitudes": ["mag_g_lsst", "mag_q"]}})
+    from pzforge.embedding.pipeline import check_enough_rows
+
+    settings = {"k": [5, 50], "knn_k": 15, "photoz_k": 10, "photoz_folds": 5}
+    with pytest.raises(InputDataError, match=r"only 90 rows.*2 x max\(metrics.k\) \+ 1 = 101"):
+        check_enough_rows(90, {"n_neighbors": 15}, settings)
 
 
 # --- configuration ----------------------------------------------------------------------------
@@ -323,6 +329,7 @@ def e2e(shared_data, tmp_path_factory):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         runs[name] = proc
         mtimes[name] = (results / "embedding" / "umap.parquet").stat().st_mtime_ns
+        mtimes[name + "_bytes"] = (results / "embedding" / "dc2_e2e.parquet").read_bytes()
     return {
         "workdir": workdir,
         "results": results,
@@ -382,7 +389,8 @@ def test_identical_run_reuses_and_refit_refits(e2e):
     assert "Nothing to be done" in _snakemake_log(e2e, e2e["runs"]["again"])
     assert e2e["mtimes"]["refit"] > e2e["mtimes"]["again"]
     assert "fit_embedding" in _snakemake_log(e2e, e2e["runs"]["refit"])
-    # same seed, same data: the refit gives the same table, so the product is unchanged
+    # same seed, same data: the refit gives a byte-identical table, so the product is unchanged
+    assert e2e["mtimes"]["refit_bytes"] == e2e["mtimes"]["first_bytes"]
     assert "unchanged" in e2e["runs"]["refit"].stdout
 
 

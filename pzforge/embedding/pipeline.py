@@ -92,6 +92,27 @@ def read_features(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, list[str]
     return meta, X, [n[len(FEATURE_PREFIX) :] for n in names]
 
 
+def check_enough_rows(
+    n: int, umap_params: dict[str, Any], settings: dict[str, Any] | None = None
+) -> None:
+    """Fewer valid rows than the settings need is an InputDataError naming the setting."""
+    needs = [(int(umap_params["n_neighbors"]) + 1, "umap.n_neighbors + 1")]
+    if settings:
+        needs += [
+            (2 * max(int(k) for k in settings["k"]) + 1, "2 x max(metrics.k) + 1"),
+            (int(settings["knn_k"]) + 1, "metrics.knn_k + 1"),
+            (int(settings["photoz_k"]) * int(settings["photoz_folds"]), "photoz_k x photoz_folds"),
+        ]
+    for need, what in needs:
+        if n < need:
+            from pzforge.errors import InputDataError
+
+            raise InputDataError(
+                f"only {n} rows have valid features, but {what} = {need} rows are needed; "
+                "lower that setting or check the input's missing values (features.json)"
+            )
+
+
 def fit_embedding(
     features_parquet: str | Path,
     umap_params: dict[str, Any],
@@ -103,6 +124,7 @@ def fit_embedding(
     import time
 
     meta, X, _names = read_features(features_parquet)
+    check_enough_rows(len(X), umap_params)
     t0 = time.perf_counter()
     Y = fit.fit_umap(X, umap_params)
     t1 = time.perf_counter()
@@ -167,6 +189,7 @@ def compute_embedding_metrics(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Metrics of the UMAP embedding and of a PCA baseline; the output table with scores."""
     meta, X, names = read_features(features_parquet)
+    check_enough_rows(len(X), umap_params, settings)
     coords = pd.read_parquet(embedding_parquet)
     ucols = [c for c in coords.columns if c.startswith("umap_")]
     Y = coords[ucols].to_numpy(dtype="float64")
