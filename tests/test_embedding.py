@@ -465,3 +465,16 @@ def test_three_dimensional_outputs(toy, tmp_path):
     assert [p.name for p in made] == ["by_survey.png", "by_knn_preservation.png"]
     html = html_plot(df, tmp_path / "toy.html", "toy").read_text()
     assert "cdn.bokeh.org" not in html
+
+
+def test_agrees_with_zadu_when_installed(toy):
+    """zadu (not a dependency: it requires hdbscan) implements the same measures."""
+    zadu = pytest.importorskip("zadu.measures", reason="zadu is not installed (optional check)")
+    X, Y = toy
+    for k in (5, 15, 50):
+        ref = zadu.trustworthiness_continuity.measure(X, Y, k=k)
+        t, c = M.trustworthiness_continuity(X, Y, [k])[k]
+        assert t == pytest.approx(ref["trustworthiness"], abs=1e-14)
+        assert c == pytest.approx(ref["continuity"], abs=1e-14)
+    ref = zadu.spearman_rho.measure(X, Y)["spearman_rho"]
+    assert M.distance_correlation(X, Y) == pytest.approx(ref, abs=1e-14)
