@@ -33,7 +33,8 @@ def _top_categories(values: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical(text.where(~rest, OTHER), categories=order), index=values.index)
 
 
-def _png(df: pd.DataFrame, path: Path, title: str, colour: str | None, kind: str) -> None:
+def _png(df: pd.DataFrame, path: Path, title: str, colour: str | dict[str, str], kind: str) -> None:
+    """UMAP and PCA side by side; ``colour`` is one column, or one per panel (``{"umap": ...}``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,8 +44,9 @@ def _png(df: pd.DataFrame, path: Path, title: str, colour: str | None, kind: str
     size = max(1.0, min(8.0, 8000 / max(len(df), 1)))
     for ax, (prefix, label) in zip(axes, PANELS, strict=True):
         x, y = _axes(df, prefix)
+        column = colour[prefix] if isinstance(colour, dict) else colour
         if kind == "categorical":
-            labels = _top_categories(df[colour])
+            labels = _top_categories(df[column])
             cmap = plt.get_cmap("tab10")
             for i, name in enumerate(labels.cat.categories):
                 part = df[(labels == name).to_numpy()]
@@ -55,10 +57,19 @@ def _png(df: pd.DataFrame, path: Path, title: str, colour: str | None, kind: str
             if prefix == "pca":
                 ax.legend(markerscale=4, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
         else:
-            values = df[colour] if colour else None
-            sc = ax.scatter(df[x], df[y], c=values, s=size, cmap="viridis", alpha=0.8, linewidths=0)
-            if colour:
-                fig.colorbar(sc, ax=ax, label=colour)
+            vmin, vmax = (0.0, 1.0) if isinstance(colour, dict) else (None, None)
+            sc = ax.scatter(
+                df[x],
+                df[y],
+                c=df[column],
+                s=size,
+                cmap="viridis",
+                vmin=vmin,
+                vmax=vmax,
+                alpha=0.8,
+                linewidths=0,
+            )
+            fig.colorbar(sc, ax=ax, label=column)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.set_title(label)
@@ -79,12 +90,16 @@ def png_plots(df: pd.DataFrame, out_dir: str | Path, run_name: str) -> list[Path
         made.append(out_dir / "by_survey.png")
         _png(df, made[-1], f"{run_name}: coloured by survey", "survey", "categorical")
     made.append(out_dir / "by_knn_preservation.png")
-    plot = df.assign(knn_preservation_umap=df["knn_preservation"])
+    scores = {"umap": "knn_preservation"}
+    if "knn_preservation_pca" in df:
+        scores["pca"] = "knn_preservation_pca"
+    else:  # no PCA score: show UMAP's score on both panels
+        scores["pca"] = "knn_preservation"
     _png(
-        plot,
+        df,
         made[-1],
-        f"{run_name}: per-point kNN preservation (Jaccard, UMAP)",
-        "knn_preservation_umap",
+        f"{run_name}: per-point kNN preservation (Jaccard of k-neighbour sets, each embedding)",
+        scores,
         "continuous",
     )
     return made
