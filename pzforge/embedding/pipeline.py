@@ -153,7 +153,6 @@ def _replicates(
     Y_umap: np.ndarray,
     replicates: pd.DataFrame,
     umap_params: dict[str, Any],
-    stability: dict[str, Any],
 ) -> dict[str, dict[str, Any]]:
     """Stability inputs of UMAP (from the fit rule) and of PCA (refitted here, it is cheap)."""
     if replicates.empty:
@@ -194,7 +193,7 @@ def compute_embedding_metrics(
     ucols = [c for c in coords.columns if c.startswith("umap_")]
     Y = coords[ucols].to_numpy(dtype="float64")
     P = fit.fit_pca(X, Y.shape[1])
-    reps = _replicates(X, Y, pd.read_parquet(replicates_parquet), umap_params, stability)
+    reps = _replicates(X, Y, pd.read_parquet(replicates_parquet), umap_params)
     z = meta["z"].to_numpy(dtype="float64") if "z" in meta else None
     metrics, per_point, timings = compute_metrics(
         X,
