@@ -89,8 +89,11 @@ def _print_run(run: dict[str, Any]) -> None:
     if run.get("overrides"):
         out.print(f"  overrides: {' '.join(run['overrides'])}")
     table = Table(title="jobs")
-    for col in ("rule", "wildcards", "status", "wall s", "max RSS MB", "node", "reason"):
+    widest = max((len(j["rule"]) for j in run["jobs"]), default=4)
+    table.add_column("rule", no_wrap=True, min_width=widest)  # rule names are never cut
+    for col in ("wildcards", "status", "wall s", "max RSS MB", "node"):
         table.add_column(col)
+    table.add_column("reason", overflow="fold")
     for j in run["jobs"]:
         b = j.get("benchmark") or {}
         table.add_row(
@@ -104,8 +107,9 @@ def _print_run(run: dict[str, Any]) -> None:
         )
     out.print(table)
     files = Table(title="files made")
-    for col in ("path", "bytes", "sha256"):
-        files.add_column(col)
+    files.add_column("path", overflow="fold")
+    files.add_column("bytes", justify="right")
+    files.add_column("sha256", no_wrap=True)
     for j in run["jobs"]:
         for f in j.get("files", []):
             if f["role"] == "generated":
