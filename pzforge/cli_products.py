@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from rich.table import Table
 
 products_app = typer.Typer(help="Data products in the registry.", no_args_is_help=True)
 db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 160)  # pipes and logs: no folding
 
 UrlOpt = Annotated[
     str | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ provenance_app = typer.Typer(
     help="Provenance of runs and products: show, report, export, diff, check, lineage.",
     no_args_is_help=True,
 )
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 160)  # pipes and logs: no folding
 Ref = Annotated[str, typer.Argument(help="A product (id or internal name) or a run id.")]
 
 
@@ -76,6 +77,15 @@ def show(ref: Ref, fmt: FormatOpt = Format.table, url: UrlOpt = None) -> None:
     _print_run(run)
 
 
+def _short_reason(reason: str | None) -> str:
+    """'Missing output files: a, b, c [changed params: ...]' -> the cause and the params."""
+    if not reason:
+        return ""
+    cause = reason.split(":", 1)[0]
+    changed = reason[reason.find("[changed params:") :] if "[changed params:" in reason else ""
+    return f"{cause} {changed}".strip()
+
+
 def _print_run(run: dict[str, Any]) -> None:
     out.print(
         f"[bold]run[/bold] {run['id']}  {run['pipeline']} ({run['run_name']})  "
@@ -89,8 +99,11 @@ def _print_run(run: dict[str, Any]) -> None:
     if run.get("overrides"):
         out.print(f"  overrides: {' '.join(run['overrides'])}")
     table = Table(title="jobs")
-    for col in ("rule", "wildcards", "status", "wall s", "max RSS MB", "node", "reason"):
+    widest = max((len(j["rule"]) for j in run["jobs"]), default=4)
+    table.add_column("rule", no_wrap=True, min_width=widest)  # rule names are never cut
+    for col in ("wildcards", "status", "wall s", "max RSS MB", "node"):
         table.add_column(col)
+    table.add_column("reason", overflow="fold")
     for j in run["jobs"]:
         b = j.get("benchmark") or {}
         table.add_row(
@@ -100,12 +113,13 @@ def _print_run(run: dict[str, Any]) -> None:
             str(b.get("wall_s") or ""),
             str(b.get("max_rss_mb") or ""),
             j.get("node") or j.get("host") or "",
-            (j.get("reason") or "")[:80],
+            _short_reason(j.get("reason")),
         )
     out.print(table)
     files = Table(title="files made")
-    for col in ("path", "bytes", "sha256"):
-        files.add_column(col)
+    files.add_column("path", overflow="fold")
+    files.add_column("bytes", justify="right")
+    files.add_column("sha256", no_wrap=True)
     for j in run["jobs"]:
         for f in j.get("files", []):
             if f["role"] == "generated":

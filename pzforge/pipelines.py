@@ -21,6 +21,7 @@ from typing import Any
 PIPELINES: dict[str, str] = {
     "combine_redshift": "Combine Redshift Catalogs: merge surveys, find and resolve duplicates.",
     "training_set": "Training Set Maker: crossmatch a reference redshift catalog with photometry.",
+    "embedding": "Embedding: UMAP of photometric features with quality metrics vs a PCA baseline.",
 }
 
 

@@ -346,8 +346,9 @@ def collect_run(
                     }
                 )
     failed = [j for j in jobs if j["status"] == "failed" and j.get("error")]
-    if status != "success" and not error:
-        error = "; ".join(f"rule {j['rule']}: {j['error']}" for j in failed) or "the run failed"
+    if status != "success":  # the jobs' own one-line errors say more than Snakemake's block
+        error = "; ".join(f"rule {j['rule']}: {j['error']}" for j in failed) or error
+        error = error or "the run failed"
     run = {k: v for k, v in plan.items() if k != "planned_jobs"} | {
         "id": run_id,
         "status": status,
@@ -390,9 +391,11 @@ def _hash_now(f: dict[str, Any]) -> dict[str, Any]:
 
 
 def failure_text(logfile: str | list[str] | None) -> str | None:
-    """The first 'Error in rule' block of the Snakemake log, for a run that failed."""
-    if isinstance(logfile, (list, tuple)):  # Snakemake 9 may hand onerror a list of log files
-        logfile = next((str(p) for p in logfile if p), None)
+    """The first 'Error in rule' block of the Snakemake log, for a run that failed.
+
+    Snakemake hands ``onerror`` its log as a path or as a list of paths (9.x)."""
+    if isinstance(logfile, (list, tuple)):
+        logfile = next((f for f in logfile if Path(f).is_file()), None)
     if not logfile or not Path(logfile).is_file():
         return None
     lines = Path(logfile).read_text(errors="replace").splitlines()
@@ -407,7 +410,7 @@ def finish_run(
     status: str,
     *,
     manifests: list[str] = (),
-    logfile: str | None = None,
+    logfile: str | list[str] | None = None,
 ) -> dict[str, Any]:
     """Ingest the run's provenance; on success register its products. Returns a summary."""
     from pzforge.register import register_manifests

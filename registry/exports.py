@@ -19,6 +19,20 @@ PROFILES = {
     "wfcrate": "https://w3id.org/workflowhub/workflow-ro-crate/1.0",
 }
 LICENSE = "https://spdx.org/licenses/CC-BY-4.0"
+MEDIA_TYPES = {
+    ".parquet": "application/vnd.apache.parquet",
+    ".csv": "text/csv",
+    ".fits": "application/fits",
+    ".hdf5": "application/x-hdf5",
+    ".h5": "application/x-hdf5",
+    ".json": "application/json",
+    ".yaml": "application/yaml",
+    ".txt": "text/plain",
+    ".html": "text/html",
+    ".png": "image/png",
+}
+# Every pipeline runs through the project's one Snakefile (it includes workflows/<pipeline>.smk).
+SNAKEFILE = Path(__file__).resolve().parents[1] / "Snakefile"
 
 
 def _uri(path: str) -> str:
@@ -159,7 +173,14 @@ def ro_crate(
     from rocrate.model.contextentity import ContextEntity
     from rocrate.rocrate import ROCrate
 
-    crate = ROCrate(gen_preview=False)
+    # RO-Crate 1.1: the version the Workflow Run Crate 0.5 profiles are defined against
+    crate = ROCrate(gen_preview=False, version="1.1")
+    # 1.1's context has no checksum term; 1.3's maps sha256 to schema.org's, as here
+    crate.metadata.extra_terms["sha256"] = "http://schema.org/sha256"
+    crate.metadata["conformsTo"] = [
+        {"@id": "https://w3id.org/ro/crate/1.1"},
+        {"@id": PROFILES["wfcrate"]},
+    ]
     crate.name = name
     crate.description = f"pzforge provenance: {name}"
     crate.root_dataset["license"] = {"@id": LICENSE}
@@ -184,6 +205,9 @@ def ro_crate(
                 "sha256": f["checksum"],
                 "contentSize": str(f["size"]),
             }
+            media = MEDIA_TYPES.get(Path(f["path"]).suffix.lower())
+            if media and f.get("kind") != "collection":
+                props["encodingFormat"] = media
             if f.get("kind") == "collection":
                 props["@id"] = _uri(f["path"]) + "/"
             files[f["path"]] = crate.add(
@@ -192,17 +216,17 @@ def ro_crate(
         return files[f["path"]]
 
     software = runs[0].get("software", {}) if runs else {}
-    workflow = crate.add(
-        ContextEntity(
-            crate,
-            "https://pzforge.org/workflow/Snakefile",
-            properties={
-                "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"],
-                "name": "pzforge Snakefile",
-                "programmingLanguage": {"@id": "#snakemake"},
-                "version": software.get("pzforge", ""),
-            },
-        )
+    workflow = crate.add_file(
+        SNAKEFILE.as_uri(),
+        fetch_remote=False,
+        validate_url=False,
+        properties={
+            "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"],
+            "name": "pzforge Snakefile",
+            "encodingFormat": "text/x-snakemake",
+            "programmingLanguage": {"@id": "#snakemake"},
+            "version": software.get("pzforge", ""),
+        },
     )
     crate.root_dataset["mainEntity"] = workflow
     crate.add(
@@ -237,6 +261,9 @@ def ro_crate(
                 properties={"@type": "Person", "name": run.get("user") or "unknown"},
             )
         )
+        authors = crate.root_dataset.get("author") or []
+        if {"@id": agent.id} not in authors:  # who ran the pipelines made this record
+            crate.root_dataset["author"] = [*authors, {"@id": agent.id}]
         config_values = [
             crate.add(
                 ContextEntity(
@@ -258,6 +285,7 @@ def ro_crate(
                 properties={
                     "@type": "CreateAction",
                     "name": f"{run['pipeline']} run {run['id']}",
+                    "description": f"pzforge {run['pipeline']} ({run.get('run_name', '')})",
                     "instrument": {"@id": workflow.id},
                     "agent": {"@id": agent.id},
                     "startTime": run.get("started_at"),
@@ -287,13 +315,15 @@ def ro_crate(
                             "@type": "SoftwareApplication",
                             "name": f"rule {rule}",
                             "identifier": job.get("code_hash") or "",
+                            # the rule changes when its code does: the code hash is its version
+                            "softwareVersion": job.get("code_hash") or "",
                         },
                     )
                 )
                 steps[rule] = crate.add(
                     ContextEntity(
                         crate,
-                        f"https://pzforge.org/workflow/Snakefile#{rule}",
+                        f"{workflow.id}#{rule}",
                         properties={
                             "@type": "HowToStep",
                             "name": rule,
@@ -313,6 +343,8 @@ def ro_crate(
                     properties={
                         "@type": "CreateAction",
                         "name": f"{rule} {json.dumps(job.get('wildcards') or {}, sort_keys=True)}",
+                        "description": (job.get("reason") or "")[:500],
+                        "agent": {"@id": agent.id},
                         "instrument": {"@id": tools[rule].id},
                         "startTime": job.get("started_at"),
                         "endTime": job.get("ended_at"),
@@ -369,7 +401,7 @@ def ro_crate(
         if mains and mains[0].path in files:
             files[mains[0].path]["description"] = f"product {p.internal_name} ({p.product_type})"
     crate.root_dataset["mentions"] = [{"@id": m.id} for m in mentions]
-    crate.root_dataset["hasPart"] = [{"@id": e.id} for e in files.values()]
+    crate.root_dataset["hasPart"] = [{"@id": workflow.id}] + [{"@id": e.id} for e in files.values()]
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     crate.write(dest)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ALGORITHM = "sha256"
-CHUNK = 1 << 20
 IGNORED = {".snakemake_timestamp"}  # Snakemake's directory-output marker, not data
 
 
@@ -19,11 +18,9 @@ class Member:
 
 
 def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
+    """Streaming sha256 (hashlib.file_digest reads into one reused buffer, no copies)."""
     with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def collection_members(root: str | Path) -> list[Member]:

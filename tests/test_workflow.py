@@ -70,6 +70,45 @@ def test_plain_snakemake_reports_bad_config(tmp_path, sample_catalogs):
     assert "crossmatch.radius_arcsec" in proc.stdout + proc.stderr
 
 
+def embedding_config(tmp_path, shared_data) -> Path:
+    config = yaml.safe_load((ROOT / "config" / "embedding.yaml").read_text())
+    config["input"]["path"] = str(shared_data / "photometry" / "test_dc2_training_9816.hdf5")
+    path = tmp_path / "embedding.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_embedding_lint_and_dry_run(tmp_path, shared_data):
+    cfg = embedding_config(tmp_path, shared_data)
+    proc = snakemake("--configfile", cfg, "--lint", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+    proc = snakemake(
+        "--configfile", cfg, "--profile", str(ROOT / "profiles/local"), "--dry-run", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for rule in (
+        "prepare_embedding_features",
+        "fit_embedding",
+        "compute_embedding_metrics",
+        "plot_embedding",
+        "summarize_embedding",
+        "embedding_manifest",
+    ):
+        assert rule in proc.stdout, rule
+
+
+def test_embedding_bad_setting_stops_before_any_job(tmp_path, shared_data):
+    cfg = embedding_config(tmp_path, shared_data)
+    data = yaml.safe_load(cfg.read_text())
+    data["umap"]["n_neighbors"] = 1
+    cfg.write_text(yaml.safe_dump(data))
+    proc = snakemake("--configfile", cfg, "--dry-run", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "umap.n_neighbors" in proc.stdout + proc.stderr
+    assert "2-200" in proc.stdout + proc.stderr
+
+
 def training_set_config(tmp_path) -> Path:
     """A tiny Training Set config: a reference Parquet file and an LSST-layout photometry file."""
     import pandas as pd

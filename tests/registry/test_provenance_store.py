@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,8 @@ from registry.exports import prov_document, prov_json, ro_crate
 from registry.hashing import checksum_path
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+REPO = Path(__file__).resolve().parents[2]
+VALIDATE_CRATE = REPO / "tests" / "support" / "validate_crate.py"
 RRC, TS = "Reference Redshift Catalog", "Training Set"
 COLS = [ColumnSpec("ra", "ra"), ColumnSpec("dec", "dec"), ColumnSpec("z", "z")]
 RUN_ID = "00000000-0000-4000-8000-000000000001"
@@ -153,6 +157,7 @@ def test_check_finds_changed_files(registry_url, tmp_path):
 
 def _normalise(text: str, tmp_path: Path) -> str:
     text = text.replace(tmp_path.resolve().as_uri(), "file://TMP").replace(str(tmp_path), "TMP")
+    text = text.replace(REPO.as_uri(), "file://REPO")  # the workflow: wherever the repo lives
     # checksums and sizes of Parquet files depend on the pyarrow version that wrote them
     text = re.sub(r"[0-9a-f]{64}", "SHA256", text)
     text = re.sub(r'"\$": "\d+"', '"$": "SIZE"', text)
@@ -207,6 +212,30 @@ def test_ro_crate_golden_and_profile(tmp_path):
         e.get("@type") == "PropertyValue" and e["name"] == "crossmatch" for e in graph.values()
     )
     _golden("ro-crate.json", _normalise(json.dumps(meta, indent=2, sort_keys=True), tmp_path))
+
+
+def test_ro_crate_passes_the_provenance_run_crate_validator(tmp_path):
+    """rocrate-validator (the RO-Crate community's checker) at REQUIRED severity, offline."""
+    pytest.importorskip("rocrate_validator", reason="roc-validator is not installed")
+    runs, products = _export_inputs(tmp_path)
+    path = ro_crate(runs, products, tmp_path / "crate", name="golden")
+    proc = subprocess.run(
+        [sys.executable, VALIDATE_CRATE, path, "provenance-run-crate-0.5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    issues = [f"{i['check']['identifier']}: {i['message']}" for i in report["issues"]]
+    assert report["passed"] and proc.returncode == 0, issues
+    assert set(report["statistics"]["profiles"]) >= {
+        "provenance-run-crate-0.5",
+        "workflow-run-crate-0.5",
+        "process-run-crate-0.5",
+        "workflow-ro-crate-1.0",
+        "ro-crate-1.1",
+    }
+    assert report["statistics"]["total_passed_checks"] >= 70
 
 
 def test_upgrade_from_0001_keeps_products(tmp_path):

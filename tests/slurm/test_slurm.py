@@ -23,7 +23,7 @@ def write_config(workdir: Path, sample_catalogs, **overrides) -> Path:
     folder = next(iter(sample_catalogs.values())).parent
     for cat in config["catalogs"]:
         cat["path"] = str(folder / Path(cat["path"]).name)
-    config["registry"] = {"register": False}
+    config["registry"] = {"register": False, "url": f"sqlite:///{workdir / 'registry.sqlite'}"}
     config["output"] = {"formats": ["parquet"]}
     config.update(overrides)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -92,6 +92,18 @@ def test_slurm_output_is_byte_identical_to_local(slurm, sample_catalogs, tmp_pat
     workers = [j for j in jobs if j[1] == "pzforge-dask"]
     assert len(workers) >= 2  # Dask workers of partition + find_duplicates ran as SLURM jobs
     assert not [j for j in workers if j[3] in ("PENDING", "RUNNING")]  # and were all shut down
+    # provenance: every job recorded with the SLURM job id and node it ran on
+    from registry import Registry
+
+    reg = Registry.from_url(f"sqlite:///{remote.parent / 'registry.sqlite'}")
+    (summary,) = reg.list_runs()
+    run_info = reg.get_run(summary["id"])
+    assert run_info["status"] == "success" and run_info["executor"] == "slurm"
+    slurm_jobs = {(i, node) for i, jname, node, _s in jobs if jname != "pzforge-dask"}
+    recorded = {(j["slurm_job_id"], j["node"]) for j in run_info["jobs"] if j["slurm_job_id"]}
+    assert recorded and recorded <= slurm_jobs, (recorded, slurm_jobs)
+    local_rules = {j["rule"] for j in run_info["jobs"] if not j["slurm_job_id"]}
+    assert local_rules <= {"combined_manifest"}, local_rules  # localrule: runs on the host
 
 
 def test_failed_job_fails_the_run_and_shows_its_log(slurm, sample_catalogs, tmp_path):

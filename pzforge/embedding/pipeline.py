@@ -1,0 +1,385 @@
+"""The steps of the embedding pipeline, one function per Snakemake rule (scripts/embedding_*.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pzforge.embedding import features as feat
+from pzforge.embedding import fit
+from pzforge.embedding.metrics import compute_metrics
+from pzforge.jobs import read_json, write_json
+from pzforge.manifest import ColumnAssociation, ProductManifest
+
+log = logging.getLogger(__name__)
+FEATURE_PREFIX = "feature:"
+VALIDATION_RESULTS = "Validation Results"
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
+    """Byte-reproducible Parquet (no index, fixed compression), written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, compression="zstd")
+    tmp.replace(path)
+
+
+def _needed_columns(columns: dict[str, Any], features: dict[str, Any]) -> list[str]:
+    wanted = [columns.get("id"), columns.get("redshift"), columns.get("survey")]
+    wanted += list(columns.get("labels") or []) + feat.feature_inputs(features)
+    return list(dict.fromkeys(c for c in wanted if c))
+
+
+def prepare_features(
+    source: dict[str, Any],
+    columns: dict[str, Any],
+    features: dict[str, Any],
+    sampling: dict[str, Any],
+    out_parquet: str | Path,
+    out_json: str | Path,
+    min_rows: int = 20,
+) -> dict[str, Any]:
+    """Read the input, build and clean the features, sample, standardise, write both files."""
+    from pzforge.io import list_columns, read_table
+
+    path, fmt = source["path"], source["format"]
+    needed = _needed_columns(columns, features)
+    available = list_columns(path, fmt, hdf5_key=source.get("hdf5_key"))
+    missing = [c for c in needed if c not in available]
+    if missing:
+        from pzforge.errors import InputDataError
+
+        raise InputDataError(
+            f"{path}: column {missing[0]!r} not found; columns are: {', '.join(available[:60])}"
+        )
+    raw = read_table(path, fmt, needed, hdf5_key=source.get("hdf5_key"))
+    fs = feat.prepare(
+        raw,
+        features=features,
+        columns=columns,
+        sampling=sampling,
+        source=str(path),
+        min_rows=min_rows,
+    )
+    table = fs.meta.copy()
+    for i, name in enumerate(fs.names):
+        table[FEATURE_PREFIX + name] = fs.X[:, i]
+    write_parquet(table, out_parquet)
+    stats = {"source": {k: v for k, v in source.items() if v is not None}, **fs.stats}
+    write_json(stats, out_json)
+    log.info(
+        "%d rows in, %d valid, %d sampled; dropped: %s",
+        stats["rows_in"],
+        stats["rows_valid"],
+        stats["rows_sampled"],
+        stats["dropped"],
+    )
+    return stats
+
+
+def read_features(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    table = pd.read_parquet(path)
+    names = [c for c in table.columns if c.startswith(FEATURE_PREFIX)]
+    X = table[names].to_numpy(dtype="float64")
+    meta = table.drop(columns=names)
+    return meta, X, [n[len(FEATURE_PREFIX) :] for n in names]
+
+
+def check_enough_rows(
+    n: int, umap_params: dict[str, Any], settings: dict[str, Any] | None = None
+) -> None:
+    """Fewer valid rows than the settings need is an InputDataError naming the setting."""
+    needs = [(int(umap_params["n_neighbors"]) + 1, "umap.n_neighbors + 1")]
+    if settings:
+        needs += [
+            (2 * max(int(k) for k in settings["k"]) + 1, "2 x max(metrics.k) + 1"),
+            (int(settings["knn_k"]) + 1, "metrics.knn_k + 1"),
+            (int(settings["photoz_k"]) * int(settings["photoz_folds"]), "photoz_k x photoz_folds"),
+        ]
+    for need, what in needs:
+        if n < need:
+            from pzforge.errors import InputDataError
+
+            raise InputDataError(
+                f"only {n} rows have valid features, but {what} = {need} rows are needed; "
+                "lower that setting or check the input's missing values (features.json)"
+            )
+
+
+def fit_embedding(
+    features_parquet: str | Path,
+    umap_params: dict[str, Any],
+    stability: dict[str, Any],
+    out_embedding: str | Path,
+    out_replicates: str | Path,
+) -> dict[str, float]:
+    """UMAP fit of the sample plus the stability replicates; returns seconds per step."""
+    import time
+
+    meta, X, _names = read_features(features_parquet)
+    check_enough_rows(len(X), umap_params)
+    t0 = time.perf_counter()
+    Y = fit.fit_umap(X, umap_params)
+    t1 = time.perf_counter()
+    rows, fits = fit.stability_replicates(X, umap_params, stability)
+    t2 = time.perf_counter()
+    coords = pd.DataFrame({"id": meta["id"]})
+    for i in range(Y.shape[1]):
+        coords[f"umap_{i + 1}"] = Y[:, i]
+    write_parquet(coords, out_embedding)
+    parts = []
+    for name, R in fits.items():
+        part = pd.DataFrame({"replicate": name, "row": rows.astype("int64")})
+        for i in range(R.shape[1]):
+            part[f"c_{i + 1}"] = R[:, i]
+        parts.append(part)
+    if not parts:  # no replicate asked for: keep an empty table with the right columns
+        parts.append(pd.DataFrame({"replicate": pd.Series([], dtype=object), "row": []}))
+    write_parquet(pd.concat(parts, ignore_index=True), out_replicates)
+    timings = {"fit": t1 - t0, "stability_fits": t2 - t1}
+    log.info("UMAP fit of %d rows: %.1f s; stability fits: %.1f s", len(X), *timings.values())
+    return timings
+
+
+def _replicates(
+    X: np.ndarray,
+    Y_umap: np.ndarray,
+    replicates: pd.DataFrame,
+    umap_params: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """Stability inputs of UMAP (from the fit rule) and of PCA (refitted here, it is cheap)."""
+    if replicates.empty:
+        return {}
+    cols = [c for c in replicates.columns if c.startswith("c_")]
+    main = f"seed_{int(umap_params['random_state'])}"
+    groups = {name: part for name, part in replicates.groupby("replicate", sort=True)}
+    rows = next(iter(groups.values()))["row"].to_numpy()
+    same = groups.pop(main, None)
+    others = [part[cols].to_numpy() for part in groups.values()]
+    umap = {
+        "rows": rows,
+        "same_seed": None if same is None else same[cols].to_numpy(),
+        "other_seeds": others,
+    }
+    pca = {"rows": rows, "same_seed": None, "other_seeds": []}
+    if len(rows) < len(X):
+        pca["same_seed"] = fit.fit_pca(X[rows], Y_umap.shape[1])
+    return {"umap": umap, "pca": pca}
+
+
+def compute_embedding_metrics(
+    features_parquet: str | Path,
+    features_json: str | Path,
+    embedding_parquet: str | Path,
+    replicates_parquet: str | Path,
+    *,
+    settings: dict[str, Any],
+    umap_params: dict[str, Any],
+    stability: dict[str, Any],
+    out_parquet: str | Path,
+    out_json: str | Path,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Metrics of the UMAP embedding and of a PCA baseline; the output table with scores."""
+    meta, X, names = read_features(features_parquet)
+    check_enough_rows(len(X), umap_params, settings)
+    coords = pd.read_parquet(embedding_parquet)
+    ucols = [c for c in coords.columns if c.startswith("umap_")]
+    Y = coords[ucols].to_numpy(dtype="float64")
+    P = fit.fit_pca(X, Y.shape[1])
+    reps = _replicates(X, Y, pd.read_parquet(replicates_parquet), umap_params)
+    z = meta["z"].to_numpy(dtype="float64") if "z" in meta else None
+    metrics, per_point, timings = compute_metrics(
+        X,
+        {"umap": Y, "pca": P},
+        settings=settings,
+        metric=umap_params["metric"],
+        z=z,
+        replicates=reps,
+    )
+    out = meta.copy()
+    for i, c in enumerate(ucols):
+        out[c] = Y[:, i]
+    for i in range(P.shape[1]):
+        out[f"pca_{i + 1}"] = P[:, i]
+    out["knn_preservation"] = per_point["umap"]
+    out["knn_preservation_pca"] = per_point["pca"]
+    write_parquet(out, out_parquet)
+    stats = read_json(features_json)
+    result = {
+        "description": (
+            "Quality of a UMAP embedding of photometric features and of a PCA baseline of the "
+            "same data; definitions in docs/embedding.md."
+        ),
+        "input": stats,
+        "features": names,
+        "umap": dict(umap_params),
+        "settings": dict(settings),
+        "stability": dict(stability),
+        "metrics": metrics,
+    }
+    write_json(result, out_json)
+    for name, secs in timings.items():
+        log.info("metric %s: %.2f s", name, secs)
+    return result, timings
+
+
+def make_plots(
+    embedding_parquet: str | Path, out_dir: str | Path, html: str | Path, run_name: str
+) -> list[Path]:
+    from pzforge.embedding import plots
+
+    df = pd.read_parquet(embedding_parquet)
+    made = plots.png_plots(df, out_dir, run_name)
+    made.append(plots.html_plot(df, html, f"{run_name}: UMAP embedding"))
+    return made
+
+
+def summary_text(metrics_json: str | Path, outputs: list[str]) -> str:
+    """The run's readable summary (printed by `pzforge run`)."""
+    data = read_json(metrics_json)
+    stats, m = data["input"], data["metrics"]
+    dropped = ", ".join(f"{k}: {v}" for k, v in stats["dropped"].items()) or "none"
+    u = data["umap"]
+    lines = [
+        f"embedding of {stats['source'].get('product_name') or stats['source']['path']}",
+        f"rows in: {stats['rows_in']}; dropped: {stats['rows_dropped']} ({dropped}); "
+        f"valid: {stats['rows_valid']}; sampled: {stats['rows_sampled']}",
+        f"features ({len(data['features'])}): {', '.join(data['features'])}",
+        f"UMAP: metric={u['metric']} n_neighbors={u['n_neighbors']} min_dist={u['min_dist']} "
+        f"n_components={u['n_components']} random_state={u['random_state']}",
+        "metric                      UMAP       PCA",
+    ]
+
+    def row(label: str, a: Any, b: Any) -> str:
+        def f(v: Any) -> str:
+            return "-" if v is None else f"{v:.4f}"
+
+        return f"{label:<26}{f(a):>8}  {f(b):>8}"
+
+    ks = sorted(m["umap"]["trustworthiness"], key=int)
+    for k in ks:
+        lines.append(
+            row(
+                f"trustworthiness k={k}",
+                m["umap"]["trustworthiness"][k],
+                m["pca"]["trustworthiness"][k],
+            )
+        )
+    for k in ks:
+        lines.append(
+            row(f"continuity k={k}", m["umap"]["continuity"][k], m["pca"]["continuity"][k])
+        )
+    lines.append(
+        row(
+            "kNN preservation",
+            m["umap"]["knn_preservation"]["mean_jaccard"],
+            m["pca"]["knn_preservation"]["mean_jaccard"],
+        )
+    )
+    lines.append(
+        row("distance Spearman", m["umap"]["distance_spearman"], m["pca"]["distance_spearman"])
+    )
+    lines.append(
+        row(
+            "TriMap global score", m["umap"]["trimap_global_score"], m["pca"]["trimap_global_score"]
+        )
+    )
+    for key in ("seed_disparity", "subsample_disparity"):
+        lines.append(
+            row(
+                f"Procrustes {key.split('_')[0]}",
+                m["umap"]["stability"].get(key),
+                m["pca"]["stability"].get(key),
+            )
+        )
+    if "photoz" in m["umap"]:
+        lines.append(
+            row(
+                "photo-z sigma_NMAD",
+                m["umap"]["photoz"]["sigma_nmad"],
+                m["pca"]["photoz"]["sigma_nmad"],
+            )
+        )
+        lines.append(
+            row(
+                "  / features",
+                m["umap"]["photoz"]["sigma_nmad_ratio"],
+                m["pca"]["photoz"]["sigma_nmad_ratio"],
+            )
+        )
+        lines.append(
+            row("photo-z scatter", m["umap"]["photoz"]["scatter"], m["pca"]["photoz"]["scatter"])
+        )
+        lines.append(
+            f"features' own photo-z sigma_NMAD {m['features_photoz']['sigma_nmad']:.4f}, "
+            f"scatter {m['features_photoz']['scatter']:.4f}"
+        )
+    lines.append("outputs:")
+    lines += [f"  {p}" for p in outputs]
+    return "\n".join(lines) + "\n"
+
+
+def embedding_columns(meta_cols: list[str], n_components: int) -> list[ColumnAssociation]:
+    roles = {
+        "id": ("id", "meta.id;meta.main", None),
+        "z": ("z", "src.redshift", None),
+        "survey": ("survey", None, None),
+    }
+    cols = []
+    for name in meta_cols:
+        role, ucd, unit = roles.get(name, ("other", None, None))
+        cols.append(ColumnAssociation(name=name, role=role, ucd=ucd, unit=unit))
+    for prefix in ("umap", "pca"):
+        cols += [
+            ColumnAssociation(name=f"{prefix}_{i + 1}", role="other") for i in range(n_components)
+        ]
+    cols += [
+        ColumnAssociation(name="knn_preservation", role="other"),
+        ColumnAssociation(name="knn_preservation_pca", role="other"),
+    ]
+    return cols
+
+
+def embedding_manifest(
+    *,
+    embedding_parquet: str | Path,
+    aux_files: list[str | Path],
+    metrics_json: str | Path,
+    settings: dict[str, Any],
+    run_name: str,
+) -> ProductManifest:
+    """The Validation Results product: embedding table (main file), metrics, plots, HTML."""
+    data = read_json(metrics_json)
+    src = data["input"]["source"]
+    u = data["umap"]
+    t15 = data["metrics"]["umap"]["trustworthiness"]
+    t_text = ", ".join(f"T@{k}={t15[k]:.3f}" for k in sorted(t15, key=int))
+    what = src.get("product_name") or Path(src["path"]).name
+    description = settings.get("description") or (
+        f"UMAP embedding (metric={u['metric']}, n_neighbors={u['n_neighbors']}, "
+        f"min_dist={u['min_dist']}, {u['n_components']}D, seed {u['random_state']}) of "
+        f"{data['input']['rows_sampled']} objects of {what} on features "
+        f"{', '.join(data['features'])}, with quality metrics against a PCA baseline ({t_text}). "
+        "Main file: coordinates with ids, labels and per-point kNN preservation; auxiliary: "
+        "metrics JSON, PNG plots and an offline interactive HTML plot. Made by pzforge embedding."
+    )
+    meta_cols = [c for c in pd.read_parquet(embedding_parquet).columns]
+    meta_cols = [c for c in meta_cols if not c.startswith(("umap_", "pca_", "knn_preservation"))]
+    return ProductManifest(
+        key="embedding",
+        name=settings.get("product_name") or run_name,
+        product_type=VALIDATION_RESULTS,
+        main_file=str(embedding_parquet),
+        aux_files=[str(p) for p in aux_files],
+        description=description,
+        columns=embedding_columns(meta_cols, int(u["n_components"])),
+        release=settings.get("release"),
+        derived_from=[int(src["product_id"])] if src.get("product_id") is not None else [],
+    )

@@ -1,0 +1,40 @@
+# Embedding: features of one catalog (file or registry product) -> UMAP fit (+ stability
+# replicates) -> metrics vs a PCA baseline -> plots -> summary -> product manifest (Validation Results).
+from pzforge.pipeline_embedding import refit_token, resolve_source
+
+
+SOURCE = resolve_source(config)
+REFIT_TOKEN = refit_token(config, f"{RESULTS}/embedding/fit_token.txt")
+
+
+def get_embedding_input(wildcards=None):
+    return SOURCE["path"]
+
+
+def get_embedding_outputs(wildcards=None):
+    return [
+        f"{RESULTS}/embedding/{RUN}.parquet",
+        f"{RESULTS}/embedding/metrics.json",
+        *get_embedding_plots(),
+        f"{RESULTS}/embedding/{RUN}.html",
+    ]
+
+
+def get_embedding_plots(wildcards=None):
+    names = ["by_knn_preservation"]
+    if config["columns"]["redshift"]:
+        names.insert(0, "by_redshift")
+    if config["columns"]["survey"]:
+        names.insert(-1, "by_survey")
+    return expand(f"{RESULTS}/embedding/plots/{{name}}.png", name=names)
+
+
+def get_manifests(wildcards=None):
+    return [f"{RESULTS}/products/embedding.json"]
+
+
+def get_final_output():
+    return [f"{RESULTS}/summary.txt", *get_manifests()]
+
+
+include: "../rules/embedding.smk"
