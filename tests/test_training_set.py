@@ -436,6 +436,28 @@ def test_no_overlap_is_a_clear_error_unless_empty_allowed(tmp_path, border_catal
     assert stats["rows"] == 0
     empty = pd.read_parquet(outputs["training_set"][1])
     assert len(empty) == 0 and {"id", "z", "phot_id", "sep_arcsec"} <= set(empty.columns)
+    # ... and it can be registered: the Parquet file is its main file (no HATS tile exists)
+    from pzforge.manifest import write_manifest
+    from pzforge.register import register_manifests, training_set_manifest
+
+    hats_dir, parquet = outputs["training_set"]
+    cfg = base_config(photometry=no_bands)
+    manifest = training_set_manifest(
+        key="training_set",
+        hats_dir=hats_dir,
+        parquet=parquet,
+        aux_files=[],
+        settings={"product_name": "empty ts"},
+        run_name="empty",
+        derived_from=[],
+        photometry=cfg["photometry"],
+        magnitudes=cfg["magnitudes"],
+    )
+    assert manifest.main_file == str(parquet)
+    write_manifest(manifest, tmp_path / "m.json")
+    url = f"sqlite:///{tmp_path / 'reg.sqlite'}"
+    (receipt,) = register_manifests([tmp_path / "m.json"], {"url": url})
+    assert receipt["product_type"] == "Training Set"
 
 
 def test_split_as_two_products(tmp_path, border_catalogs):
