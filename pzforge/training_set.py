@@ -156,8 +156,18 @@ def ingest_reference(
             else np.nan
         )
     if "z_flag" in cols:
-        flag = pd.to_numeric(raw[cols["z_flag"]], errors="coerce")
-        df["z_flag_homogenized"] = flag.astype("Float64").round().astype("Int8")
+        flag = pd.to_numeric(raw[cols["z_flag"]], errors="coerce").astype("Float64")
+        off_scale = flag.notna() & ~flag.isin([0, 1, 2, 3, 4, 6])
+        if off_scale.any():
+            raise InputDataError(
+                f"{where}: z_flag column {cols['z_flag']!r} is not on the homogenized 0-4 (6 star) "
+                f"scale (e.g. {flag[off_scale].head(3).tolist()}); map reference.columns.z_flag "
+                "to a homogenized flag (a combine_redshift output has z_flag_homogenized) or to null"
+            )
+        unknown = flag.isna() & raw[cols["z_flag"]].notna()
+        if unknown.any():
+            stats["z_flag_not_numeric_as_unknown"] = int(unknown.sum())
+        df["z_flag_homogenized"] = flag.astype("Int8")
     else:
         df["z_flag_homogenized"] = pd.array([pd.NA] * len(df), dtype="Int8")
     for name in keep:

@@ -408,6 +408,26 @@ def test_hats_inputs_on_both_sides(tmp_path, border_catalogs):
     assert sorted(got["phot_id"]) == sorted(phot["phot_id"])
 
 
+def test_reference_flags_must_be_on_the_homogenized_scale(tmp_path):
+    from pzforge.training_set import ingest_reference
+
+    path = tmp_path / "ref.parquet"
+    pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "ra": [1.0, 2.0],
+            "dec": [0.0, 0.0],
+            "z": [0.1, 0.2],
+            "z_err": [0.01, 0.01],
+            "z_flag_homogenized": [4, 23],
+        }
+    ).to_parquet(path)
+    ref = base_config(reference={"path": str(path)})["reference"]
+    location = {"path": str(path), "format": "parquet", "product_id": None}
+    with pytest.raises(InputDataError, match=r"not on the homogenized 0-4 .* \[23\.0\]"):
+        ingest_reference(ref, location, tmp_path / "out")
+
+
 def build(tmp: Path, ref_dir: Path, phot: Path, margin: Path, **cfg) -> tuple[dict, dict]:
     config = base_config(**cfg)
     keys = ["train", "test"] if config["split"]["output"] == "products" else ["training_set"]
