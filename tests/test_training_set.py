@@ -574,6 +574,27 @@ def test_rubin_object_table_fluxes(shared_data, tmp_path):
     assert sum(pstats.bands["r"].values()) == 100
 
 
+@pytest.mark.parametrize("fmt", ["csv", "fits"])
+def test_photometry_formats_give_the_same_parts(shared_data, tmp_path, fmt):
+    from astropy.table import Table
+
+    src = pd.read_parquet(shared_data / "photometry" / "rubin_dm_dc2_example.pq")
+    path = tmp_path / f"rubin.{fmt}"
+    if fmt == "csv":
+        src.to_csv(path, index=False)
+    else:
+        Table.from_pandas(src).write(path)
+    results = {}
+    for name, p in (
+        ("parquet", shared_data / "photometry" / "rubin_dm_dc2_example.pq"),
+        (fmt, path),
+    ):
+        cfg = base_config(photometry={"path": str(p), "flux_type": "gaap1p0"})["photometry"]
+        ingest_photometry(cfg, tmp_path / name, {"id", "ra", "dec"})
+        results[name] = pd.read_parquet(tmp_path / name)
+    pd.testing.assert_frame_equal(results["parquet"], results[fmt], check_dtype=False)
+
+
 # --- end to end: real ASTRODEEP photometry x real spec-z, through the CLI ----------------------------
 
 GOODSS_SPECZ = {
