@@ -21,6 +21,10 @@ def check_config(config: dict[str, Any]) -> None:
             "photometry: give exactly one of photometry.product (a registry id or internal name) "
             "and photometry.path (a file or HATS catalog)"
         )
+    if phot_in.get("margin_cache") and not phot_in["columns"].get("id"):
+        raise ConfigError(
+            "photometry.margin_cache (a HATS catalog used as it is) needs photometry.columns.id"
+        )
     radius = config["crossmatch"]["radius_arcsec"]
     margin = config["partition"]["margin_threshold_arcsec"]
     if margin < radius:
@@ -58,7 +62,8 @@ def check_config(config: dict[str, Any]) -> None:
 
 
 def input_paths(config: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    return [(config["reference"], "path"), (config["photometry"], "path")]
+    phot = config["photometry"]
+    return [(config["reference"], "path"), (phot, "path"), (phot, "margin_cache")]
 
 
 def preflight(config: dict[str, Any]) -> None:
@@ -82,6 +87,34 @@ def preflight(config: dict[str, Any]) -> None:
     phot = {**config["photometry"], **location}
     path, fmt = Path(location["path"]), location["format"]
     where = f"photometric catalog ({path})"
+    if phot.get("margin_cache"):
+        check_margin_cache(phot["margin_cache"], fmt, config["crossmatch"]["radius_arcsec"])
     if fmt in ("parquet", "hats", "csv"):  # cheap column listing; others are checked by the job
         available = io.list_columns(path, fmt)
         check_photometry_columns(phot, available, where)
+
+
+def check_margin_cache(margin: str, fmt: str, radius: float) -> None:
+    """An existing margin cache: the photometry is HATS, the cache exists and is wide enough."""
+    if fmt != "hats":
+        raise InputDataError(
+            f"photometry.margin_cache is only for a HATS photometric catalog (this one is {fmt}); "
+            "remove it to ingest and partition the photometry"
+        )
+    props = Path(margin) / "hats.properties"
+    if not props.is_file():
+        raise InputDataError(
+            f"photometry.margin_cache {margin}: not a HATS margin cache (no hats.properties)"
+        )
+    values = dict(
+        line.split("=", 1)
+        for line in props.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    threshold = float(values.get("hats_margin_threshold", "nan"))
+    if not threshold >= radius:
+        raise InputDataError(
+            f"photometry.margin_cache {margin}: margin threshold {threshold} arcsec is smaller than "
+            f"crossmatch.radius_arcsec ({radius}); matches across tile borders would be missed. "
+            "Build a wider margin cache or drop margin_cache to re-partition"
+        )

@@ -254,6 +254,31 @@ def reserved_names(ref_columns: list[str]) -> set[str]:
     return {*ref_columns, *MATCH_COLUMNS, "subset", "_healpix_29"}
 
 
+def photometry_renames(
+    phot: dict[str, Any], wanted: list[str], reserved: set[str]
+) -> dict[str, str]:
+    """Photometric column -> output name: phot_id/phot_ra/phot_dec, phot_<name> on a clash."""
+    cols = phot["columns"]
+    rename = {cols["ra"]: "phot_ra", cols["dec"]: "phot_dec"}
+    if cols.get("id"):
+        rename[cols["id"]] = "phot_id"
+    for c in wanted:
+        if c not in rename and c in reserved:
+            rename[c] = f"phot_{c}"
+    return rename
+
+
+def direct_photometry_columns(
+    phot: dict[str, Any], phot_hats: str | Path, ref_columns: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """A HATS photometric catalog used as it is: the columns to load and their output names."""
+    where = _context("photometric", phot_hats)
+    available = io.list_columns(phot_hats, "hats")
+    check_photometry_columns(phot, available, where)
+    wanted = photometry_source_columns(phot, available)
+    return wanted, photometry_renames(phot, wanted, reserved_names(ref_columns))
+
+
 def ingest_photometry(
     phot: dict[str, Any], out_dir: str | Path, reserved: set[str]
 ) -> dict[str, Any]:
@@ -270,12 +295,7 @@ def ingest_photometry(
     check_photometry_columns(phot, available, where)
     wanted = photometry_source_columns(phot, available)
     cols = phot["columns"]
-    rename = {cols["ra"]: "phot_ra", cols["dec"]: "phot_dec"}
-    if cols.get("id"):
-        rename[cols["id"]] = "phot_id"
-    for c in wanted:
-        if c not in rename and c in reserved:
-            rename[c] = f"phot_{c}"
+    rename = photometry_renames(phot, wanted, reserved)
     stats: dict[str, Any] = {"path": str(path), "format": fmt, "rows_in": 0, "dropped": {}}
     out_dir = Path(out_dir)
     if out_dir.exists():
@@ -340,8 +360,12 @@ def crossmatch(
     n_neighbors: int,
     columns: list[str] | None = None,
     client=None,
+    rename: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Nearest photometric object of every spectroscopic object within the radius.
+
+    ``columns``/``rename``: photometric columns to load and their output names (for a HATS
+    photometric catalog used as it is; ingested photometry already has its output names).
 
     lsdb's k-NN crossmatch per tile, the right side with its margin cache (mandatory), so
     neighbours across tile borders are found. One row per matched spectroscopic object, with
@@ -360,7 +384,7 @@ def crossmatch(
             n_neighbors=n_neighbors,
             radius_arcsec=radius_arcsec,
             require_right_margin=True,
-            suffixes=("", ""),
+            suffixes=("", _RIGHT_SUFFIX),
             suffix_method="overlapping_columns",
         )
     except RuntimeError as exc:
@@ -369,7 +393,22 @@ def crossmatch(
         raise
     result = compute(matched, client).reset_index(drop=True)
     result = result.rename(columns={"_dist_arcsec": "sep_arcsec"})
+    if rename:
+        result = result.rename(columns=_result_names(list(left.columns), rename))
     return nearest_per_reference(result, n_neighbors)
+
+
+_RIGHT_SUFFIX = "__phot"
+
+
+def _result_names(left_columns: list[str], rename: dict[str, str]) -> dict[str, str]:
+    """Crossmatch result column -> output name (right columns clashing with left ones carry
+    the suffix lsdb added)."""
+    out = {}
+    for source, target in rename.items():
+        in_result = source + _RIGHT_SUFFIX if source in left_columns else source
+        out[in_result] = target
+    return out
 
 
 def nearest_per_reference(pairs: pd.DataFrame, n_neighbors: int | None = None) -> pd.DataFrame:
@@ -505,11 +544,22 @@ def build_training_set(
     """
     xm, mags = config["crossmatch"], config["magnitudes"]
     phot_cfg = config["photometry"]
-    import lsdb  # noqa: F401  (imported before the clock starts: timings are of the work)
+    import lsdb  # imported before the clock starts: timings are of the work
 
+    columns = rename = None
+    if phot_cfg.get("margin_cache"):  # a HATS photometric catalog used as it is
+        ref_columns = list(lsdb.open_catalog(str(ref_hats)).columns)
+        columns, rename = direct_photometry_columns(phot_cfg, phot_hats, ref_columns)
     started = time.perf_counter()
     matches = crossmatch(
-        ref_hats, phot_hats, phot_margin, xm["radius_arcsec"], xm["n_neighbors"], client=client
+        ref_hats,
+        phot_hats,
+        phot_margin,
+        xm["radius_arcsec"],
+        xm["n_neighbors"],
+        columns=columns,
+        client=client,
+        rename=rename,
     )
     stats: dict[str, Any] = {"matched_reference_rows": int(len(matches))}
     seconds = {"crossmatch": time.perf_counter() - started}
@@ -521,9 +571,9 @@ def build_training_set(
             "catalogs cover the same sky (and ra/dec columns), or set allow_empty: true to "
             "register an empty training set"
         )
-    kept, dropped = resolve_many_to_one(
-        matches if len(matches) else _empty_matches(ref_hats, phot_hats)
-    )
+    if len(matches) == 0:
+        matches = _empty_matches(ref_hats, phot_hats, columns, rename)
+    kept, dropped = resolve_many_to_one(matches)
     stats["many_to_one_dropped"] = int(len(dropped))
     stats["many_to_one_dropped_ids"] = dropped["id"].astype(str).head(100).tolist()
     table = _with_photometry(kept, phot_cfg, mags, stats)
@@ -547,11 +597,12 @@ def build_training_set(
     return stats
 
 
-def _empty_matches(ref_hats, phot_hats) -> pd.DataFrame:
+def _empty_matches(ref_hats, phot_hats, columns=None, rename=None) -> pd.DataFrame:
     import lsdb
 
     left = lsdb.open_catalog(str(ref_hats)).meta
-    right = lsdb.open_catalog(str(phot_hats)).meta
+    right = lsdb.open_catalog(str(phot_hats), columns=columns).meta
+    right = right.rename(columns=rename or {})
     cols = {**{c: left[c] for c in left.columns}, **{c: right[c] for c in right.columns}}
     df = _plain_dtypes(pd.DataFrame(cols).iloc[:0].reset_index(drop=True))
     return df.assign(sep_arcsec=pd.Series(dtype="float64"), n_candidates=pd.Series(dtype="int64"))

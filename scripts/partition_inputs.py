@@ -1,4 +1,4 @@
-"""Snakemake script: reference and photometry as HATS, photometry with margin (pzforge.partition)."""
+"""Snakemake script: reference (and photometry, with margin) as HATS (pzforge.partition)."""
 
 from typing import TYPE_CHECKING
 
@@ -28,16 +28,18 @@ if __name__ == "__main__":
                 n_workers=threads,
                 client=client,
             )
-            phot = partition_catalog(
-                sorted(Path(snakemake.input.photometry).glob("*.parquet")),
-                snakemake.output.photometry,
-                snakemake.output.margin,
-                settings,
-                n_workers=threads,
-                ra_column="phot_ra",
-                dec_column="phot_dec",
-                sort_column="phot_id",
-                client=client,
-            )
+            phot = None
+            if hasattr(snakemake.output, "photometry"):  # not when the photometry is used as is
+                phot = partition_catalog(
+                    sorted(Path(snakemake.input.photometry).glob("*.parquet")),
+                    snakemake.output.photometry,
+                    snakemake.output.margin,
+                    settings,
+                    n_workers=threads,
+                    ra_column="phot_ra",
+                    dec_column="phot_dec",
+                    sort_column="phot_id",
+                    client=client,
+                )
         write_json({"reference": ref, "photometry": phot}, snakemake.output.info)
         log.info("partitioned: reference %s, photometry %s", ref, phot)

@@ -810,3 +810,31 @@ def test_missing_band_fails_before_any_job(goodss):
         env={"PZFORGE_REGISTRY_URL": url},
     )
     assert proc.returncode == 1 and "no product 999" in proc.stderr, proc.stderr
+
+
+@pytestmark_slow
+def test_hats_photometry_used_as_is_gives_the_same_training_set(goodss, shared_data):
+    """photometry.margin_cache: a HATS photometric catalog crossmatched without re-partitioning."""
+    workdir, _, _, url, cfg = goodss
+    raw = pd.read_parquet(shared_data / "photometry" / "astrodeep-gs43_random_sample.parquet")
+    to_hats(raw, "RA", "DEC", workdir / "ad_hats", workdir / "ad_margin", rows=2000)
+    env = {"PZFORGE_REGISTRY_URL": url}
+    direct = [
+        "--set", "run_name=goodss_direct",
+        "--set", "photometry.product=null",
+        "--set", f"photometry.path={workdir / 'ad_hats'}",
+        "--set", f"photometry.margin_cache={workdir / 'ad_margin'}",
+    ]  # fmt: skip
+    narrow = pzforge(
+        "run", "training_set", "-c", cfg, *direct, "--set", "crossmatch.radius_arcsec=6",
+        "--set", "partition.margin_threshold_arcsec=6", cwd=workdir, env=env,
+    )  # fmt: skip
+    assert narrow.returncode == 1 and "margin threshold 5.0 arcsec is smaller" in narrow.stderr
+    proc = pzforge("run", "training_set", "-c", cfg, *direct, cwd=workdir, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = workdir / "results"
+    assert not (results / "goodss_direct" / "hats" / "photometry").exists()  # not re-partitioned
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(results / "goodss_direct" / "training" / "training_set.parquet"),
+        pd.read_parquet(results / "goodss" / "training" / "training_set.parquet"),
+    )

@@ -8,12 +8,22 @@ from pzforge.training_set import resolve_photometry, resolve_reference
 REFERENCE = resolve_reference(config["reference"], config["registry"]["url"])
 PHOTOMETRY = resolve_photometry(config["photometry"], config["registry"]["url"])
 PHOTOMETRY_SETTINGS = {**config["photometry"], **PHOTOMETRY}
+# A HATS photometric catalog with its own margin cache is crossmatched as it is.
+DIRECT = config["photometry"]["margin_cache"] is not None
 SPLIT = config["split"]
 
 
 wildcard_constraints:
     product="training_set|train|test",
     fmt="csv|fits|hdf5",
+
+
+def get_photometry_hats(wildcards=None):
+    return PHOTOMETRY["path"] if DIRECT else f"{RESULTS}/hats/photometry"
+
+
+def get_photometry_margin(wildcards=None):
+    return config["photometry"]["margin_cache"] if DIRECT else f"{RESULTS}/hats/photometry_margin"
 
 
 def get_output_keys(wildcards=None):
@@ -59,3 +69,12 @@ def get_final_output():
 
 
 include: "../rules/training_set.smk"
+
+
+if DIRECT:
+
+    include: "../rules/training_set_direct.smk"
+
+else:
+
+    include: "../rules/training_set_partition.smk"
