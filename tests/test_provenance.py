@@ -10,6 +10,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from prov.model import ProvDocument
@@ -208,3 +209,56 @@ def test_failed_run_keeps_provenance_and_registers_nothing(tmp_path, sample_cata
     ]
     assert "no_such_column" in failed[0]["error"]
     assert any(j["status"] == "incomplete" for j in detail["jobs"])  # planned, never finished
+
+
+def test_lineage_through_a_second_pipeline(reruns, tmp_path):
+    """combine_redshift -> training_set: the Training Set points back to the combined catalog,
+    and the lineage queries (API and CLI) walk the chain both ways."""
+    workdir, url, env, (_r1, r2) = reruns
+    reg = Registry.from_url(url)
+    combined = reg.get_run(r2)["products"][0]
+    # photometry of the same objects, 0.2 arcsec away, fluxes in microjansky
+    cat = pd.read_parquet(workdir / "results" / "prov_test" / "combined" / "prov_test.parquet")
+    phot = cat[["ra", "dec"]].iloc[::2].reset_index(drop=True)
+    phot["dec"] += 0.2 / 3600
+    phot.insert(0, "objid", range(len(phot)))
+    for band, flux in (("g", 1.0), ("r", 2.0)):
+        phot[f"f_{band}"] = flux + 0.001 * phot["objid"]
+        phot[f"e_{band}"] = 0.1
+    phot.to_parquet(tmp_path / "phot.parquet")
+    config = {
+        "pipeline": "training_set",
+        "run_name": "prov_training",
+        "reference": {"product": combined["internal_name"]},
+        "photometry": {
+            "path": str(tmp_path / "phot.parquet"),
+            "columns": {"id": "objid", "ra": "ra", "dec": "dec"},
+            "bands": ["g", "r"],
+            "value_column": "f_{band}",
+            "error_column": "e_{band}",
+            "flux_unit": "uJy",
+        },
+        "output": {"formats": ["parquet"]},
+    }
+    cfg = workdir / "training.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    proc = pzforge("run", "training_set", "-c", cfg, cwd=workdir, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_id = RUN_ID.search(proc.stdout).group(1)
+    (training,) = reg.get_run(run_id)["products"]
+    assert training["product_type"] == "Training Set"
+
+    assert [p["id"] for p in reg.upstream(training["id"])] == [combined["id"]]
+    assert training["id"] in [p["id"] for p in reg.downstream(combined["id"])]
+    info = reg.product_provenance(training["id"])
+    assert info["run_id"] == run_id and [p["id"] for p in info["upstream"]] == [combined["id"]]
+    up = pzforge("provenance", "upstream", str(training["id"]), cwd=workdir, env=env)
+    assert up.returncode == 0 and combined["internal_name"] in up.stdout, up.stderr
+    down = pzforge("provenance", "downstream", combined["internal_name"], cwd=workdir, env=env)
+    assert down.returncode == 0 and training["internal_name"] in down.stdout, down.stderr
+    # the PROV document of the training set carries the derivation from the combined catalog
+    doc = json.loads(reg.export_prov_json([training["id"]]))
+    derivations = {
+        (d["prov:generatedEntity"], d["prov:usedEntity"]) for d in doc["wasDerivedFrom"].values()
+    }
+    assert (f"product:{training['id']}", f"product:{combined['id']}") in derivations
