@@ -77,16 +77,9 @@ def show(ref: Ref, fmt: FormatOpt = Format.table, url: UrlOpt = None) -> None:
     _print_run(run)
 
 
-def _short_reason(reason: str | None) -> str:
-    """'Missing output files: a, b, c [changed params: ...]' -> the cause and the params."""
-    if not reason:
-        return ""
-    cause = reason.split(":", 1)[0]
-    changed = reason[reason.find("[changed params:") :] if "[changed params:" in reason else ""
-    return f"{cause} {changed}".strip()
-
-
 def _print_run(run: dict[str, Any]) -> None:
+    from pzforge.provenance_report import short_reason
+
     out.print(
         f"[bold]run[/bold] {run['id']}  {run['pipeline']} ({run['run_name']})  "
         f"[{'green' if run['status'] == 'success' else 'red'}]{run['status']}[/]"
@@ -113,7 +106,7 @@ def _print_run(run: dict[str, Any]) -> None:
             str(b.get("wall_s") or ""),
             str(b.get("max_rss_mb") or ""),
             j.get("node") or j.get("host") or "",
-            _short_reason(j.get("reason")),
+            short_reason(j.get("reason")),
         )
     out.print(table)
     files = Table(title="files made")

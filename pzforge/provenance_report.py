@@ -21,6 +21,15 @@ th{background:#f3f3f3}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-siz
 """
 
 
+def short_reason(reason: str | None) -> str:
+    """'Missing output files: a, b, c [changed params: ...]' -> the cause and the params."""
+    if not reason:
+        return ""
+    cause = reason.split(":", 1)[0]
+    changed = reason[reason.find("[changed params:") :] if "[changed params:" in reason else ""
+    return f"{cause} {changed}".strip()
+
+
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
@@ -66,7 +75,8 @@ def dag_svg(run: dict[str, Any]) -> str:
     columns: dict[int, list[str]] = defaultdict(list)
     for r in sorted(counts, key=lambda r: (layer[r], r)):
         columns[layer[r]].append(r)
-    w, h, gx, gy = 190, 44, 60, 22
+    # boxes as wide as the longest rule name (13 px text is about 8 px a character)
+    w, h, gx, gy = max(150, 8 * max(len(r) for r in counts) + 24), 44, 60, 22
     pos = {}
     for col, rules in columns.items():
         for i, r in enumerate(rules):
@@ -132,7 +142,7 @@ def render_report(
             (j.get("benchmark") or {}).get("cpu_time_s"),
             j.get("slurm_job_id") or "",
             j.get("node") or j.get("host") or "",
-            j.get("reason") or "",
+            short_reason(j.get("reason")),
         ]
         for j in run["jobs"]
     ]
