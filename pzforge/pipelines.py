@@ -14,6 +14,7 @@ Hooks modules are imported lazily, so a pipeline's heavy dependencies are loaded
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -50,3 +51,23 @@ def absolutize_paths(pipeline: str, config: dict[str, Any], base: Path) -> dict[
             p = Path(value).expanduser()
             container[key] = str(p if p.is_absolute() else (base / p).resolve())
     return config
+
+
+def on_submit_host(workflow: Any, name: str, compute: Callable[[], Any]) -> Any:
+    """Compute a value (e.g. a registry product's main file) once, on the submitting host.
+
+    Snakemake re-reads the workflow in every job process (locally and on SLURM nodes). A value
+    that needs the registry is computed by the main process and saved with the run
+    (``.pzforge/runs/<run>/resolved/<name>.json``); jobs read it back, so nodes never need the
+    registry and every job sees what the plan was made with. JSON-serialisable values only.
+    """
+    from pzforge.jobs import read_json, write_json
+    from pzforge.provenance import ensure_run_id, run_dir
+
+    path = run_dir(ensure_run_id()) / "resolved" / f"{name}.json"
+    if not workflow.is_main_process and path.is_file():
+        return read_json(path)
+    value = compute()
+    if workflow.is_main_process:
+        write_json(value, path)
+    return value

@@ -119,3 +119,36 @@ def test_config_readme_documents_every_key():
     assert (CONFIG_DIR / "README.md").read_text() == render(), (
         "run: python -m pzforge.config_docs > config/README.md"
     )
+
+
+def test_on_submit_host_computes_once_and_jobs_read_it(tmp_path, monkeypatch):
+    """Registry lookups happen on the submitting host; job processes reuse the saved answer."""
+    from types import SimpleNamespace
+
+    from pzforge.pipelines import on_submit_host
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PZFORGE_RUN_ID", "00000000-0000-4000-8000-000000000042")
+    calls = []
+
+    def lookup():
+        calls.append(1)
+        return {"path": "/data/main.parquet", "product_id": 7}
+
+    main, job = SimpleNamespace(is_main_process=True), SimpleNamespace(is_main_process=False)
+    assert on_submit_host(main, "reference", lookup) == {
+        "path": "/data/main.parquet",
+        "product_id": 7,
+    }
+    assert (
+        on_submit_host(job, "reference", lambda: pytest.fail("a job queried the registry"))[
+            "product_id"
+        ]
+        == 7
+    )
+    assert len(calls) == 1
+    saved = tmp_path / ".pzforge/runs/00000000-0000-4000-8000-000000000042/resolved/reference.json"
+    assert saved.is_file()
+    # a job started without the saved answer (another working directory) still works
+    monkeypatch.chdir(tmp_path / ".pzforge")
+    assert on_submit_host(job, "reference", lookup)["product_id"] == 7 and len(calls) == 2

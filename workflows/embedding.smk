@@ -1,9 +1,10 @@
 # Embedding: features of one catalog (file or registry product) -> UMAP fit (+ stability
 # replicates) -> metrics vs a PCA baseline -> plots -> summary -> product manifest (Validation Results).
 from pzforge.pipeline_embedding import refit_token, resolve_source
+from pzforge.pipelines import on_submit_host
 
 
-SOURCE = resolve_source(config)
+SOURCE = on_submit_host(workflow, "embedding_source", lambda: resolve_source(config))
 REFIT_TOKEN = refit_token(config, f"{RESULTS}/embedding/fit_token.txt")
 
 

@@ -1,12 +1,22 @@
 # Training Set Maker: ingest the reference (a product or a file) and the photometry -> both as
 # HATS (the photometry with a margin cache) -> nearest-neighbour crossmatch, one spectroscopic row
 # per photometric object, magnitudes, split -> HATS + Parquet (+ exports) -> summary -> registry.
+from pzforge.pipelines import on_submit_host
 from pzforge.training_set import resolve_photometry, resolve_reference
 
 
-# Resolved once on the submitting host: a product reference becomes its main file (read only).
-REFERENCE = resolve_reference(config["reference"], config["registry"]["url"])
-PHOTOMETRY = resolve_photometry(config["photometry"], config["registry"]["url"])
+# Resolved once on the submitting host (jobs read the saved answer): a product reference
+# becomes its main file.
+REFERENCE = on_submit_host(
+    workflow,
+    "reference",
+    lambda: resolve_reference(config["reference"], config["registry"]["url"]),
+)
+PHOTOMETRY = on_submit_host(
+    workflow,
+    "photometry",
+    lambda: resolve_photometry(config["photometry"], config["registry"]["url"]),
+)
 PHOTOMETRY_SETTINGS = {**config["photometry"], **PHOTOMETRY}
 # A HATS photometric catalog with its own margin cache is crossmatched as it is.
 DIRECT = config["photometry"]["margin_cache"] is not None
