@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pzforge.jobs import read_json, write_json
+from registry.store import ColumnSpec as ColumnAssociation  # the registry's column meaning
 
 PRODUCT_TYPES = (
     "Reference Redshift Catalog",
@@ -20,17 +21,6 @@ PRODUCT_TYPES = (
     "Photo-z Estimates",
     "Other",
 )
-
-
-@dataclass
-class ColumnAssociation:
-    """A column's meaning: role (id, ra, dec, z, z_err, z_flag, magnitude, ... or other)."""
-
-    name: str
-    role: str
-    ucd: str | None = None
-    unit: str | None = None
-    dtype: str | None = None
 
 
 @dataclass

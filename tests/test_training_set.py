@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +27,8 @@ from pzforge.training_set import (
     reference_matches,
     resolve_many_to_one,
 )
+from tests.test_pipeline import SPECZ, pzforge
 
-PZFORGE = str(Path(sys.executable).parent / "pzforge")
-RUN_TIMEOUT = 300
 LSST_BANDS = ["u", "g", "r", "i", "z", "y"]
 
 
@@ -597,39 +593,11 @@ def test_photometry_formats_give_the_same_parts(shared_data, tmp_path, fmt):
 
 # --- end to end: real ASTRODEEP photometry x real spec-z, through the CLI ----------------------------
 
-GOODSS_SPECZ = {
-    "3dhst_v4.1.5": ({"id": "phot_id", "ra": "ra", "dec": "dec", "z": "z_best"}, "survey_name"),
-    "jades_dr3": (
-        {
-            "id": "unique_id",
-            "ra": "RA_TARG",
-            "dec": "Dec_TARG",
-            "z": "z_Spec",
-            "z_flag": "z_Spec_flag",
-        },
-        "survey_name",
-    ),
-    "vvds_final_release": (
-        {"id": "NUM", "ra": "ALPHA", "dec": "DELTA", "z": "Z", "z_flag": "ZFLAGS"},
-        "survey_name",
-    ),
-    "candels_clean": (
-        {"ra": "RA", "dec": "DEC", "z": "redshift", "z_flag": "quality", "type": "type"},
-        "source",
-    ),
+GOODSS_SPECZ = {  # the GOODS-South spec-z samples, with the column maps of the combine tests
+    stem: SPECZ[stem]
+    for stem in ("3dhst_v4.1.5", "jades_dr3", "vvds_final_release", "candels_clean")
 }
 ASTRODEEP_BANDS = ["B435_HLF", "V606_HLF", "I775_HLF", "Z850_HLF", "f125w", "f160w"]
-
-
-def pzforge(*args, cwd, env=None):
-    return subprocess.run(
-        [PZFORGE, *map(str, args)],
-        cwd=cwd,
-        env=dict(os.environ, **(env or {})),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-    )
 
 
 def register_specz_reference(shared_data: Path, workdir: Path, url: str) -> int:
