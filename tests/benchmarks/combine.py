@@ -117,6 +117,23 @@ class PeakRSS(threading.Thread):
             time.sleep(0.1)
 
 
+def run_pipeline(pipeline: str, work: Path) -> tuple[float, int]:
+    """``pzforge run PIPELINE -c work/config.yaml`` in ``work``: wall seconds, peak tree RSS."""
+    cmd = [str(Path(sys.executable).parent / "pzforge"), "run", pipeline]
+    cmd += ["-c", str(work / "config.yaml"), "-w", str(work)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = PeakRSS(proc.pid)
+    sampler.start()
+    output, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    sampler.stop.set()
+    if proc.returncode != 0:
+        print(output)
+        raise SystemExit("pipeline failed")
+    return wall, sampler.peak
+
+
 def floor_seconds(catalogs: list[dict], out: Path) -> float:
     start = time.perf_counter()
     with pq.ParquetWriter(
@@ -166,25 +183,7 @@ def main() -> None:
     print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f} s")
     config = {"run_name": "bench", "catalogs": catalogs, "registry": {"register": False}}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [
-        str(Path(sys.executable).parent / "pzforge"),
-        "run",
-        "combine_redshift",
-        "-c",
-        str(work / "config.yaml"),
-        "-w",
-        str(work),
-    ]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sampler = PeakRSS(proc.pid)
-    sampler.start()
-    output, _ = proc.communicate()
-    wall = time.perf_counter() - start
-    sampler.stop.set()
-    if proc.returncode != 0:
-        print(output)
-        raise SystemExit("pipeline failed")
+    wall, peak = run_pipeline("combine_redshift", work)
     floor = floor_seconds(catalogs, work / "floor.parquet")
     rules = rule_seconds(work / "benchmarks" / "bench")
     dup = rules.get("find_duplicates", 0) + rules.get("resolve_duplicates", 0)
@@ -194,7 +193,7 @@ def main() -> None:
     print(f"rows                 {args.rows:,}")
     print(f"wall seconds         {wall:.1f}")
     print(f"rows/s               {args.rows / wall:,.0f}")
-    print(f"peak RSS (tree)      {sampler.peak / 2**30:.2f} GiB")
+    print(f"peak RSS (tree)      {peak / 2**30:.2f} GiB")
     print(f"floor seconds        {floor:.1f}  (read inputs once + write one Parquet)")
     print(f"ratio to floor       {wall / floor:.1f}x")
     for rule, sec in sorted(rules.items()):

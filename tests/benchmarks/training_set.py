@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ import pyarrow.parquet as pq
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from combine import PeakRSS, rule_seconds  # noqa: E402
+from combine import rule_seconds, run_pipeline  # noqa: E402
 
 CHUNK = 1_000_000
 POST_PARTITION = ("make_training_set", "summarize_training_set", "export_training_set")
@@ -127,25 +126,7 @@ def main() -> None:
         "registry": {"register": False},
     }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [
-        str(Path(sys.executable).parent / "pzforge"),
-        "run",
-        "training_set",
-        "-c",
-        str(work / "config.yaml"),
-        "-w",
-        str(work),
-    ]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sampler = PeakRSS(proc.pid)
-    sampler.start()
-    output, _ = proc.communicate()
-    wall = time.perf_counter() - start
-    sampler.stop.set()
-    if proc.returncode != 0:
-        print(output)
-        raise SystemExit("pipeline failed")
+    wall, peak = run_pipeline("training_set", work)
     rules = rule_seconds(work / "benchmarks" / "bench")
     hats = work / "results" / "bench" / "hats"
     bare = bare_crossmatch(hats / "reference", hats / "photometry", hats / "photometry_margin")
@@ -157,7 +138,7 @@ def main() -> None:
     print(f"training set rows    {rows:,}")
     print(f"wall seconds         {wall:.1f}")
     print(f"rows/s (spec+phot)   {11 * n / wall:,.0f}")
-    print(f"peak RSS (tree)      {sampler.peak / 2**30:.2f} GiB")
+    print(f"peak RSS (tree)      {peak / 2**30:.2f} GiB")
     for rule, sec in sorted(rules.items()):
         print(f"  rule {rule:<24} {sec:8.1f} s")
     job = rules.get("make_training_set", 0.0)
