@@ -4,7 +4,9 @@ The validator fetches the RO-Crate JSON-LD context from w3id.org. We serve it fr
 through a requests transport adapter, so every check still runs: 1.1's from tests/data (the file
 rocrate 0.13.0 shipped as rocrate/data/ro-crate.jsonld), 1.3's from the installed rocrate. Usage:
 
-    python tests/support/validate_crate.py CRATE_DIR PROFILE   # prints the JSON report
+    python tests/support/validate_crate.py CRATE/ro-crate-metadata.json PROFILE [SEVERITY]
+
+prints the JSON report (a detached crate is a standalone metadata file).
 """
 
 from __future__ import annotations
