@@ -17,7 +17,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from pzforge import duplicates, resolve
-from pzforge.partition import WRITE_TABLE_KWARGS
+from pzforge.partition import WRITE_TABLE_KWARGS, write_hats
 from pzforge.schema import COLUMNS, RESOLUTION_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,6 @@ def write_combined(
     out_parquet: str | Path,
 ) -> dict[str, Any]:
     """Write the combined catalog as HATS (lsdb.write_catalog) and as one sorted Parquet file."""
-    import dask
     import lsdb
 
     out_hats, out_parquet = Path(out_hats), Path(out_parquet)
@@ -164,17 +163,7 @@ def write_combined(
     combined = catalog.map_partitions(
         lambda part: _apply_resolution(part, lookup, mode)[columns], meta=meta
     )
-    with dask.config.set(scheduler="threads"):
-        combined.write_catalog(
-            str(out_hats),
-            catalog_name=out_hats.name,
-            as_collection=False,
-            overwrite=True,
-            progress_bar=False,
-            write_table_kwargs=WRITE_TABLE_KWARGS,
-            create_thumbnail=False,
-            error_if_empty=False,
-        )
+    write_hats(combined, out_hats)
     rows = _write_flat_parquet(out_hats, columns, extra, out_parquet)
     return {"rows": rows, "hats": str(out_hats), "parquet": str(out_parquet)}
 

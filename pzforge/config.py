@@ -203,3 +203,14 @@ def union_extra_columns(config: Mapping[str, Any]) -> dict[str, str]:
             "`columns:` instead, or rename it"
         )
     return dict(sorted(extra.items()))
+
+
+def check_margin_covers_radius(config: Mapping[str, Any], lost: str) -> None:
+    """The margin cache must be at least the crossmatch radius, or ``lost`` go missing at borders."""
+    radius = config["crossmatch"]["radius_arcsec"]
+    margin = config["partition"]["margin_threshold_arcsec"]
+    if margin < radius:
+        raise ConfigError(
+            f"partition.margin_threshold_arcsec ({margin}) must be at least crossmatch.radius_arcsec "
+            f"({radius}), or {lost} across tile borders would be missed"
+        )

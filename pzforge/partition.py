@@ -17,6 +17,24 @@ log = logging.getLogger(__name__)
 WRITE_TABLE_KWARGS = {"compression": "zstd", "compression_level": 3}
 
 
+def write_hats(catalog: Any, out_dir: str | Path) -> None:
+    """Write an lsdb catalog as one HATS catalog (threads, no progress bar, empty allowed)."""
+    import dask
+
+    out_dir = Path(out_dir)
+    with dask.config.set(scheduler="threads"):
+        catalog.write_catalog(
+            str(out_dir),
+            catalog_name=out_dir.name,
+            as_collection=False,
+            overwrite=True,
+            progress_bar=False,
+            write_table_kwargs=WRITE_TABLE_KWARGS,
+            create_thumbnail=False,
+            error_if_empty=False,
+        )
+
+
 def partition_catalog(
     inputs: Sequence[str | Path],
     catalog_dir: str | Path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pzforge.config import check_margin_covers_radius
 from pzforge.errors import ConfigError
 from pzforge.ingest import preflight  # noqa: F401  (the pipeline's preflight hook)
 
@@ -15,13 +16,7 @@ def check_config(config: dict[str, Any]) -> None:
         if name in seen:
             raise ConfigError(f"two catalogs are named {name!r}; catalog names must be unique")
         seen.add(name)
-    radius = config["crossmatch"]["radius_arcsec"]
-    margin = config["partition"]["margin_threshold_arcsec"]
-    if margin < radius:
-        raise ConfigError(
-            f"partition.margin_threshold_arcsec ({margin}) must be at least crossmatch.radius_arcsec "
-            f"({radius}), or pairs across tile borders would be missed"
-        )
+    check_margin_covers_radius(config, "pairs")
     for cat in config["catalogs"]:
         if "survey" not in cat and not cat.get("flags_homogenized"):
             raise ConfigError(

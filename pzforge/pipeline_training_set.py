@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pzforge.config import check_margin_covers_radius
 from pzforge.errors import ConfigError, InputDataError
 
 
@@ -25,13 +26,7 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError(
             "photometry.margin_cache (a HATS catalog used as it is) needs photometry.columns.id"
         )
-    radius = config["crossmatch"]["radius_arcsec"]
-    margin = config["partition"]["margin_threshold_arcsec"]
-    if margin < radius:
-        raise ConfigError(
-            f"partition.margin_threshold_arcsec ({margin}) must be at least crossmatch.radius_arcsec "
-            f"({radius}), or matches across tile borders would be missed"
-        )
+    check_margin_covers_radius(config, "matches")
     phot, mags = config["photometry"], config["magnitudes"]
     if mags["non_detection"] == "upper_limit" and phot["quantity"] == "magnitude":
         raise ConfigError(

@@ -37,7 +37,7 @@ from scipy.spatial import cKDTree
 from pzforge import io, photometry
 from pzforge.duplicates import chord_length, chord_to_arcsec, unit_vectors
 from pzforge.errors import ConfigError, InputDataError
-from pzforge.partition import WRITE_TABLE_KWARGS
+from pzforge.partition import WRITE_TABLE_KWARGS, write_hats
 
 log = logging.getLogger(__name__)
 
@@ -682,7 +682,6 @@ def write_table(
 
 def _write_hats(df: pd.DataFrame, table: pa.Table, hats_dir: Path, ref_hats: str | Path) -> None:
     """The rows as HATS tiles aligned with the reference catalog's (lsdb.write_catalog)."""
-    import dask
     import lsdb
 
     ids = table.column("id").combine_chunks()
@@ -697,13 +696,4 @@ def _write_hats(df: pd.DataFrame, table: pa.Table, hats_dir: Path, ref_hats: str
 
     ref = lsdb.open_catalog(str(ref_hats), columns=["id"])
     catalog = ref.map_partitions(_tile, meta=meta)
-    with dask.config.set(scheduler="threads"):
-        catalog.write_catalog(
-            str(hats_dir),
-            catalog_name=hats_dir.name,
-            as_collection=False,
-            overwrite=True,
-            progress_bar=False,
-            write_table_kwargs=WRITE_TABLE_KWARGS,
-            error_if_empty=False,
-        )
+    write_hats(catalog, hats_dir)
