@@ -114,6 +114,9 @@ def find_pairs(
     """
     import lsdb
 
+    from pzforge.jit_cache import enable_jit_cache
+
+    enable_jit_cache()
     columns = ["id", "ra", "dec"]
     left = lsdb.open_catalog(str(catalog_dir), columns=columns)
     right = lsdb.open_catalog(str(catalog_dir), columns=columns, margin_cache=str(margin_dir))

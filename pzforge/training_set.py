@@ -375,7 +375,9 @@ def crossmatch(
     import lsdb
 
     from pzforge.duplicates import compute
+    from pzforge.jit_cache import enable_jit_cache
 
+    enable_jit_cache()
     left = lsdb.open_catalog(str(ref_hats))
     right = lsdb.open_catalog(str(phot_hats), columns=columns, margin_cache=str(phot_margin))
     try:
@@ -536,11 +538,12 @@ def build_training_set(
     config: dict[str, Any],
     outputs: dict[str, str | Path],
     client=None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """Crossmatch, many-to-one, photometry, split; write HATS + Parquet per output key.
 
     ``outputs`` maps a product key (``training_set``, or ``train`` and ``test``) to
-    ``(hats_dir, parquet)``. Returns the statistics the summary reports.
+    ``(hats_dir, parquet)``. Returns the statistics the summary reports and the training rows
+    (all subsets), so the summary is computed from memory instead of re-reading the files.
     """
     xm, mags = config["crossmatch"], config["magnitudes"]
     phot_cfg = config["photometry"]
@@ -594,7 +597,7 @@ def build_training_set(
         write_table(part.reset_index(drop=True), hats_dir, parquet, ref_hats)
     seconds["write"] = time.perf_counter() - started
     stats["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
-    return stats
+    return stats, table
 
 
 def _empty_matches(ref_hats, phot_hats, columns=None, rename=None) -> pd.DataFrame:

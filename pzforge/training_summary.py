@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from pzforge.jobs import read_json
+from pzforge.jobs import write_json
 from pzforge.photometry import MAG_PREFIX, MAGERR_PREFIX
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -37,25 +39,37 @@ def _histogram(values: np.ndarray, bins: np.ndarray) -> dict[str, list]:
     return {"edges": [round(float(e), 6) for e in edges], "counts": counts.astype(int).tolist()}
 
 
+def _is_in(values: pd.Series, value_set: pd.Series) -> np.ndarray:
+    """``values.isin(value_set)`` by Arrow's hash lookup: 0.15 s instead of pandas' 3 s for 1M
+    string ids against 800k."""
+    arr, lookup = pa.Array.from_pandas(values), pa.Array.from_pandas(value_set)
+    if lookup.type != arr.type:  # e.g. an empty training set (null type)
+        lookup = lookup.cast(arr.type)
+    found = pc.is_in(arr, value_set=lookup)
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def read_reference_z(reference_dir: str | Path) -> pd.DataFrame:
+    """Ids and redshifts of the valid reference rows (the ingested reference parts)."""
+    dataset = pads.dataset(str(reference_dir), format="parquet")
+    return dataset.to_table(columns=["id", "z"]).to_pandas()
+
+
 def build_summary(
     *,
-    reference_dir: str | Path,
-    reference_stats: str | Path,
-    photometry_stats: str | Path,
-    partition: str | Path,
-    match_stats: str | Path,
-    training_parquets: list[str | Path],
+    table: pd.DataFrame,
+    reference: pd.DataFrame,
+    reference_stats: dict[str, Any],
+    photometry_stats: dict[str, Any],
+    partition: dict[str, Any],
+    match_stats: dict[str, Any],
     radius_arcsec: float,
     outputs: list[str],
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The summary dict, and the training rows (for the plots)."""
-    ref_stats, phot_stats = read_json(reference_stats), read_json(photometry_stats)
-    stats = read_json(match_stats)
-    table = pd.concat([pd.read_parquet(p) for p in training_parquets], ignore_index=True)
-    ref = (
-        pads.dataset(str(reference_dir), format="parquet").to_table(columns=["id", "z"]).to_pandas()
-    )
-    matched_mask = ref["id"].isin(table["id"]).to_numpy()
+) -> dict[str, Any]:
+    """The summary figures of a training set (``table``, all subsets) and its ``reference``
+    (id, z of every valid reference row); the other arguments are the jobs' statistics."""
+    ref_stats, phot_stats, stats, ref = reference_stats, photometry_stats, match_stats, reference
+    matched_mask = _is_in(ref["id"], table["id"])
     z_all = ref["z"].to_numpy(dtype="float64")
     z_top = max(float(np.nanmax(z_all)) if len(z_all) else 1.0, 1e-3)
     z_bins = np.linspace(0.0, float(np.ceil(z_top * 10) / 10), 41)
@@ -63,7 +77,7 @@ def build_summary(
     summary: dict[str, Any] = {
         "reference": ref_stats,
         "photometry": phot_stats,
-        "partition": read_json(partition),
+        "partition": partition,
         "radius_arcsec": radius_arcsec,
         "reference_rows": int(len(ref)),
         "matched_before_many_to_one": stats["matched_reference_rows"],
@@ -97,7 +111,7 @@ def build_summary(
             **_quantiles(finite),
             "histogram": _histogram(finite, np.arange(10.0, 36.01, 0.5)),
         }
-    return summary, table
+    return summary
 
 
 def render_text(summary: dict[str, Any]) -> str:
@@ -233,4 +247,34 @@ def render_page(summary: dict[str, Any], plots: list[Path], page: Path) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["MAGERR_PREFIX", "build_summary", "make_plots", "render_page", "render_text"]
+def write_summary(
+    summary: dict[str, Any],
+    table: pd.DataFrame,
+    *,
+    json_path: str | Path,
+    text_path: str | Path,
+    page_path: str | Path,
+    plots_dir: str | Path,
+    bands: list[str],
+    colour_bands: list[str] | None,
+) -> list[Path]:
+    """Plots, then the JSON (listing them), the text and the Markdown page; returns the plots."""
+    plots = make_plots(summary, table, plots_dir, bands, colour_bands)
+    summary = {**summary, "plots": [str(p) for p in plots]}
+    write_json(summary, json_path)
+    Path(text_path).write_text(render_text(summary))
+    page = Path(page_path)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(render_page(summary, plots, page))
+    return plots
+
+
+__all__ = [
+    "MAGERR_PREFIX",
+    "build_summary",
+    "make_plots",
+    "read_reference_z",
+    "render_page",
+    "render_text",
+    "write_summary",
+]

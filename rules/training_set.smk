@@ -19,15 +19,24 @@ rule ingest_reference:
 
 
 rule make_training_set:
-    """Crossmatch (margins), one row per photometric object, magnitudes, split; HATS + Parquet."""
+    """Crossmatch (margins), one row per photometric object, magnitudes, split; HATS + Parquet;
+    the summary (JSON, text, Markdown page, PNG plots) from the rows while they are in memory."""
     input:
         reference=f"{RESULTS}/hats/reference",
         photometry=get_photometry_hats(),
         margin=get_photometry_margin(),
+        reference_rows=f"{RESULTS}/ingest/reference",
+        reference_stats=f"{RESULTS}/ingest/reference.json",
+        photometry_stats=f"{RESULTS}/ingest/photometry.json",
+        partition=f"{RESULTS}/hats/partition.json",
     output:
         hats=[directory(p) for p in get_training_hats()],
         parquet=get_training_parquet(),
         stats=f"{RESULTS}/training/match_stats.json",
+        summary=f"{RESULTS}/summary.json",
+        text=f"{RESULTS}/summary.txt",
+        page=f"{RESULTS}/report/summary.md",
+        plots=directory(f"{RESULTS}/report/plots"),
     params:
         crossmatch=config["crossmatch"],
         photometry=config["photometry"],
@@ -35,6 +44,8 @@ rule make_training_set:
         split=config["split"],
         allow_empty=config["allow_empty"],
         outputs=get_output_keys(),
+        output_paths=get_output_paths(),
+        report=config["report"],
     threads: 1
     conda:
         "../envs/pzforge.yaml"
@@ -60,35 +71,6 @@ rule export_training_set:
         f"{BENCH}/export_training_set/{{product}}.{{fmt}}.tsv"
     script:
         "../scripts/export_training_set.py"
-
-
-rule summarize_training_set:
-    """Summary JSON, a readable page (Markdown) and PNG plots."""
-    input:
-        reference=f"{RESULTS}/ingest/reference",
-        reference_stats=f"{RESULTS}/ingest/reference.json",
-        photometry_stats=f"{RESULTS}/ingest/photometry.json",
-        partition=f"{RESULTS}/hats/partition.json",
-        match_stats=f"{RESULTS}/training/match_stats.json",
-        parquet=get_training_parquet(),
-    output:
-        json=f"{RESULTS}/summary.json",
-        text=f"{RESULTS}/summary.txt",
-        page=f"{RESULTS}/report/summary.md",
-        plots=directory(f"{RESULTS}/report/plots"),
-    params:
-        radius_arcsec=config["crossmatch"]["radius_arcsec"],
-        bands=config["photometry"]["bands"],
-        colour_bands=config["report"]["colour_bands"],
-        outputs=get_output_paths(),
-    conda:
-        "../envs/pzforge.yaml"
-    log:
-        f"{LOGS}/summarize_training_set/summarize_training_set.log",
-    benchmark:
-        f"{BENCH}/summarize_training_set/summarize_training_set.tsv"
-    script:
-        "../scripts/summarize_training_set.py"
 
 
 rule training_set_manifest:

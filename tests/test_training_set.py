@@ -428,7 +428,7 @@ def build(tmp: Path, ref_dir: Path, phot: Path, margin: Path, **cfg) -> tuple[di
     config = base_config(**cfg)
     keys = ["train", "test"] if config["split"]["output"] == "products" else ["training_set"]
     outputs = {k: (tmp / f"{k}_hats", tmp / f"{k}.parquet") for k in keys}
-    stats = build_training_set(
+    stats, _ = build_training_set(
         ref_hats=ref_dir, phot_hats=phot, phot_margin=margin, config=config, outputs=outputs
     )
     return stats, outputs

@@ -147,7 +147,6 @@ def test_training_set_lint_and_dry_run(tmp_path):
         "partition_inputs",
         "make_training_set",
         "export_training_set",
-        "summarize_training_set",
         "training_set_manifest",
     ):
         assert rule in proc.stdout, rule

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +170,27 @@ def rule_seconds(bench_dir: Path) -> dict[str, float]:
             row = next(csv.DictReader(fh, delimiter="\t"))
         out[tsv.parent.name] = out.get(tsv.parent.name, 0.0) + float(row["s"])
     return out
+
+
+def job_windows(work: Path) -> dict[str, tuple[datetime, datetime]]:
+    """Per rule, the first start and the last end recorded by the jobs' provenance sidecars."""
+    out: dict[str, tuple[datetime, datetime]] = {}
+    for sidecar in (work / ".pzforge" / "runs").glob("*/jobs/*.json"):
+        job = json.loads(sidecar.read_text())
+        start = datetime.fromisoformat(job["started_at"])
+        end = datetime.fromisoformat(job["ended_at"])
+        if job["rule"] in out:
+            start, end = min(start, out[job["rule"]][0]), max(end, out[job["rule"]][1])
+        out[job["rule"]] = (start, end)
+    return out
+
+
+def seconds_after(work: Path, rule: str) -> float:
+    """Wall seconds from the end of ``rule``'s last job to the end of the run's last job
+    (process starts and Snakemake's scheduling included)."""
+    windows = job_windows(work)
+    last = max(end for _, end in windows.values())
+    return (last - windows[rule][1]).total_seconds()
 
 
 def main() -> None:
