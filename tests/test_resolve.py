@@ -169,3 +169,37 @@ def test_vectorized_resolution_scales():
     )
     out = resolve_groups(df, DEFAULT)
     assert (out.groupby("group_id")["tie_result"].apply(lambda s: (s == 1).sum() <= 1)).all()
+
+
+def test_member_order_does_not_matter_and_missing_type_ranks_last():
+    rows = [
+        ("b", 1, 0.5, 3, None, 0.1, "X"),
+        ("a", 1, 0.5, 3, "p", 0.1, "X"),
+        ("d", 2, 1.0, 4, "g", 0.2, "Y"),
+        ("c", 2, 1.0, 4, "s", 0.2, "Y"),
+    ]
+    forward = resolve_groups(members(rows), DEFAULT)
+    backward = resolve_groups(members(rows[::-1]), DEFAULT)
+    pd.testing.assert_frame_equal(forward, backward)
+    assert forward["id"].tolist() == ["a", "b", "c", "d"]  # sorted by (group_id, id)
+    assert ties(members(rows)) == {"a": 1, "b": 0, "c": 1, "d": 0}
+
+
+def _one_partition(tmp_path, ids):
+    part = tmp_path / "cat" / "dataset" / "Norder=0" / "Dir=0" / "Npix=1.parquet"
+    part.parent.mkdir(parents=True)
+    pd.DataFrame({"id": ids, "z": np.arange(len(ids), dtype=float)}).to_parquet(part)
+    return tmp_path / "cat"
+
+
+def test_load_members_keeps_group_order_and_names_missing_members(tmp_path):
+    from pzforge.combine import load_members
+    from pzforge.errors import PipelineError
+
+    catalog = _one_partition(tmp_path, ["x", "y", "z", "w"])
+    groups = pd.DataFrame({"id": ["z", "x", "w"], "group_id": [1, 1, 2]})
+    out = load_members(catalog, groups, ["z"])
+    assert out["id"].tolist() == ["z", "x", "w"]
+    assert out["z"].tolist() == [2.0, 0.0, 3.0]
+    with pytest.raises(PipelineError, match=r"not found .*\['q'\]"):
+        load_members(catalog, pd.DataFrame({"id": ["x", "q"], "group_id": [1, 1]}), ["z"])
