@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pzforge.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 # zstd level 3: same size as hats' default level 15, 1.5-4x faster (shared/notes/lsdb-hats.md).
@@ -98,7 +100,17 @@ def partition_catalog(
         else dask_client(dask_settings, n_workers=n_workers, need_client=True)
     ) as client:
         started = time.perf_counter()
-        pipeline_with_client(import_args, client)
+        try:
+            pipeline_with_client(import_args, client)
+        except ValueError as exc:
+            if "exceeds threshold" not in str(exc):
+                raise
+            raise ConfigError(
+                f"partition: {exc} (partition.pixel_threshold) at HEALPix order "
+                f"{settings['highest_healpix_order']} (partition.highest_healpix_order): the "
+                "field is too dense for tiles that small; raise partition.highest_healpix_order "
+                "(finer tiles) or partition.pixel_threshold"
+            ) from exc
         log.info("hats-import catalog: %.1f s", time.perf_counter() - started)
         if margin_dir is not None:
             started = time.perf_counter()

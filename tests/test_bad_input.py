@@ -214,3 +214,19 @@ def test_failure_mode_files(shared_data, tmp_path):
             spec["columns"] = {"id": "id", "ra": "ra", "dec": "dec", "z": "z", "z_flag": "z_flag"}
         proc = run_with(work, [spec])
         assert_clean_failure(proc, work, needle)
+
+
+def test_field_too_dense_for_the_finest_tiles_names_the_partition_keys(tmp_path):
+    from pzforge.errors import ConfigError
+    from pzforge.partition import partition_catalog
+
+    n = 300  # all in one order-2 pixel, more than the pixel threshold
+    path = tmp_path / "dense.parquet"
+    pd.DataFrame(
+        {"id": [f"r{i}" for i in range(n)], "ra": np.full(n, 10.0), "dec": np.full(n, 5.0)}
+    ).to_parquet(path)
+    settings = {"pixel_threshold": 100, "highest_healpix_order": 2, "margin_threshold_arcsec": 1}
+    with pytest.raises(
+        ConfigError, match=r"raise partition.highest_healpix_order .* or partition.pixel_thr"
+    ):
+        partition_catalog([path], tmp_path / "cat", None, settings, n_workers=1)

@@ -672,7 +672,7 @@ def goodss(shared_data, tmp_path_factory):
         "magnitudes": {"non_detection": "upper_limit"},
         "split": {"method": "random", "training_fraction": 0.8, "seed": 3},
         "output": {"formats": ["parquet", "csv", "fits", "hdf5"]},
-        "partition": {"pixel_threshold": 1000},
+        "partition": {"pixel_threshold": 1000, "highest_healpix_order": 10},  # many small tiles
     }
     cfg = workdir / "training.yaml"
     cfg.write_text(yaml.safe_dump(config))
