@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -43,16 +44,6 @@ def chord_to_arcsec(chord: np.ndarray) -> np.ndarray:
     return np.degrees(2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))) * 3600.0
 
 
-def _ordered_pairs(
-    ids_left: np.ndarray, ids_right: np.ndarray, li: np.ndarray, ri: np.ndarray, chord: np.ndarray
-) -> pd.DataFrame:
-    a, b = ids_left[li], ids_right[ri]
-    keep = a < b
-    return pd.DataFrame(
-        {"id_a": a[keep], "id_b": b[keep], "sep_arcsec": chord_to_arcsec(chord[keep])}
-    )
-
-
 def reference_pairs(df: pd.DataFrame, radius_arcsec: float) -> pd.DataFrame:
     """All pairs within the radius by one global KD-tree (the brute-force reference)."""
     xyz = unit_vectors(df["ra"].to_numpy(float), df["dec"].to_numpy(float))
@@ -66,9 +57,32 @@ def reference_pairs(df: pd.DataFrame, radius_arcsec: float) -> pd.DataFrame:
     return sort_pairs(pd.DataFrame({"id_a": a, "id_b": b, "sep_arcsec": sep}))
 
 
+def _strings(values) -> pa.Array:
+    """A pandas/numpy column of ids as one Arrow string array (no Python objects)."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        arr = values
+    else:
+        arr = pa.Array.from_pandas(values) if isinstance(values, pd.Series) else pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
+
+
 def sort_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    out = pairs.astype({"id_a": "string", "id_b": "string", "sep_arcsec": "float64"})
-    return out.sort_values(["id_a", "id_b"], kind="stable").reset_index(drop=True)
+    """Pairs sorted by (id_a, id_b), ids as pandas strings.
+
+    Arrow sorts UTF-8 bytes, which is code-point order like Python's ``str`` comparison (and
+    the ``id_a < id_b`` orientation); 5x faster than pandas' sort of 0.5M string pairs.
+    """
+    table = pa.table(
+        {
+            "id_a": _strings(pairs["id_a"]),
+            "id_b": _strings(pairs["id_b"]),
+            "sep_arcsec": pa.array(np.asarray(pairs["sep_arcsec"], dtype=float)),
+        }
+    )
+    table = table.take(pc.sort_indices(table, [("id_a", "ascending"), ("id_b", "ascending")]))
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
 
 
 def _all_pairs_algorithm(radius_arcsec: float, id_column: str):
@@ -81,28 +95,72 @@ def _all_pairs_algorithm(radius_arcsec: float, id_column: str):
         extra_columns = pd.DataFrame({"_dist_arcsec": pd.Series(dtype=pd.ArrowDtype(pa.float64()))})
 
         def perform_crossmatch(self, crossmatch_args):
-            left_xyz, right_xyz = self._get_point_coordinates(
-                crossmatch_args.left_df,
-                crossmatch_args.left_catalog_info,
-                crossmatch_args.right_df,
-                crossmatch_args.right_catalog_info,
-            )
+            args = crossmatch_args
             empty = np.array([], dtype=np.int64)
-            if len(left_xyz) == 0 or len(right_xyz) == 0:
+            if len(args.left_df) == 0 or len(args.right_df) == 0:
                 return empty, empty, self.extra_columns.iloc[:0]
-            left_tree, right_tree = cKDTree(left_xyz), cKDTree(right_xyz)
-            sdm = left_tree.sparse_distance_matrix(
-                right_tree, chord_length(self.radius_arcsec), output_type="ndarray"
-            )
-            li, ri, chord = sdm["i"].astype(np.int64), sdm["j"].astype(np.int64), sdm["v"]
-            left_ids = crossmatch_args.left_df[id_column].to_numpy(dtype=object)
-            right_ids = crossmatch_args.right_df[id_column].to_numpy(dtype=object)
-            keep = left_ids[li] < right_ids[ri]
-            li, ri, chord = li[keep], ri[keep], chord[keep]
+            left_ids = _strings(args.left_df[id_column])
+            right_ids = _strings(args.right_df[id_column])
+            if _right_is_left_plus_margin(args, left_ids, right_ids):
+                li, ri, chord = self._self_pairs(args, left_ids, right_ids)
+            else:
+                li, ri, chord = self._cross_pairs(args, left_ids, right_ids)
             dist = pd.Series(chord_to_arcsec(chord), dtype=pd.ArrowDtype(pa.float64()))
             return li, ri, pd.DataFrame({"_dist_arcsec": dist})
 
+        def _self_pairs(self, args, left_ids: pa.Array, right_ids: pa.Array):
+            """The tile against itself plus its margin: one tree and ``query_pairs``.
+
+            Half the work of a left-tree x right-tree search, which also returns every row
+            paired with itself. Pairs inside the tile are oriented by id; a tile-margin pair is
+            kept only when the tile row has the smaller id (the neighbouring tile keeps the
+            other orientation); margin-margin pairs belong to other tiles.
+            """
+            xyz = unit_vectors(
+                args.right_df[args.right_catalog_info.ra_column].to_numpy(dtype=float),
+                args.right_df[args.right_catalog_info.dec_column].to_numpy(dtype=float),
+            )
+            found = cKDTree(xyz).query_pairs(
+                chord_length(self.radius_arcsec), output_type="ndarray"
+            )
+            i, j = found[:, 0].astype(np.int64), found[:, 1].astype(np.int64)  # i < j
+            n_left = len(left_ids)
+            in_tile = i < n_left
+            i, j = i[in_tile], j[in_tile]
+            ids_i, ids_j = right_ids.take(i), right_ids.take(j)
+            forward = pc.less(ids_i, ids_j).to_numpy(zero_copy_only=False)
+            backward = (j < n_left) & pc.greater(ids_i, ids_j).to_numpy(zero_copy_only=False)
+            li = np.where(forward, i, j)[forward | backward]
+            ri = np.where(forward, j, i)[forward | backward]
+            return li, ri, np.linalg.norm(xyz[li] - xyz[ri], axis=1)
+
+        def _cross_pairs(self, args, left_ids: pa.Array, right_ids: pa.Array):
+            """General case (left and right tiles differ): every left x right pair in range."""
+            left_xyz, right_xyz = self._get_point_coordinates(
+                args.left_df, args.left_catalog_info, args.right_df, args.right_catalog_info
+            )
+            sdm = cKDTree(left_xyz).sparse_distance_matrix(
+                cKDTree(right_xyz), chord_length(self.radius_arcsec), output_type="ndarray"
+            )
+            li, ri, chord = sdm["i"].astype(np.int64), sdm["j"].astype(np.int64), sdm["v"]
+            keep = pc.less(left_ids.take(li), right_ids.take(ri)).to_numpy(zero_copy_only=False)
+            return li[keep], ri[keep], chord[keep]
+
     return AllPairsCrossmatch(radius_arcsec=radius_arcsec)
+
+
+def _right_is_left_plus_margin(args, left_ids: pa.Array, right_ids: pa.Array) -> bool:
+    """True when lsdb handed us a tile against itself: the right rows start with the left ones.
+
+    lsdb concatenates a right partition and then its margin; in a self-match of one catalog the
+    right partition is the left one. Checked on the ids, not assumed.
+    """
+    n_left = len(left_ids)
+    return (
+        (args.left_order, args.left_pixel) == (args.right_order, args.right_pixel)
+        and len(right_ids) >= n_left
+        and right_ids.slice(0, n_left).equals(left_ids)
+    )
 
 
 def find_pairs(
@@ -128,14 +186,15 @@ def find_pairs(
         suffix_method="all_columns",
     )
     result = compute(matched, client)
-    pairs = pd.DataFrame(
-        {
-            "id_a": result["id_a"].to_numpy(dtype=object),
-            "id_b": result["id_b"].to_numpy(dtype=object),
-            "sep_arcsec": result["_dist_arcsec"].to_numpy(dtype=float),
-        }
+    return sort_pairs(
+        pd.DataFrame(
+            {
+                "id_a": result["id_a"],
+                "id_b": result["id_b"],
+                "sep_arcsec": result["_dist_arcsec"].to_numpy(dtype=float),
+            }
+        )
     )
-    return sort_pairs(pairs)
 
 
 def compute(catalog, client=None):
@@ -156,9 +215,16 @@ def group_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     """
     if len(pairs) == 0:
         return pd.DataFrame({"id": pd.Series(dtype="string"), "group_id": pd.Series(dtype="int64")})
-    codes, uniques = pd.factorize(
-        pd.concat([pairs["id_a"], pairs["id_b"]], ignore_index=True), sort=True
-    )
+    # Arrow's hash + sort instead of pd.factorize(sort=True) on Python strings (1.0 s -> 0.4 s
+    # for 0.5M pairs); byte order = code-point order, as in sort_pairs.
+    encoded = pa.concat_arrays(
+        [_strings(pairs["id_a"]), _strings(pairs["id_b"])]
+    ).dictionary_encode()
+    by_id = pc.sort_indices(encoded.dictionary).to_numpy()
+    uniques = encoded.dictionary.take(pa.array(by_id))
+    rank = np.empty(len(by_id), dtype=np.int64)
+    rank[by_id] = np.arange(len(by_id))
+    codes = rank[encoded.indices.to_numpy()]
     n = len(uniques)
     half = len(pairs)
     graph = coo_matrix((np.ones(half, dtype=np.int8), (codes[:half], codes[half:])), shape=(n, n))
@@ -167,5 +233,12 @@ def group_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     first_seen = pd.Series(np.arange(n)).groupby(labels).min().sort_values()
     order = np.empty(len(first_seen), dtype=np.int64)
     order[first_seen.index.to_numpy()] = np.arange(1, len(first_seen) + 1)
-    members = pd.DataFrame({"id": pd.array(uniques, dtype="string"), "group_id": order[labels]})
-    return members.sort_values(["group_id", "id"], kind="stable").reset_index(drop=True)
+    group_id = order[labels]
+    # rows are in id order already, so a stable sort on group_id gives (group_id, id) order
+    by_group = np.argsort(group_id, kind="stable")
+    return pd.DataFrame(
+        {
+            "id": pd.array(uniques.take(pa.array(by_group)), dtype=pd.StringDtype()),
+            "group_id": group_id[by_group],
+        }
+    )

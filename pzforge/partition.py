@@ -99,6 +99,11 @@ def partition_catalog(
         if client is not None
         else dask_client(dask_settings, n_workers=n_workers, need_client=True)
     ) as client:
+        from pzforge.hats_import_speedups import register_on_client
+        from pzforge.jit_cache import enable_jit_cache
+
+        register_on_client(client)
+        enable_jit_cache()  # the margin cache plans with hats' pixel-tree alignment
         started = time.perf_counter()
         try:
             pipeline_with_client(import_args, client)
