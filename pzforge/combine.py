@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +23,8 @@ from pzforge.partition import WRITE_TABLE_KWARGS, write_hats
 from pzforge.schema import COLUMNS, RESOLUTION_COLUMNS
 
 log = logging.getLogger(__name__)
+
+HEALPIX = "_healpix_29"  # hats' spatial index: a column in the files, the index in lsdb frames
 
 
 def partition_files(catalog_dir: str | Path) -> list[Path]:
@@ -61,7 +64,7 @@ def find_duplicates(
 
 def load_members(catalog_dir: str | Path, groups: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Attributes of the group members only, read from the partition files with a filter."""
-    wanted = list(dict.fromkeys(["id", *columns]))
+    wanted = list(dict.fromkeys(["id", *columns, HEALPIX]))
     if len(groups) == 0:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in wanted}).assign(group_id=0)[:0]
     dataset = pads.dataset([str(p) for p in partition_files(catalog_dir)], format="parquet")
@@ -93,6 +96,7 @@ def resolve_duplicates(
                 "group_id": pd.Series(dtype="int64"),
                 "tie_result": pd.Series(dtype="int8"),
                 "compared_to": pd.Series(dtype="string"),
+                HEALPIX: pd.Series(dtype="int64"),
             }
         )
         return resolve.apply_mode(empty, settings["mode"], settings["ties"], settings["seed"])
@@ -106,24 +110,45 @@ def resolve_duplicates(
 
 
 class ResolutionLookup:
-    """The resolution table as Arrow arrays, for fast per-partition lookups by id.
+    """The resolution table sorted by sky position, for fast per-partition lookups by id.
 
-    pyarrow's hash lookup (index_in) is several times faster than a pandas merge on string keys,
-    and it keeps each partition's row order (already sorted by hats-import), so no re-sort.
+    lsdb partitions are indexed by ``_healpix_29`` and so is this table: a partition looks up
+    only the members inside its own index range, and only for its rows whose index is a
+    member's. Hashing every partition id against all members cost 3.7 s of CPU at 10M rows.
+    Arrow's hash lookup (index_in) keeps each partition's row order (sorted by hats-import).
     """
 
     def __init__(self, resolution: pd.DataFrame):
-        self.ids = pa.array(resolution["id"].astype(str).to_numpy(), type=pa.string())
-        self.group_id = pa.array(resolution["group_id"].to_numpy(), type=pa.int64())
-        self.tie_result = pa.array(resolution["tie_result"].to_numpy(), type=pa.int8())
-        self.compared_to = pa.array(
-            resolution["compared_to"].astype(str).to_numpy(), type=pa.string()
-        )
-        self.keep = pa.array(resolution["keep"].to_numpy(dtype=bool), type=pa.bool_())
+        by_sky = np.argsort(resolution[HEALPIX].to_numpy(dtype=np.int64), kind="stable")
+        res = resolution.take(by_sky)
+        self.healpix = res[HEALPIX].to_numpy(dtype=np.int64)
+        self.ids = pa.array(res["id"].astype(str).to_numpy(), type=pa.string())
+        self.group_id = pa.array(res["group_id"].to_numpy(), type=pa.int64())
+        self.tie_result = pa.array(res["tie_result"].to_numpy(), type=pa.int8())
+        self.compared_to = pa.array(res["compared_to"].astype(str).to_numpy(), type=pa.string())
+        self.keep = pa.array(res["keep"].to_numpy(dtype=bool), type=pa.bool_())
+
+    def member_index(self, df: pd.DataFrame) -> pa.Array:
+        """For each row of a partition, its row in this table (null when not a member)."""
+        healpix = df.index.to_numpy(dtype=np.int64)
+        if len(df) == 0:
+            return pa.nulls(0, pa.int64())
+        start = int(np.searchsorted(self.healpix, healpix.min(), side="left"))
+        stop = int(np.searchsorted(self.healpix, healpix.max(), side="right"))
+        near = self.healpix[start:stop]
+        if len(near) == 0:
+            return pa.nulls(len(df), pa.int64())
+        slot = np.minimum(np.searchsorted(near, healpix), len(near) - 1)
+        candidates = np.flatnonzero(near[slot] == healpix)
+        ids = pa.Array.from_pandas(df["id"].iloc[candidates]).cast(pa.string())
+        found = pc.index_in(ids, value_set=self.ids.slice(start, stop - start))
+        found = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+        rows = np.full(len(df), -1, dtype=np.int64)
+        rows[candidates] = np.where(found >= 0, found + start, -1)
+        return pa.array(rows, mask=rows < 0)
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
-        ids = pa.Array.from_pandas(df["id"])  # zero-copy for Arrow-backed strings
-        idx = pc.index_in(ids.cast(pa.string()), value_set=self.ids)
+        idx = self.member_index(df)
         out = df.copy(deep=False)  # copy-on-write: the new columns do not touch ``df``
         out["group_id"] = pd.array(pc.take(self.group_id, idx).to_pandas(), dtype="Int64")
         tie = pc.fill_null(pc.take(self.tie_result, idx), resolve.KEPT)
@@ -184,6 +209,7 @@ def _empty_resolution() -> pd.DataFrame:
             "tie_result": pd.Series(dtype="int8"),
             "compared_to": pd.Series(dtype="string"),
             "keep": pd.Series(dtype="bool"),
+            HEALPIX: pd.Series(dtype="int64"),
         }
     )
 

@@ -98,6 +98,8 @@ def resolve_groups(
     )
     if "survey" in df.columns:  # carried for the per-survey summary
         out["survey"] = df["survey"].astype("string")
+    if "_healpix_29" in df.columns:  # carried for the per-partition lookup when writing
+        out["_healpix_29"] = df["_healpix_29"].astype("int64")
     return out
 
 

@@ -188,7 +188,10 @@ def test_member_order_does_not_matter_and_missing_type_ranks_last():
 def _one_partition(tmp_path, ids):
     part = tmp_path / "cat" / "dataset" / "Norder=0" / "Dir=0" / "Npix=1.parquet"
     part.parent.mkdir(parents=True)
-    pd.DataFrame({"id": ids, "z": np.arange(len(ids), dtype=float)}).to_parquet(part)
+    n = len(ids)
+    pd.DataFrame(
+        {"id": ids, "z": np.arange(n, dtype=float), "_healpix_29": np.arange(n) * 1000}
+    ).to_parquet(part)
     return tmp_path / "cat"
 
 
@@ -201,5 +204,43 @@ def test_load_members_keeps_group_order_and_names_missing_members(tmp_path):
     out = load_members(catalog, groups, ["z"])
     assert out["id"].tolist() == ["z", "x", "w"]
     assert out["z"].tolist() == [2.0, 0.0, 3.0]
+    assert out["_healpix_29"].tolist() == [2000, 0, 3000]  # for the lookup when writing
     with pytest.raises(PipelineError, match=r"not found .*\['q'\]"):
         load_members(catalog, pd.DataFrame({"id": ["x", "q"], "group_id": [1, 1]}), ["z"])
+
+
+def test_resolution_lookup_matches_ids_not_positions():
+    """Members found by id within the partition's _healpix_29 range, whatever shares a pixel."""
+    from pzforge.combine import ResolutionLookup
+
+    resolution = pd.DataFrame(
+        {
+            "id": ["a:2", "b:1", "c:9", "d:4"],
+            "group_id": [1, 1, 2, 2],
+            "tie_result": np.array([1, 0, 1, 0], dtype=np.int8),
+            "compared_to": ["b:1", "a:2", "d:4", "c:9"],
+            "keep": [True, False, True, True],
+            "_healpix_29": [50, 50, 10**12, 7],  # c:9 lives in another partition
+        }
+    )
+    lookup = ResolutionLookup(resolution)
+    # a:2 and b:1 at the same position; x:1 shares their pixel but is no member; d:4 first
+    part = pd.DataFrame(
+        {"id": pd.array(["d:4", "x:1", "a:2", "b:1", "y:5"], dtype="string")},
+        index=pd.Index([7, 50, 50, 50, 60], name="_healpix_29"),
+    )
+    rows = lookup.member_index(part).to_pylist()
+    assert [None if r is None else lookup.ids[r].as_py() for r in rows] == [
+        "d:4",
+        None,
+        "a:2",
+        "b:1",
+        None,
+    ]
+    out = lookup.apply(part)
+    assert out["id"].tolist() == ["d:4", "x:1", "a:2", "y:5"]  # b:1 not kept
+    assert out["tie_result"].tolist() == [0, 1, 1, 1]  # rows without a group count as kept
+    assert out["group_id"].isna().tolist() == [False, True, False, True]
+    assert lookup.member_index(part.iloc[:0]).to_pylist() == []
+    far = part.set_axis(pd.Index([1, 2, 3, 4, 5], name="_healpix_29"))
+    assert lookup.member_index(far).null_count == len(far)  # no member in range
