@@ -3,8 +3,9 @@
 Pairs come from lsdb's self-crossmatch of the HATS catalog against itself *with its margin
 cache*, using :class:`AllPairsCrossmatch`: lsdb's k-nearest-neighbour algorithm needs
 ``n_neighbors`` larger than the largest group, which is unknown in advance, so we return every
-neighbour inside the radius instead (a ball query on lsdb's own unit-vector coordinates). Each pair
-is kept once, oriented ``id_a < id_b``. Groups are the connected components of the pair graph, so
+neighbour inside the radius instead (a KD-tree pair query per tile on its rows plus its margin,
+the same unit vectors and query as the reference). Each pair is kept once, oriented
+``id_a < id_b``. Groups are the connected components of the pair graph, so
 chains A-B-C whose ends are farther apart than the radius form one group.
 
 :func:`reference_pairs` is the global brute-force answer (one KD-tree over all rows) used by the

@@ -151,3 +151,65 @@ def test_group_numbering_is_deterministic():
         "id": ["a", "z", "b", "c", "x", "y"],
         "group_id": [1, 1, 2, 2, 3, 3],
     }
+
+
+@pytest.mark.parametrize("same_tile", [True, False], ids=["tile+margin", "different-tiles"])
+def test_all_pairs_algorithm_keeps_every_left_right_pair_once(same_tile):
+    """Both paths of AllPairsCrossmatch: each (left, right) pair in range with id_left < id_right.
+
+    A tile against itself + margin takes the one-tree path; anything else the two-tree one.
+    Exact duplicates (distance 0) and ids that sort before and after their partner included.
+    """
+    from types import SimpleNamespace
+
+    from lsdb.core.crossmatch.crossmatch_args import CrossmatchArgs
+
+    rng = np.random.default_rng(3)
+
+    def rows(prefix: str, n: int) -> pd.DataFrame:
+        ra = 10 + rng.uniform(0, 20, n) / 3600
+        dec = rng.uniform(0, 20, n) / 3600
+        ids = [f"{prefix}{k:04d}" for k in rng.permutation(n)]
+        return pd.DataFrame({"id": pd.array(ids, dtype="string"), "ra": ra, "dec": dec})
+
+    left = rows("m", 300)
+    left.loc[5, ["ra", "dec"]] = left.loc[4, ["ra", "dec"]].to_numpy()  # distance 0
+    other = rows("a" if same_tile else "z", 200)  # margin ids sort before the tile's
+    other.loc[0, ["ra", "dec"]] = left.loc[7, ["ra", "dec"]].to_numpy()  # distance 0 across
+    right = pd.concat([left, other], ignore_index=True) if same_tile else other
+    info = SimpleNamespace(ra_column="ra", dec_column="dec")
+    args = CrossmatchArgs(
+        left_df=left,
+        right_df=right,
+        left_order=5,
+        left_pixel=1,
+        right_order=5,
+        right_pixel=1 if same_tile else 2,
+        left_catalog_info=info,
+        right_catalog_info=info,
+        right_margin_catalog_info=None,
+    )
+    algorithm = duplicates._all_pairs_algorithm(2.0, "id")
+    li, ri, extra = algorithm.perform_crossmatch(args)
+    got = dict(
+        zip(
+            zip(left["id"].to_numpy()[li], right["id"].to_numpy()[ri], strict=True),
+            extra["_dist_arcsec"].to_numpy(dtype=float),
+            strict=True,
+        )
+    )
+    assert len(got) == len(li)  # no pair twice
+
+    lxyz = duplicates.unit_vectors(left["ra"].to_numpy(), left["dec"].to_numpy())
+    rxyz = duplicates.unit_vectors(right["ra"].to_numpy(), right["dec"].to_numpy())
+    sep = duplicates.chord_to_arcsec(np.linalg.norm(lxyz[:, None] - rxyz[None], axis=2))
+    want = {
+        (a, b): sep[i, j]
+        for i, a in enumerate(left["id"])
+        for j, b in enumerate(right["id"])
+        if a < b and sep[i, j] <= 2.0
+    }
+    assert set(got) == set(want) and len(want) > 20
+    assert min(want.values()) == 0.0  # the distance-0 pair is there
+    for pair, dist in want.items():
+        assert got[pair] == pytest.approx(dist, abs=1e-6)
