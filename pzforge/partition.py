@@ -92,8 +92,8 @@ def partition_catalog(
     )
     from pzforge.dask_cluster import dask_client
 
-    # hats-import needs a distributed Client: single-threaded worker processes locally (one per
-    # thread of the rule), or SLURM workers when dask.cluster is slurm.
+    # hats-import needs a distributed Client: single-threaded workers (threads of this job for
+    # dask.cluster threads, processes for local; one per thread of the rule), or SLURM workers.
     with (
         contextlib.nullcontext(client)
         if client is not None

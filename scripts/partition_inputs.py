@@ -8,7 +8,7 @@ from pzforge.partition import partition_catalog
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-# Dask worker processes are spawned and re-import this file as __mp_main__: the guard keeps
+# Dask worker processes (dask.cluster: local) re-import this file as __mp_main__: the guard keeps
 # them from running the job again.
 if __name__ == "__main__":
     with snakemake_job(snakemake) as log:
