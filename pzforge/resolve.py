@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pzforge.arrow_strings import as_arrow_strings
 from pzforge.errors import ConfigError
 
 KEPT, DISCARDED, UNRESOLVED, STAR = 1, 0, 2, 3
@@ -109,7 +110,7 @@ def _sorted_by_group_and_id(members: pd.DataFrame) -> pd.DataFrame:
     keys = pa.table(
         {
             "group_id": pa.array(members["group_id"].to_numpy(dtype="int64")),
-            "id": pa.array(members["id"].astype(str).to_numpy(), type=pa.string()),
+            "id": as_arrow_strings(members["id"]),
         }
     )
     order = pc.sort_indices(keys, sort_keys=[("group_id", "ascending"), ("id", "ascending")])

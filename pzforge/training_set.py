@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from scipy.spatial import cKDTree
 
 from pzforge import io, photometry
+from pzforge.arrow_strings import as_arrow_strings
 from pzforge.duplicates import chord_length, chord_to_arcsec, unit_vectors
 from pzforge.errors import ConfigError, InputDataError
 from pzforge.partition import WRITE_TABLE_KWARGS, write_hats
@@ -508,7 +509,7 @@ def assign_subset(df: pd.DataFrame, split: dict[str, Any]) -> pd.Series:
     if method == "random":
         n = len(df)
         n_train = int(round(split["training_fraction"] * n))
-        ids = pa.array(df["id"].astype(str).to_numpy(), type=pa.string())
+        ids = as_arrow_strings(df["id"])
         order = pc.sort_indices(ids).to_numpy()
         perm = np.random.default_rng(split["seed"]).permutation(n)
         is_train = np.zeros(n, dtype=bool)
@@ -692,7 +693,7 @@ def _write_hats(df: pd.DataFrame, table: pa.Table, hats_dir: Path, ref_hats: str
     meta = rows.iloc[:0].set_axis(pd.Index([], dtype="int64", name="_healpix_29"), axis=0)
 
     def _tile(part: pd.DataFrame) -> pd.DataFrame:
-        where = pc.index_in(pa.array(part["id"].astype(str).to_numpy(), type=pa.string()), ids)
+        where = pc.index_in(as_arrow_strings(part["id"]), ids)
         found = pc.is_valid(where).to_numpy(zero_copy_only=False)
         picked = rows.take(pc.drop_null(where).to_numpy())
         return picked.set_axis(part.index[found], axis=0)
