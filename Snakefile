@@ -1,4 +1,4 @@
-# pzforge entry point: wiring only. Pipelines live in workflows/, building blocks in rules/.
+# pzforge entry point: wiring only. Pipelines live in workflows/, shared rules in rules/.
 # The config's `pipeline` key picks the workflow (default combine_redshift). Each workflow
 # defines get_final_output() (the targets) and get_manifests() (the products to register).
 from snakemake.utils import min_version
@@ -7,6 +7,7 @@ min_version("9.0")
 
 
 if not config:
+
     configfile: "config/config.yaml"
 
 
@@ -23,12 +24,12 @@ rule all:
 # Provenance and registration happen here, on the submitting host, never in compute jobs:
 # onstart records the DAG's plan, jobs write sidecars, the end of the run ingests them once.
 onstart:
-    record_run_start(workflow, config, PIPELINE)
+    start(workflow, config, PIPELINE)
 
 
 onsuccess:
-    finish_pipeline_run(config, "success", get_manifests(), log)
+    finish(config, "success", get_manifests(), log)
 
 
 onerror:
-    finish_pipeline_run(config, "failed", [], log)
+    finish(config, "failed", [], log)

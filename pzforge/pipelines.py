@@ -1,39 +1,60 @@
-"""The user-facing pipelines and their per-pipeline hooks.
+"""The user-facing pipelines, and running a config through its schema and its pipeline's hooks.
 
 Each pipeline has a JSON schema (``config/schemas/<name>.schema.yaml``), a workflow
-(``workflows/<name>.smk``) and a hooks module (``pzforge.pipeline_<name>``) that may define:
+(``workflows/<name>.smk``) and a package (``pzforge.<name>``) whose ``hooks`` module may define:
 
 - ``check_config(config)``: cross-key rules the schema cannot express (raise ConfigError);
 - ``input_paths(config)``: ``(container, key)`` pairs of config entries holding file paths
   (not product references), made absolute by ``pzforge run`` so a run can change directory;
-- ``preflight(config)``: cheap checks of every input before any job runs (raise PzforgeError).
+- ``preflight(config)``: cheap checks of every input before any job runs (raise PzforgeError);
+  called on the submitting host only, never by job processes.
 
-Hooks modules are imported lazily, so a pipeline's heavy dependencies are loaded only for it.
+Hooks modules are imported by name when needed, so a pipeline's heavy dependencies are loaded
+only for it. ``python -m pzforge.pipelines > config/README.md`` regenerates the key reference.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from pzforge.config import loading, reference
 
 PIPELINES: dict[str, str] = {
     "combine_redshift": "Combine Redshift Catalogs: merge surveys, find and resolve duplicates.",
     "training_set": "Training Set Maker: crossmatch a reference redshift catalog with photometry.",
     "embedding": "Embedding: UMAP of photometric features with quality metrics vs a PCA baseline.",
 }
+_PACKAGES = {
+    "combine_redshift": "combine",
+    "training_set": "training_set",
+    "embedding": "embedding",
+}
 
 
 def hooks(pipeline: str) -> ModuleType:
-    return importlib.import_module(f"pzforge.pipeline_{pipeline}")
+    loading.schema_path(pipeline)  # an unknown pipeline is a ConfigError naming the known ones
+    return importlib.import_module(f"pzforge.{_PACKAGES[pipeline]}.hooks")
 
 
-def check_config(pipeline: str, config: dict[str, Any]) -> None:
-    fn = getattr(hooks(pipeline), "check_config", None)
+def validate(config: dict[str, Any], pipeline: str | None = None) -> dict[str, Any]:
+    """Schema (defaults filled) plus the pipeline's cross-key rules; returns the resolved config."""
+    name = loading.pipeline_of(config, pipeline)
+    resolved = loading.validate_schema(config, name)
+    fn = getattr(hooks(name), "check_config", None)
     if fn:
-        fn(config)
+        fn(resolved)
+    return resolved
+
+
+def load(
+    paths: Iterable[str | Path], overrides: Iterable[str] = (), pipeline: str | None = None
+) -> dict[str, Any]:
+    """Read and merge config files (later files win), apply overrides, validate."""
+    return validate(loading.read_config(paths, overrides), pipeline)
 
 
 def preflight(pipeline: str, config: dict[str, Any]) -> None:
@@ -53,21 +74,10 @@ def absolutize_paths(pipeline: str, config: dict[str, Any], base: Path) -> dict[
     return config
 
 
-def on_submit_host(workflow: Any, name: str, compute: Callable[[], Any]) -> Any:
-    """Compute a value (e.g. a registry product's main file) once, on the submitting host.
+def config_reference() -> str:
+    """config/README.md: every key of every pipeline's schema."""
+    return reference.render(PIPELINES)
 
-    Snakemake re-reads the workflow in every job process (locally and on SLURM nodes). A value
-    that needs the registry is computed by the main process and saved with the run
-    (``.pzforge/runs/<run>/resolved/<name>.json``); jobs read it back, so nodes never need the
-    registry and every job sees what the plan was made with. JSON-serialisable values only.
-    """
-    from pzforge.jobs import read_json, write_json
-    from pzforge.provenance import ensure_run_id, run_dir
 
-    path = run_dir(ensure_run_id()) / "resolved" / f"{name}.json"
-    if not workflow.is_main_process and path.is_file():
-        return read_json(path)
-    value = compute()
-    if workflow.is_main_process:
-        write_json(value, path)
-    return value
+if __name__ == "__main__":
+    print(config_reference(), end="")

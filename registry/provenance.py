@@ -77,7 +77,7 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
-class _Provenance:
+class ProvenanceRecords:
     """Mixed into ``registry.Registry``."""
 
     # --- writing ---------------------------------------------------------------------------

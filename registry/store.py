@@ -6,7 +6,7 @@ import contextlib
 import getpass
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry import hashing, tables
+from registry import formats, hashing
 from registry.errors import NameCollision, NotFound, RegistryError, SchemaOutdated, ValidationError
 from registry.models import (
     FileMember,
@@ -28,7 +28,7 @@ from registry.models import (
     Release,
     utcnow,
 )
-from registry.provenance import _Provenance
+from registry.provenance import ProvenanceRecords
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SQLITE = "pzforge_registry.sqlite"
@@ -58,6 +58,36 @@ class ColumnSpec:
     ucd: str | None = None
     unit: str | None = None
     dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownDigest:
+    """A file's size and sha256 as already measured by whoever wrote it (a pipeline job).
+
+    ``members`` for a collection (relpath, size, sha256); ``mtime_ns`` for a plain file when known.
+    The registry trusts it only while the file still has that size (and mtime, and member list).
+    """
+
+    size: int
+    checksum: str
+    members: tuple[tuple[str, int, str], ...] = ()
+    mtime_ns: int | None = None
+
+    def matches(self, path: Path) -> bool:
+        if path.is_dir():
+            if not self.members:
+                return False
+            on_disk = sorted(
+                (p.relative_to(path).as_posix(), p.stat().st_size)
+                for p in path.rglob("*")
+                if p.is_file() and p.name not in hashing.IGNORED
+            )
+            return on_disk == sorted((m[0], m[1]) for m in self.members)
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return st.st_size == self.size and self.mtime_ns in (None, st.st_mtime_ns)
 
 
 @dataclass
@@ -103,6 +133,15 @@ class ProductDetail(ProductInfo):
     superseded_by: int | None = None
 
 
+@dataclass
+class Registration:
+    """What registering a version did: the product, the version it supersedes, or nothing new."""
+
+    product: ProductInfo
+    supersedes: int | None
+    unchanged: bool
+
+
 def _info(p: Product) -> ProductInfo:
     return ProductInfo(
         id=p.id,
@@ -129,7 +168,8 @@ def default_url() -> str:
     return os.environ.get("PZFORGE_REGISTRY_URL") or f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
 
 
-def _make_engine(url: str) -> Engine:
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, a busy timeout, WAL and BEGIN IMMEDIATE."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
 
@@ -239,7 +279,7 @@ class _ProductOperations:
                 f"upload of {total / 2**20:.1f} MB is over the limit of {limit / 2**20:.0f} MB; register large "
                 "files by reference (pipelines do), or raise PZFORGE_UPLOAD_LIMIT_MB"
             )
-        fmt = tables.detect_format(paths[0])
+        fmt = formats.format_of(paths[0]) or "other"
         with self.session() as s:
             ptype = self._type(s, product_type)
             if ptype.tabular and fmt not in ("csv", "fits", "hdf5", "parquet"):
@@ -292,7 +332,7 @@ class _ProductOperations:
         wanted = [c for c in columns if c.role in numeric_roles]
         if not wanted:
             return
-        df = tables.read_dataframe(path, fmt)
+        df = formats.read_table(path, fmt)
         for c in wanted:
             if not pd_is_numeric(df[c.name]):
                 raise ValidationError(
@@ -335,9 +375,9 @@ class _ProductOperations:
         """The main file of a tabular product as a pandas DataFrame."""
         detail = self.get_product(ref)
         main = next(f for f in detail.files if f.role == "main")
-        if main.format not in tables.TABULAR:
+        if main.format not in formats.TABULAR:
             raise ValidationError(f"product {detail.internal_name} is not tabular ({main.format})")
-        return tables.read_dataframe(Path(main.path), main.format)
+        return formats.read_table(Path(main.path), main.format)
 
     def _may_edit(self: Registry, product: Product) -> None:
         from registry.errors import PermissionDenied
@@ -408,7 +448,7 @@ def pd_is_numeric(series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series)) and not pd.api.types.is_bool_dtype(series)
 
 
-class Registry(_ProductOperations, _Provenance):
+class Registry(_ProductOperations, ProvenanceRecords):
     """A product registry behind one SQLAlchemy URL."""
 
     def __init__(
@@ -439,7 +479,7 @@ class Registry(_ProductOperations, _Provenance):
         auto_create: bool = True,
     ) -> Registry:
         """Open a registry; an empty database is created, an outdated one must be upgraded."""
-        engine = _make_engine(url or default_url())
+        engine = make_engine(url or default_url())
         registry = cls(engine, user=user, admins=admins)
         registry._check_schema(auto_create)
         return registry
@@ -558,6 +598,7 @@ class Registry(_ProductOperations, _Provenance):
         copy: bool = False,
         official: bool = False,
         derived_from: Sequence[int | str] = (),
+        known: Mapping[str, KnownDigest] | None = None,
         _copied: bool = False,
     ) -> ProductInfo:
         """Register a product whose files stay where they are (pipelines; no size limit).
@@ -572,9 +613,10 @@ class Registry(_ProductOperations, _Provenance):
         if not name.strip():
             raise ValidationError("a product needs a name")
         main_file = Path(main_file)
-        files = [self._describe_file(main_file, "main")]
-        files += [self._describe_file(Path(p), "auxiliary") for p in aux_files]
-        files += [self._describe_file(Path(p), "description") for p in description_files]
+        known = known or {}
+        files = [self._describe_file(main_file, "main", known)]
+        files += [self._describe_file(Path(p), "auxiliary", known) for p in aux_files]
+        files += [self._describe_file(Path(p), "description", known) for p in description_files]
         for f in files:
             f["copied"] = _copied
         with self.session() as s:
@@ -622,11 +664,83 @@ class Registry(_ProductOperations, _Provenance):
             s.flush()
             return _info(product)
 
-    def _describe_file(self, path: Path, role: str) -> dict[str, Any]:
+    def register_version(
+        self,
+        name: str,
+        product_type: str,
+        main_file: Path,
+        *,
+        aux_files: Sequence[Path] = (),
+        known: Mapping[str, KnownDigest] | None = None,
+        **kwargs: Any,
+    ) -> Registration:
+        """Register ``name`` as a new product, or as the next version of the newest product of
+        that name and type (it supersedes it). When the newest version's main file has the same
+        checksum, nothing is registered: ``unchanged`` is True and that version is returned.
+        Other keyword arguments are those of :meth:`register_product`.
+        """
+        main = self._describe_file(Path(main_file), "main", known)
+        with self.session(readonly=True) as s:
+            ptype = self._type(s, product_type)
+            newest = s.scalar(
+                select(Product)
+                .where(Product.name == name, Product.product_type_id == ptype.id)
+                .order_by(Product.id.desc())
+                .limit(1)
+            )
+            if newest is not None:
+                same = any(
+                    f.role == "main" and f.checksum == main["checksum"] for f in newest.files
+                )
+                if same:
+                    return Registration(_info(newest), newest.supersedes_id, unchanged=True)
+            newest_id = newest.id if newest is not None else None
+        info = self.register_product(
+            name,
+            product_type,
+            Path(main_file),
+            aux_files=aux_files,
+            supersedes=newest_id,
+            known={
+                main["path"]: KnownDigest(
+                    main["size"],
+                    main["checksum"],
+                    tuple((m.relpath, m.size, m.checksum) for m in main["members"]),
+                )
+            }
+            | dict(known or {}),
+            **kwargs,
+        )
+        return Registration(info, newest_id, unchanged=False)
+
+    def main_file(
+        self, ref: int | str, product_type: str | None = None
+    ) -> tuple[ProductInfo, FileInfo]:
+        """A product and its main file, read only; ``product_type`` given: it must be that type."""
+        detail = self.get_product(ref)
+        if product_type and detail.product_type != product_type:
+            raise ValidationError(
+                f"product {detail.internal_name} is a {detail.product_type}, not a {product_type}; "
+                f"give a {product_type.lower()}"
+            )
+        mains = [f for f in detail.files if f.role == "main"]
+        if not mains:
+            raise NotFound(f"product {detail.internal_name} has no main file")
+        return detail, mains[0]
+
+    def _describe_file(
+        self, path: Path, role: str, known: Mapping[str, KnownDigest] | None = None
+    ) -> dict[str, Any]:
+        """Size, sha256 (and members) of a file: the caller's measurement while it still matches
+        the file on disk (no second hashing pass over pipeline outputs), else hashed here."""
         if not path.exists():
             raise ValidationError(f"{role} file {path} does not exist")
-        fmt = tables.detect_format(path)
-        if path.is_dir():
+        fmt = formats.format_of(path) or "other"
+        digest = (known or {}).get(str(path.resolve()))
+        if digest is not None and digest.matches(path):
+            members = [hashing.Member(*m) for m in digest.members]
+            size, checksum = digest.size, digest.checksum
+        elif path.is_dir():
             members = hashing.collection_members(path)
             if not members:
                 raise ValidationError(f"{role} file {path} is an empty directory")
@@ -643,7 +757,7 @@ class Registry(_ProductOperations, _Provenance):
             "checksum": checksum,
             "checksum_algorithm": hashing.ALGORITHM,
             "format": fmt,
-            "media_type": tables.MEDIA_TYPES[fmt],
+            "media_type": formats.MEDIA_TYPES[fmt],
             "copied": False,
             "n_members": len(members),
             "members": members,
@@ -657,9 +771,9 @@ class Registry(_ProductOperations, _Provenance):
             raise ValidationError(f"unknown column role(s) {bad_roles}; roles: {', '.join(ROLES)}")
         if not ptype.tabular:
             return
-        if fmt not in tables.TABULAR:
+        if fmt not in formats.TABULAR:
             raise ValidationError(
-                f"{ptype.name} is tabular: its main file must be one of {', '.join(tables.TABULAR)} "
+                f"{ptype.name} is tabular: its main file must be one of {', '.join(formats.TABULAR)} "
                 f"(got {path.name})"
             )
         missing_roles = [r for r in ptype.required_roles if r not in {c.role for c in columns}]
@@ -668,7 +782,7 @@ class Registry(_ProductOperations, _Provenance):
                 f"a {ptype.name} must associate columns with {', '.join(ptype.required_roles)}; "
                 f"missing: {', '.join(missing_roles)}"
             )
-        available = tables.read_columns(path, fmt)
+        available = formats.list_columns(path, fmt)
         absent = [c.name for c in columns if c.name not in available]
         if absent:
             raise ValidationError(

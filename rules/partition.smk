@@ -1,19 +1,24 @@
+# Shared rule: Parquet parts -> one HATS catalog (hats-import) in RESULTS/hats/{catalog}/catalog,
+# with its margin cache in .../margin when the workflow asks for one, and partition.json.
+# The including workflow defines get_partition_input(wildcards) (files or folders of parts) and
+# get_partition_layout(wildcards) -> {margin, ra_column, dec_column, sort_column}.
+
+
 rule partition_catalog:
-    """All ingested rows -> one HATS catalog plus its margin cache (hats-import)."""
+    """Ingested rows -> HATS tiles (+ margin cache) with hats-import."""
     input:
-        get_ingested,
+        get_partition_input,
     output:
-        catalog=directory(f"{RESULTS}/hats/input"),
-        margin=directory(f"{RESULTS}/hats/input_margin"),
-        info=f"{RESULTS}/hats/partition.json",
+        directory(f"{RESULTS}/hats/{{catalog}}"),
     params:
         partition=config["partition"],
+        layout=get_partition_layout,
     threads: 1
     conda:
         "../envs/pzforge.yaml"
     log:
-        f"{LOGS}/partition_catalog/partition_catalog.log",
+        f"{LOGS}/partition_catalog/{{catalog}}.log",
     benchmark:
-        f"{BENCH}/partition_catalog/partition_catalog.tsv"
+        f"{BENCH}/partition_catalog/{{catalog}}.tsv"
     script:
         "../scripts/partition_catalog.py"

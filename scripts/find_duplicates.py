@@ -1,9 +1,9 @@
-"""Snakemake script: duplicate pairs and groups (pzforge.combine.find_duplicates)."""
+"""Snakemake script of rule find_duplicates: all pairs within the radius, grouped (pzforge.combine.pipeline.find_duplicates)."""
 
 from typing import TYPE_CHECKING
 
-from pzforge.combine import find_duplicates, write_parquet_atomic
-from pzforge.jobs import snakemake_job
+from pzforge.combine.pipeline import find_duplicates
+from pzforge.workflow.jobs import snakemake_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -11,20 +11,12 @@ if TYPE_CHECKING:
 # Dask worker processes (dask.cluster: local) re-import this file as __mp_main__: the guard
 # keeps them from running the job again.
 if __name__ == "__main__":
-    with snakemake_job(snakemake) as log:
-        import pyarrow as pa
-
-        pairs, groups = find_duplicates(
-            snakemake.input.catalog,
-            snakemake.input.margin,
+    with snakemake_job(snakemake):
+        find_duplicates(
+            snakemake.input[0],
             snakemake.params.radius_arcsec,
+            snakemake.output.pairs,
+            snakemake.output.groups,
             dask_settings=snakemake.config.get("dask"),  # runtime, not a param: no reruns
             n_workers=snakemake.threads,
         )
-        write_parquet_atomic(
-            pa.Table.from_pandas(pairs, preserve_index=False), snakemake.output.pairs
-        )
-        write_parquet_atomic(
-            pa.Table.from_pandas(groups, preserve_index=False), snakemake.output.groups
-        )
-        log.info("%d pairs in %d groups", len(pairs), groups["group_id"].nunique())

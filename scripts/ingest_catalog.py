@@ -1,30 +1,21 @@
-"""Snakemake script: ingest one catalog (pzforge.ingest.ingest_catalog)."""
+"""Snakemake script of rule ingest_catalog: read, validate and homogenize one catalog (pzforge.combine.pipeline.ingest_catalog)."""
 
 from typing import TYPE_CHECKING
 
-from pzforge.homogenize import RuleBook
-from pzforge.ingest import ingest_catalog, write_ingested
-from pzforge.jobs import snakemake_job, write_json
+from pzforge.combine.pipeline import ingest_catalog
+from pzforge.combine.settings import CatalogSpec, HomogenizationSettings, ValidationSettings
+from pzforge.workflow.jobs import snakemake_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-with snakemake_job(snakemake) as log:
-    spec = snakemake.params.spec
-    rulebook = None if spec.get("flags_homogenized") else RuleBook.load(snakemake.input.surveys)
-    df, stats = ingest_catalog(
-        spec, snakemake.params.validation, snakemake.params.homogenization, rulebook
-    )
-    extra = snakemake.params.extra_columns
-    for name in extra:
-        if name not in df.columns:
-            df[name] = None  # another catalog's extra column: null here
-    write_ingested(df, extra, snakemake.output.table)
-    write_json(stats.to_dict(), snakemake.output.stats)
-    log.info(
-        "%s: %d rows in, %d out, dropped %s",
-        spec["name"],
-        stats.rows_in,
-        stats.rows_out,
-        stats.dropped,
+with snakemake_job(snakemake):
+    ingest_catalog(
+        CatalogSpec.from_config(snakemake.params.spec),
+        ValidationSettings.from_config(snakemake.params.validation),
+        HomogenizationSettings.from_config(snakemake.params.homogenization),
+        snakemake.input.surveys,
+        snakemake.params.extra_columns,
+        snakemake.output.table,
+        snakemake.output.stats,
     )

@@ -1,11 +1,10 @@
-"""Snakemake script: crossmatch, build the training set (pzforge.training_set) and, from the rows
-still in memory, its summary page and plots (pzforge.training_summary)."""
+"""Snakemake script of rule make_training_set: crossmatch, build the training set and its summary (pzforge.training_set.pipeline.make_training_set)."""
 
 from typing import TYPE_CHECKING
 
-from pzforge.jobs import read_json, snakemake_job, write_json
-from pzforge.training_set import build_training_set
-from pzforge.training_summary import build_summary, read_reference_z, write_summary
+from pzforge.training_set.pipeline import make_training_set
+from pzforge.training_set.settings import TrainingSetSettings
+from pzforge.workflow.jobs import snakemake_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -13,52 +12,24 @@ if TYPE_CHECKING:
 # Dask worker processes (dask.cluster: local) re-import this file as __mp_main__: the guard
 # keeps them from running the job again.
 if __name__ == "__main__":
-    with snakemake_job(snakemake) as log:
-        from pzforge.dask_cluster import dask_client
-
+    with snakemake_job(snakemake):
         p, inp, out = snakemake.params, snakemake.input, snakemake.output
-        config = {
-            "crossmatch": p.crossmatch,
-            "photometry": p.photometry,
-            "magnitudes": p.magnitudes,
-            "split": p.split,
-            "allow_empty": p.allow_empty,
-        }
-        pairs = zip(out.hats, out.parquet, strict=True)
-        outputs = dict(zip(p.outputs, pairs, strict=True))
-        with dask_client(snakemake.config.get("dask"), n_workers=snakemake.threads) as client:
-            stats, table = build_training_set(
-                ref_hats=inp.reference,
-                phot_hats=inp.photometry,
-                phot_margin=inp.margin,
-                config=config,
-                outputs=outputs,
-                client=client,
-            )
-        write_json(stats, out.stats)
-        log.info(
-            "training set: %d rows, %d dropped as many-to-one",
-            stats["rows"],
-            stats["many_to_one_dropped"],
-        )
-        summary = build_summary(
-            table=table,
-            reference=read_reference_z(inp.reference_rows),
-            reference_stats=read_json(inp.reference_stats),
-            photometry_stats=read_json(inp.photometry_stats),
-            partition=read_json(inp.partition),
-            match_stats=stats,
-            radius_arcsec=p.crossmatch["radius_arcsec"],
-            outputs=p.output_paths,
-        )
-        plots = write_summary(
-            summary,
-            table,
-            json_path=out.summary,
-            text_path=out.text,
-            page_path=out.page,
-            plots_dir=out.plots,
-            bands=p.photometry["bands"],
+        make_training_set(
+            reference=inp.reference,
+            photometry=inp.photometry,
+            photometry_margin=inp.photometry_margin[0] if inp.photometry_margin else None,
+            reference_rows=inp.reference_rows,
+            reference_stats=inp.reference_stats,
+            photometry_stats=inp.photometry_stats,
+            settings=TrainingSetSettings.from_config(dict(p.items())),
+            outputs=dict(zip(p.outputs, zip(out.hats, out.parquet, strict=True), strict=True)),
+            output_paths=p.output_paths,
             colour_bands=p.report["colour_bands"],
+            out_stats=out.stats,
+            out_summary=out.summary,
+            out_text=out.text,
+            out_page=out.page,
+            out_plots=out.plots,
+            dask_settings=snakemake.config.get("dask"),  # runtime, not a param: no reruns
+            n_workers=snakemake.threads,
         )
-        log.info("summary written: %d plots", len(plots))

@@ -1,25 +1,23 @@
-"""Snakemake script: run summary as JSON and text (pzforge.summary)."""
+"""Snakemake script of rule summarize_run: the run's summary as JSON and text (pzforge.combine.pipeline.summarize_run)."""
 
 from typing import TYPE_CHECKING
 
-from pzforge.jobs import snakemake_job, write_json
-from pzforge.summary import build_summary, render_summary
+from pzforge.combine.pipeline import summarize_run
+from pzforge.workflow.jobs import snakemake_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-with snakemake_job(snakemake) as log:
-    summary = build_summary(
+with snakemake_job(snakemake):
+    summarize_run(
         stats_files=snakemake.input.stats,
-        partition_file=snakemake.input.partition,
+        partitioned=snakemake.input.partitioned,
         duplicate_files=snakemake.input.duplicates,
         resolution_files=snakemake.input.resolution,
         combined_parquet=snakemake.input.combined,
         mode=snakemake.params.mode,
         ties=snakemake.params.ties,
         outputs=snakemake.params.outputs,
+        out_json=snakemake.output.json,
+        out_text=snakemake.output.text,
     )
-    write_json(summary, snakemake.output.json)
-    with open(snakemake.output.text, "w") as fh:
-        fh.write(render_summary(summary))
-    log.info("summary written")

@@ -1,4 +1,4 @@
-"""The steps of the embedding pipeline, one function per Snakemake rule (scripts/embedding_*.py)."""
+"""The steps of the embedding pipeline, one function per rule of ``workflows/embedding.smk``."""
 
 from __future__ import annotations
 
@@ -9,29 +9,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from pzforge import io
+from pzforge.config import RegistrySettings
 from pzforge.embedding import features as feat
 from pzforge.embedding import fit
+from pzforge.embedding.manifest import embedding_manifest
 from pzforge.embedding.metrics import compute_metrics
-from pzforge.jobs import read_json, write_json
-from pzforge.manifest import ColumnAssociation, ProductManifest
+from pzforge.errors import InputDataError
+from pzforge.io import read_json, write_json
+from pzforge.products.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 FEATURE_PREFIX = "feature:"
-VALIDATION_RESULTS = "Validation Results"
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
-    """Byte-reproducible Parquet (no index, fixed compression), written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, compression="zstd")
-    tmp.replace(path)
+    """Byte-reproducible Parquet (no index, zstd at its default level), written atomically."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    io.write_parquet(table, path, compression="zstd", compression_level=None)
 
 
-def _needed_columns(columns: dict[str, Any], features: dict[str, Any]) -> list[str]:
+def needed_columns(columns: dict[str, Any], features: dict[str, Any]) -> list[str]:
     wanted = [columns.get("id"), columns.get("redshift"), columns.get("survey")]
     wanted += list(columns.get("labels") or []) + feat.feature_inputs(features)
     return list(dict.fromkeys(c for c in wanted if c))
@@ -47,19 +46,15 @@ def prepare_features(
     min_rows: int = 20,
 ) -> dict[str, Any]:
     """Read the input, build and clean the features, sample, standardise, write both files."""
-    from pzforge.io import list_columns, read_table
-
     path, fmt = source["path"], source["format"]
-    needed = _needed_columns(columns, features)
-    available = list_columns(path, fmt, hdf5_key=source.get("hdf5_key"))
+    needed = needed_columns(columns, features)
+    available = io.list_columns(path, fmt, hdf5_key=source.get("hdf5_key"))
     missing = [c for c in needed if c not in available]
     if missing:
-        from pzforge.errors import InputDataError
-
         raise InputDataError(
             f"{path}: column {missing[0]!r} not found; columns are: {', '.join(available[:60])}"
         )
-    raw = read_table(path, fmt, needed, hdf5_key=source.get("hdf5_key"))
+    raw = io.read_table(path, fmt, needed, hdf5_key=source.get("hdf5_key"))
     fs = feat.prepare(
         raw,
         features=features,
@@ -105,8 +100,6 @@ def check_enough_rows(
         ]
     for need, what in needs:
         if n < need:
-            from pzforge.errors import InputDataError
-
             raise InputDataError(
                 f"only {n} rows have valid features, but {what} = {need} rows are needed; "
                 "lower that setting or check the input's missing values (features.json)"
@@ -326,60 +319,53 @@ def summary_text(metrics_json: str | Path, outputs: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def embedding_columns(meta_cols: list[str], n_components: int) -> list[ColumnAssociation]:
-    roles = {
-        "id": ("id", "meta.id;meta.main", None),
-        "z": ("z", "src.redshift", None),
-        "survey": ("survey", None, None),
-    }
-    cols = []
-    for name in meta_cols:
-        role, ucd, unit = roles.get(name, ("other", None, None))
-        cols.append(ColumnAssociation(name=name, role=role, ucd=ucd, unit=unit))
-    for prefix in ("umap", "pca"):
-        cols += [
-            ColumnAssociation(name=f"{prefix}_{i + 1}", role="other") for i in range(n_components)
-        ]
-    cols += [
-        ColumnAssociation(name="knn_preservation", role="other"),
-        ColumnAssociation(name="knn_preservation_pca", role="other"),
-    ]
-    return cols
+def fit_embedding_step(
+    features_parquet: str | Path,
+    umap_params: dict[str, Any],
+    stability: dict[str, Any],
+    refit: str,
+    out_embedding: str | Path,
+    out_replicates: str | Path,
+    out_token: str | Path,
+) -> dict[str, float]:
+    """The ``fit_embedding`` rule: the fit, and the token a later run without refit reuses."""
+    if refit:
+        log.info("refit: true - fitting again (run %s)", refit)
+    timings = fit_embedding(features_parquet, umap_params, stability, out_embedding, out_replicates)
+    io.write_text(refit + "\n", out_token)
+    return timings
 
 
-def embedding_manifest(
+def plot_embedding(
+    table: str | Path, out_pngs: list[str], out_html: str | Path, run_name: str
+) -> None:
+    """PNG plots (by redshift, survey, per-point score; UMAP next to PCA) and an offline HTML plot."""
+    made = make_plots(table, Path(out_pngs[0]).parent, out_html, run_name)
+    log.info("plots: %s", ", ".join(map(str, made)))
+
+
+def summarize_embedding(metrics_json: str | Path, outputs: list[str], out_text: str | Path) -> None:
+    """The readable summary `pzforge run` prints (counts, settings, metrics, outputs)."""
+    io.write_text(summary_text(metrics_json, outputs), out_text)
+    log.info("summary written")
+
+
+def write_embedding_manifest(
     *,
-    embedding_parquet: str | Path,
+    table: str | Path,
     aux_files: list[str | Path],
     metrics_json: str | Path,
-    settings: dict[str, Any],
+    registry: RegistrySettings,
     run_name: str,
-) -> ProductManifest:
-    """The Validation Results product: embedding table (main file), metrics, plots, HTML."""
-    data = read_json(metrics_json)
-    src = data["input"]["source"]
-    u = data["umap"]
-    t15 = data["metrics"]["umap"]["trustworthiness"]
-    t_text = ", ".join(f"T@{k}={t15[k]:.3f}" for k in sorted(t15, key=int))
-    what = src.get("product_name") or Path(src["path"]).name
-    description = settings.get("description") or (
-        f"UMAP embedding (metric={u['metric']}, n_neighbors={u['n_neighbors']}, "
-        f"min_dist={u['min_dist']}, {u['n_components']}D, seed {u['random_state']}) of "
-        f"{data['input']['rows_sampled']} objects of {what} on features "
-        f"{', '.join(data['features'])}, with quality metrics against a PCA baseline ({t_text}). "
-        "Main file: coordinates with ids, labels and per-point kNN preservation; auxiliary: "
-        "metrics JSON, PNG plots and an offline interactive HTML plot. Made by pzforge embedding."
+    out_manifest: str | Path,
+) -> None:
+    """What to register: the embedding table (main) with metrics, plots and HTML."""
+    manifest = embedding_manifest(
+        embedding_parquet=table,
+        aux_files=aux_files,
+        metrics_json=metrics_json,
+        settings=registry,
+        run_name=run_name,
     )
-    meta_cols = [c for c in pd.read_parquet(embedding_parquet).columns]
-    meta_cols = [c for c in meta_cols if not c.startswith(("umap_", "pca_", "knn_preservation"))]
-    return ProductManifest(
-        key="embedding",
-        name=settings.get("product_name") or run_name,
-        product_type=VALIDATION_RESULTS,
-        main_file=str(embedding_parquet),
-        aux_files=[str(p) for p in aux_files],
-        description=description,
-        columns=embedding_columns(meta_cols, int(u["n_components"])),
-        release=settings.get("release"),
-        derived_from=[int(src["product_id"])] if src.get("product_id") is not None else [],
-    )
+    write_manifest(manifest, out_manifest)
+    log.info("manifest of %s written", manifest.name)

@@ -1,0 +1,269 @@
+"""`pzforge products ...`: thin commands over the registry API."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from pzforge.cli.render import Format, FormatOpt, UrlOpt, out, registry_at, render
+
+products_app = typer.Typer(help="Data products in the registry.", no_args_is_help=True)
+
+
+@products_app.command("types")
+def types_cmd(registry: UrlOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the product types."""
+    rows = registry_at(registry).product_types()
+    for r in rows:
+        r["required_roles"] = ",".join(r["required_roles"])
+    render(rows, fmt, ["id", "name", "tabular", "required_roles", "description"])
+
+
+@products_app.command("releases")
+def releases_cmd(registry: UrlOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the releases."""
+    render(registry_at(registry).releases(), fmt, ["id", "name", "description"])
+
+
+@products_app.command("release-add")
+def release_add(
+    name: Annotated[str, typer.Argument(help="Release name, e.g. DP1.")],
+    description: Annotated[str, typer.Option(help="What the release is.")] = "",
+    registry: UrlOpt = None,
+) -> None:
+    """Add a release products can belong to."""
+    registry_at(registry).add_release(name, description)
+    out.print(f"release {name} added")
+
+
+LIST_COLUMNS = [
+    "id",
+    "internal_name",
+    "product_type",
+    "release",
+    "owner",
+    "official",
+    "created_at",
+    "supersedes_id",
+]
+
+
+@products_app.command("list")
+def list_cmd(
+    product_type: Annotated[
+        str | None, typer.Option("--type", "-t", help="Product type name.")
+    ] = None,
+    release: Annotated[str | None, typer.Option(help="Release name.")] = None,
+    name: Annotated[str | None, typer.Option(help="Substring of the name (any case).")] = None,
+    owner: Annotated[str | None, typer.Option(help="Owner user name.")] = None,
+    official: Annotated[
+        bool | None,
+        typer.Option(
+            "--official/--not-official", help="Official products only, or only the others."
+        ),
+    ] = None,
+    created_after: Annotated[
+        datetime | None, typer.Option(help="Created at or after (ISO date).")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, typer.Option(help="Created before (ISO date).")
+    ] = None,
+    sort: Annotated[str, typer.Option(help="Sort by id, name, created_at, owner or type.")] = "id",
+    desc: Annotated[bool, typer.Option("--desc", help="Newest / largest first.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    registry: UrlOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List products, filtered and sorted."""
+    products = registry_at(registry).list_products(
+        product_type=product_type,
+        release=release,
+        name=name,
+        owner=owner,
+        official=official,
+        created_after=created_after,
+        created_before=created_before,
+        order_by=sort,
+        descending=desc,
+        limit=limit,
+    )
+    render([p.to_dict() for p in products], fmt, LIST_COLUMNS, title=f"{len(products)} products")
+
+
+@products_app.command("show")
+def show_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    registry: UrlOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+) -> None:
+    """Show a product: metadata, files with checksums, columns, where it came from."""
+    detail = registry_at(registry).get_product(product)
+    data = detail.to_dict()
+    data["files"] = [f.__dict__ for f in detail.files]
+    data["columns"] = [c.__dict__ for c in detail.columns]
+    data["superseded_by"] = detail.superseded_by
+    if fmt is not Format.table:
+        out.print_json(json.dumps(data, default=str))
+        return
+    for key in (
+        "id",
+        "internal_name",
+        "name",
+        "product_type",
+        "release",
+        "owner",
+        "official",
+        "status",
+        "description",
+        "created_at",
+        "updated_at",
+        "run_id",
+        "supersedes_id",
+        "superseded_by",
+    ):
+        out.print(
+            f"[bold]{key:>14}[/bold]  {data[key] if data[key] is not None else '-'}",
+            highlight=False,
+        )
+    render(
+        data["files"],
+        Format.table,
+        ["role", "format", "size", "checksum_algorithm", "checksum", "n_members", "copied", "path"],
+        "files",
+    )
+    if data["columns"]:
+        render(data["columns"], Format.table, ["name", "role", "ucd", "unit", "dtype"], "columns")
+
+
+def _parse_columns(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise typer.BadParameter(f"--column {item!r}: expected ROLE=COLUMN, e.g. z=redshift")
+        role, name = item.split("=", 1)
+        out[role.strip()] = name.strip()
+    return out
+
+
+@products_app.command("upload")
+def upload_cmd(
+    name: Annotated[str, typer.Argument(help="Product name.")],
+    main_file: Annotated[
+        str, typer.Argument(help="Main file (CSV, FITS, HDF5 or Parquet for tabular types).")
+    ],
+    product_type: Annotated[
+        str, typer.Option("--type", "-t", help="Product type name.")
+    ] = "Reference Redshift Catalog",
+    aux: Annotated[
+        list[str] | None, typer.Option("--aux", help="Auxiliary file (repeatable).")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column", "-C", help="Association ROLE=COLUMN (repeatable); overrides suggestions."
+        ),
+    ] = None,
+    description: Annotated[str, typer.Option(help="What the product is.")] = "",
+    release: Annotated[str | None, typer.Option(help="Release name.")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Accept the suggested column associations.")
+    ] = False,
+    registry: UrlOpt = None,
+) -> None:
+    """Upload files as a new product (copied into the registry's storage; size limit applies)."""
+    from pathlib import Path
+
+    from registry import ColumnSpec, formats
+    from registry.suggest import PATTERNS, suggest_columns
+
+    reg = registry_at(registry)
+    path = Path(main_file)
+    fmt = formats.format_of(path) if path.exists() else None
+    names = formats.list_columns(path, fmt) if fmt in formats.TABULAR else []
+    specs = {c.role: c for c in suggest_columns(names)}
+    for role, col in _parse_columns(list(column or [])).items():
+        _pat, ucd, unit = PATTERNS.get(role, ([], None, None))
+        specs[role] = ColumnSpec(name=col, role=role, ucd=ucd, unit=unit)
+    if specs and not yes and not column:
+        out.print("suggested column associations:")
+        for c in specs.values():
+            out.print(f"  {c.role:>7} <- {c.name}")
+        if not typer.confirm("use these?", default=True):
+            raise typer.Exit(1)
+    product = reg.upload(
+        name,
+        product_type,
+        path,
+        aux_files=[Path(a) for a in aux or []],
+        description=description,
+        columns=list(specs.values()),
+        release=release,
+    )
+    out.print(f"uploaded {product.internal_name} (id {product.id})")
+
+
+@products_app.command("download")
+def download_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Zip file or folder.")] = ".",
+    registry: UrlOpt = None,
+) -> None:
+    """Download a product as a .zip with all its files and metadata.json."""
+    from pathlib import Path
+
+    path = registry_at(registry).download(product, Path(output))
+    out.print(f"wrote {path}")
+
+
+@products_app.command("get")
+def get_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    head: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    registry: UrlOpt = None,
+) -> None:
+    """Print the first rows of a tabular product (use the Python API for the whole DataFrame)."""
+    df = registry_at(registry).get_dataframe(product)
+    out.print(df.head(head).to_string(), markup=False, highlight=False)
+    out.print(f"[{len(df)} rows x {len(df.columns)} columns]")
+
+
+@products_app.command("update")
+def update_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    description: Annotated[str | None, typer.Option(help="New description.")] = None,
+    release: Annotated[str | None, typer.Option(help="New release.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="New display name (the internal name stays).")
+    ] = None,
+    registry: UrlOpt = None,
+) -> None:
+    """Update a product's metadata (its owner or an admin)."""
+    p = registry_at(registry).update(product, description=description, release=release, name=name)
+    out.print(f"updated {p.internal_name}")
+
+
+@products_app.command("delete")
+def delete_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    registry: UrlOpt = None,
+) -> None:
+    """Delete a product (its owner or an admin). Copied files are removed, referenced ones kept."""
+    if not yes and not typer.confirm(f"delete product {product}?", default=False):
+        raise typer.Exit(1)
+    registry_at(registry).delete(product)
+    out.print(f"deleted {product}")
+
+
+@products_app.command("official")
+def official_cmd(
+    product: Annotated[str, typer.Argument(help="Product id or internal name.")],
+    unset: Annotated[bool, typer.Option("--unset", help="Remove the official mark.")] = False,
+    registry: UrlOpt = None,
+) -> None:
+    """Mark (or unmark) a product official (admins only, PZFORGE_ADMINS)."""
+    p = registry_at(registry).set_official(product, not unset)
+    out.print(f"{p.internal_name} official: {p.official}")

@@ -1,0 +1,124 @@
+"""`pzforge run`, `pzforge demo`, `pzforge validate-config`: run pipelines and check configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pzforge.cli.render import err, error_line, out
+
+ConfigOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--config", "-c", help="Config file (repeatable; later files win)."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Override a config key: KEY=VALUE, e.g. crossmatch.radius_arcsec=2."
+    ),
+]
+
+
+def _progress(line: str) -> None:
+    err.print(f"[dim]{line}[/dim]")
+
+
+def run(
+    pipeline: Annotated[
+        str, typer.Argument(help="Pipeline to run: combine_redshift, training_set or embedding.")
+    ],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", help="Execution profile: local or slurm (or a path).")
+    ] = "local",
+    workdir: Annotated[
+        Path, typer.Option("--workdir", "-w", help="Where results/, logs/ and the registry go.")
+    ] = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Show the jobs only.")] = False,
+) -> None:
+    """Run PIPELINE with a config; outputs are registered as products on success."""
+    from pzforge.workflow.runner import explain_failure, run_pipeline
+
+    result = run_pipeline(
+        pipeline,
+        list(config or []),
+        list(set_ or []),
+        profile=profile,
+        workdir=workdir,
+        dry_run=dry_run,
+        echo=_progress,
+    )
+    if result.returncode != 0:
+        error_line(explain_failure(result))
+        print(f"run {result.run_id} failed; Snakemake log: {result.snakemake_log}", file=sys.stderr)
+        raise typer.Exit(1)
+    if dry_run:
+        return
+    report(result)
+
+
+def report(result) -> None:
+    """The run's summary text, its id and the products it registered."""
+    summary = result.results_dir / "summary.txt"
+    if summary.is_file():
+        out.print(summary.read_text(), markup=False, highlight=False)
+    receipts = result.layout.receipts
+    out.print(f"run id: {result.run_id}")
+    if receipts.is_file():
+        for data in json.loads(receipts.read_text()):
+            state = " (unchanged, already registered)" if data.get("unchanged") else ""
+            out.print(f"registered product: {data['internal_name']} (id {data['id']}){state}")
+
+
+def demo(
+    workdir: Annotated[Path, typer.Option("--workdir", "-w", help="Demo directory.")] = Path(
+        "demo"
+    ),
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Execution profile.")] = "local",
+) -> None:
+    """Combine the bundled sample catalogs (generated deterministically) and register the result."""
+    import registry
+    from pzforge.combine import sample_data
+    from pzforge.paths import DEFAULT_CONFIG
+    from pzforge.workflow.runner import explain_failure, run_pipeline
+
+    workdir = workdir.resolve()
+    # The registry lives in the demo directory unless the site configured one.
+    os.environ.setdefault(
+        "PZFORGE_REGISTRY_URL", f"sqlite:///{workdir / 'pzforge_registry.sqlite'}"
+    )
+    paths = sample_data.generate(workdir / "data")
+    err.print(f"sample catalogs: {', '.join(p.name for p in paths.values())} in {workdir / 'data'}")
+    result = run_pipeline(
+        "combine_redshift",
+        [DEFAULT_CONFIG],
+        profile=profile,
+        workdir=workdir,
+        base_dir=workdir,
+        echo=_progress,
+    )
+    if result.returncode != 0:
+        error_line(explain_failure(result))
+        raise typer.Exit(1)
+    report(result)
+    products = registry.open(result.config["registry"]["url"]).list_products()
+    out.print(f"\nproducts in the registry ({len(products)}):")
+    for p in products:
+        out.print(f"  {p.id:>4}  {p.internal_name}  [{p.product_type}]", markup=False)
+
+
+def validate_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """Check a config against its schema and print it with defaults filled in."""
+    import yaml
+
+    from pzforge import pipelines
+    from pzforge.paths import DEFAULT_CONFIG
+
+    resolved = pipelines.load(list(config or [DEFAULT_CONFIG]), list(set_ or []))
+    out.print(yaml.safe_dump(resolved, sort_keys=False), markup=False, highlight=False)

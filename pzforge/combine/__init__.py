@@ -1,0 +1,8 @@
+"""Combine Redshift Catalogs: merge spectroscopic surveys, find duplicates, resolve them.
+
+``ingest`` (read, validate; ``homogenize`` flags with the survey rules) -> shared partitioning ->
+``duplicates`` (all pairs within the radius, exact at tile borders; groups) -> ``resolve``
+(ranked criteria, modes) -> ``write`` (HATS + one Parquet) -> ``summary`` -> ``manifest``.
+``pipeline`` has one step per rule; ``hooks`` the config rules and preflight; ``columns`` the
+output contract; ``sample_data`` the demo's catalogs.
+"""

@@ -1,0 +1,335 @@
+"""Ingest one input catalog: map columns, validate rows, make ids, homogenize flags.
+
+The result is a DataFrame with the standard columns of ``pzforge.combine.columns`` (plus extra columns)
+and a stats dict (rows in, rows dropped per reason) that the run summary reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pzforge import io
+from pzforge.combine.columns import ingest_schema
+from pzforge.combine.homogenize import RuleBook, check_homogenized, homogenize, same_survey_name
+from pzforge.combine.settings import (
+    CatalogSpec,
+    HomogenizationSettings,
+    ValidationSettings,
+    coerce,
+)
+from pzforge.errors import InputDataError
+from pzforge.strings import as_text
+
+log = logging.getLogger(__name__)
+
+CANONICAL = ("id", "ra", "dec", "z", "z_err", "z_flag", "type")
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class IngestStats:
+    """What happened to the rows of one catalog (reported in the run summary)."""
+
+    catalog: str
+    path: str
+    format: str
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    z_err_nulled: int = 0
+    surveys: dict[str, int] = field(default_factory=dict)
+    z_flag_homogenized: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _context(spec: CatalogSpec) -> str:
+    return spec.where
+
+
+def _examples(values: pd.Series, mask: np.ndarray) -> str:
+    """A few offending rows as 'row N: value' (0-based row positions in the input file)."""
+    idx = np.flatnonzero(mask)[:MAX_EXAMPLES]
+    shown = ", ".join(f"row {i}: {_plain(values.iloc[i])!r}" for i in idx)
+    more = int(mask.sum()) - len(idx)
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as plain Python values, so messages read 'nan', not 'np.float64(nan)'."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _numeric(df: pd.DataFrame, col: str, source: str, spec: CatalogSpec) -> pd.Series:
+    """Column as float64. A column with no numeric value at all is an error; stray text is NaN."""
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s) or not (
+        pd.api.types.is_numeric_dtype(s) or pd.api.types.is_string_dtype(s) or s.dtype == object
+    ):
+        raise InputDataError(
+            f"{_context(spec)}: column {source!r} (mapped to {col}) has type {s.dtype}, not numeric"
+        )
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype("float64")
+    out = pd.to_numeric(s, errors="coerce").astype("float64")
+    bad = out.isna().to_numpy() & s.notna().to_numpy()
+    if bad.all() and len(s) > 0 and s.notna().any():
+        raise InputDataError(
+            f"{_context(spec)}: column {source!r} (mapped to {col}) is not numeric ("
+            f"{_examples(s, bad)}); map {col} to a numeric column or convert it first"
+        )
+    return out
+
+
+def required_source_columns(spec: CatalogSpec, rulebook: RuleBook | None) -> list[str]:
+    """Columns to read from the file: mapped ones, survey column, extras, rule inputs if present."""
+    cols = [c for c in spec.columns.values() if c]
+    if "column" in spec.survey:
+        cols.append(spec.survey["column"])
+    cols += list(spec.extra_columns)
+    if rulebook is not None and not spec.flags_homogenized:
+        for survey in rulebook.known_surveys():
+            cols += sorted(rulebook.required_columns(survey))
+    return list(dict.fromkeys(cols))
+
+
+def ingest_catalog(
+    spec: CatalogSpec | dict[str, Any],
+    validation: ValidationSettings | dict[str, Any],
+    homogenization: HomogenizationSettings | dict[str, Any],
+    rulebook: RuleBook | None,
+) -> tuple[pd.DataFrame, IngestStats]:
+    """Read, validate and homogenize one catalog described by its config entry ``spec``."""
+    spec = CatalogSpec.coerce(spec)
+    validation = coerce(ValidationSettings, validation)
+    homogenization = coerce(HomogenizationSettings, homogenization)
+    path = Path(spec.path)
+    fmt = io.detect_format(path, spec.format)
+    io.check_readable(path)
+    stats = IngestStats(catalog=spec.name, path=str(path), format=fmt)
+    available = io.list_columns(path, fmt, hdf5_key=spec.hdf5_key, fits_hdu=spec.fits_hdu)
+    _check_columns_exist(spec, available)
+    wanted = [c for c in required_source_columns(spec, rulebook) if c in available]
+    raw = io.read_table(path, fmt, wanted, hdf5_key=spec.hdf5_key, fits_hdu=spec.fits_hdu)
+    stats.rows_in = len(raw)
+    if len(raw) == 0:
+        raise InputDataError(f"{_context(spec)}: the catalog has no rows")
+    df = _map_columns(raw, spec)
+    df = _validate_rows(df, spec, validation, stats)
+    df = _homogenize(df, spec, homogenization, rulebook)
+    df = _finalize(df, spec)
+    stats.rows_out = len(df)
+    stats.surveys = {str(k): int(v) for k, v in df["survey"].value_counts().sort_index().items()}
+    flags = df["z_flag_homogenized"].astype("float64").fillna(-1).astype(int).value_counts()
+    stats.z_flag_homogenized = {
+        ("null" if k == -1 else str(k)): int(v) for k, v in flags.sort_index().items()
+    }
+    return df, stats
+
+
+def _check_columns_exist(spec: CatalogSpec, available: list[str]) -> None:
+    missing = []
+    for std, src in spec.columns.items():
+        if src and src not in available:
+            missing.append(f"{src!r} (for {std})")
+    survey = spec.survey
+    if "column" in survey and survey["column"] not in available:
+        missing.append(f"{survey['column']!r} (survey column)")
+    for extra in spec.extra_columns:
+        if extra not in available:
+            missing.append(f"{extra!r} (extra column)")
+    if missing:
+        shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
+        raise InputDataError(
+            f"{_context(spec)}: column {', '.join(missing)} not found; the file has: {shown}. "
+            "Fix the column map in the config"
+        )
+
+
+def _map_columns(raw: pd.DataFrame, spec: CatalogSpec) -> pd.DataFrame:
+    cols = spec.columns
+    out = pd.DataFrame(index=raw.index)
+    for std in CANONICAL:
+        src = cols.get(std)
+        if src:
+            out[std] = raw[src]
+    for name in raw.columns:  # raw columns the survey rules or extras read keep their names
+        if name not in out.columns and name not in cols.values():
+            out[name] = raw[name]
+    for name in spec.extra_columns:
+        out[name] = raw[name]
+    survey = spec.survey
+    if "column" in survey:
+        out["survey"] = raw[survey["column"]].astype("string").str.strip()
+    else:
+        out["survey"] = pd.Series(survey.get("value", spec.name), index=raw.index, dtype="string")
+    out["_row"] = np.arange(len(raw), dtype=np.int64)
+    out["_source_id"] = source_ids(out, spec)
+    return out
+
+
+def _validate_rows(
+    df: pd.DataFrame, spec: CatalogSpec, validation: ValidationSettings, stats: IngestStats
+) -> pd.DataFrame:
+    cols = spec.columns
+    ra = _numeric(df, "ra", cols["ra"], spec)
+    dec = _numeric(df, "dec", cols["dec"], spec)
+    z = _numeric(df, "z", cols["z"], spec)
+    sentinels = np.asarray(validation.z_sentinels, dtype=float)
+    checks: list[tuple[str, str, np.ndarray]] = [
+        ("ra not a finite number", "ra", ~np.isfinite(ra.to_numpy())),
+        ("dec not a finite number", "dec", ~np.isfinite(dec.to_numpy())),
+        ("ra outside [0, 360)", "ra", ~((ra >= 0) & (ra < 360)).to_numpy()),
+        ("dec outside [-90, 90]", "dec", ~((dec >= -90) & (dec <= 90)).to_numpy()),
+        ("z not a finite number", "z", ~np.isfinite(z.to_numpy())),
+        ("z is a sentinel value", "z", np.isin(z.to_numpy(), sentinels)),
+        (
+            f"z outside [{validation.z_min}, {validation.z_max}]",
+            "z",
+            ~((z >= validation.z_min) & (z <= validation.z_max)).to_numpy(),
+        ),
+    ]
+    invalid = np.zeros(len(df), dtype=bool)
+    for reason, col, mask in checks:
+        new = mask & ~invalid
+        if new.any():
+            stats.dropped[reason] = int(new.sum())
+            if validation.on_invalid == "error":
+                raise InputDataError(
+                    f"{_context(spec)}: {int(new.sum())} rows with {reason} in column "
+                    f"{cols[col]!r} ({_examples(df[col], new)}); fix them, or set "
+                    "validation.on_invalid: drop to drop and count them"
+                )
+        invalid |= mask
+    if invalid.all():
+        worst = max(stats.dropped, key=stats.dropped.get)
+        raise InputDataError(
+            f"{_context(spec)}: no valid row left (all {len(df)} rows invalid, mostly: {worst}); "
+            "check the column map (ra/dec in degrees, the right z column)"
+        )
+    df = df.assign(ra=ra, dec=dec, z=z).loc[~invalid].copy()
+    if "z_err" in df.columns:
+        zerr = _numeric(df, "z_err", cols["z_err"], spec)
+        bad = (
+            ~np.isfinite(zerr.to_numpy())
+            | (zerr.to_numpy() < 0)
+            | np.isin(zerr.to_numpy(), sentinels)
+        )
+        bad &= df["z_err"].notna().to_numpy()
+        stats.z_err_nulled = int(bad.sum())
+        df["z_err"] = zerr.mask(bad)
+    return df
+
+
+def _homogenize(
+    df: pd.DataFrame,
+    spec: CatalogSpec,
+    homogenization: HomogenizationSettings,
+    rulebook: RuleBook | None,
+) -> pd.DataFrame:
+    context = _context(spec)
+    if spec.flags_homogenized:
+        out = df.copy()
+        out["z_flag_homogenized"] = df["z_flag"] if "z_flag" in df.columns else pd.NA
+        out["type_homogenized"] = df["type"] if "type" in df.columns else pd.NA
+        check_homogenized(out, context=context)
+        out["z_flag_homogenized"] = pd.to_numeric(out["z_flag_homogenized"]).astype("Int8")
+        out["type_homogenized"] = out["type_homogenized"].astype("string")
+        return out
+    if rulebook is None:
+        raise InputDataError(f"{context}: no survey rules loaded")
+    out = homogenize(df, rulebook, on_unknown_flag=homogenization.on_unknown_flag, context=context)
+    # One spelling per survey in the output (2DFGRS, 2dfgrs -> 2dFGRS); other aliases (a
+    # compilation's own name, e.g. CANDELS) stay as the file says.
+    canonical = {}
+    for raw in out["survey"].dropna().unique():
+        name = rulebook.resolve(raw)
+        canonical[raw] = name if same_survey_name(raw, name) else raw
+    out["survey"] = out["survey"].map(canonical).astype("string")
+    return out
+
+
+def source_ids(df: pd.DataFrame, spec: CatalogSpec) -> pd.Series:
+    """Source ids as text, over every row of the file (before invalid rows are dropped, so an
+    object's id does not depend on the validation settings)."""
+    if spec.columns.get("id"):
+        source_id = as_text(df["id"])
+        missing = source_id.isna().to_numpy()
+        if missing.any():
+            raise InputDataError(
+                f"{_context(spec)}: id column {spec.columns['id']!r} is empty in "
+                f"{int(missing.sum())} rows (e.g. rows {', '.join(map(str, df['_row'].to_numpy()[missing][:5]))}); "
+                "fill it, or remove columns.id so pzforge numbers the rows"
+            )
+        dup = source_id.duplicated(keep=False).to_numpy()
+        if dup.any() and spec.on_duplicate_id == "suffix":
+            # Repeated ids get '#2', '#3'... in file order (the first keeps its id): deterministic.
+            nth = source_id.groupby(source_id.to_numpy()).cumcount().to_numpy() + 1
+            source_id = source_id.where(
+                nth == 1, source_id + "#" + pd.Series(nth, index=source_id.index).astype("string")
+            )
+        elif dup.any():
+            examples = source_id[dup].drop_duplicates().head(MAX_EXAMPLES).tolist()
+            raise InputDataError(
+                f"{_context(spec)}: id column {spec.columns['id']!r} is not unique "
+                f"({int(source_id[dup].nunique())} values repeat, e.g. {examples}); ids must be "
+                "unique within a catalog: fix the file, set on_duplicate_id: suffix, or remove "
+                "columns.id so pzforge numbers the rows"
+            )
+    else:
+        source_id = df["_row"].astype("string")
+    return source_id
+
+
+def _finalize(df: pd.DataFrame, spec: CatalogSpec) -> pd.DataFrame:
+    name = spec.name
+    source_id = df["_source_id"]
+    out = pd.DataFrame(index=df.index)
+    out["id"] = (name + ":" + source_id).astype("string")
+    out["source_id"] = source_id.astype("string")
+    out["catalog"] = pd.Series(name, index=df.index, dtype="string")
+    out["survey"] = df["survey"].astype("string")
+    out["ra"] = df["ra"].astype("float64")
+    out["dec"] = df["dec"].astype("float64")
+    out["z"] = df["z"].astype("float64")
+    out["z_err"] = df["z_err"].astype("float64") if "z_err" in df.columns else np.nan
+    out["z_flag"] = as_text(df["z_flag"]) if "z_flag" in df.columns else pd.NA
+    out["z_flag_homogenized"] = df["z_flag_homogenized"].astype("Int8")
+    out["type"] = as_text(df["type"]) if "type" in df.columns else pd.NA
+    out["type_homogenized"] = df["type_homogenized"].astype("string")
+    for col, kind in spec.extra_columns.items():
+        out[col] = _cast_extra(df[col], col, kind, spec)
+    for col in ("z_flag", "type"):
+        out[col] = out[col].astype("string")
+    return out.reset_index(drop=True)
+
+
+def _cast_extra(s: pd.Series, col: str, kind: str, spec: CatalogSpec) -> pd.Series:
+    try:
+        if kind == "str":
+            return as_text(s)
+        if kind == "bool":
+            return s.astype("boolean")
+        if kind.startswith("int"):
+            return pd.to_numeric(s, errors="raise").astype(kind.replace("int", "Int"))
+        return pd.to_numeric(s, errors="raise").astype(kind)
+    except (ValueError, TypeError) as exc:
+        raise InputDataError(
+            f"{_context(spec)}: extra column {col!r} cannot be converted to {kind} ({exc}); "
+            "change its type in extra_columns"
+        ) from exc
+
+
+def write_ingested(df: pd.DataFrame, extra: dict[str, str], path: str | Path) -> None:
+    """Write an ingested catalog as Parquet with the fixed schema (atomic: temp file + rename)."""
+    io.write_parquet(
+        pa.Table.from_pandas(df, schema=ingest_schema(extra), preserve_index=False), path
+    )

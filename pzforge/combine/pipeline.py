@@ -1,0 +1,159 @@
+"""The steps of Combine Redshift Catalogs, one function per rule of ``workflows/combine_redshift.smk``.
+
+Each step takes the rule's paths and typed settings and writes its outputs; the scripts in
+``scripts/`` only call them. ``partition_catalog`` and ``export_catalog`` are shared rules
+(``pzforge.tiles.partition.partition_step``, ``pzforge.io.export.export_catalog``).
+
+ingest_catalog (one per catalog) -> partition_catalog -> find_duplicates -> resolve_duplicates
+-> write_combined_catalog -> export_catalog (per format) -> summarize_run -> write_combined_manifest
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from pzforge import io
+from pzforge.combine import duplicates, ingest, resolve, summary, write
+from pzforge.combine.homogenize import RuleBook
+from pzforge.combine.manifest import combined_manifest
+from pzforge.combine.settings import (
+    CatalogSpec,
+    HomogenizationSettings,
+    ResolutionSettings,
+    ValidationSettings,
+)
+from pzforge.config import RegistrySettings
+from pzforge.products.manifest import write_manifest
+from pzforge.tiles.partition import catalog_paths
+
+log = logging.getLogger(__name__)
+
+
+def ingest_catalog(
+    spec: CatalogSpec,
+    validation: ValidationSettings,
+    homogenization: HomogenizationSettings,
+    surveys_file: str | Path,
+    extra_columns: dict[str, str],
+    out_table: str | Path,
+    out_stats: str | Path,
+) -> ingest.IngestStats:
+    """One catalog: read, validate, homogenize; Parquet with every catalog's extra columns."""
+    rulebook = None if spec.flags_homogenized else RuleBook.load(surveys_file)
+    df, stats = ingest.ingest_catalog(spec, validation, homogenization, rulebook)
+    for name in extra_columns:
+        if name not in df.columns:
+            df[name] = None  # another catalog's extra column: null here
+    ingest.write_ingested(df, extra_columns, out_table)
+    io.write_json(stats.to_dict(), out_stats)
+    log.info(
+        "%s: %d rows in, %d out, dropped %s",
+        spec.name,
+        stats.rows_in,
+        stats.rows_out,
+        stats.dropped,
+    )
+    return stats
+
+
+def find_duplicates(
+    partitioned: str | Path,
+    radius_arcsec: float,
+    out_pairs: str | Path,
+    out_groups: str | Path,
+    *,
+    dask_settings: dict[str, Any] | None = None,
+    n_workers: int = 1,
+) -> None:
+    """All pairs within the radius over the whole sky (tiles + margins), grouped transitively."""
+    catalog, margin = catalog_paths(partitioned)
+    pairs, groups = duplicates.find_duplicates(
+        catalog, margin, radius_arcsec, dask_settings=dask_settings, n_workers=n_workers
+    )
+    io.write_parquet(pa.Table.from_pandas(pairs, preserve_index=False), out_pairs)
+    io.write_parquet(pa.Table.from_pandas(groups, preserve_index=False), out_groups)
+    log.info("%d pairs in %d groups", len(pairs), groups["group_id"].nunique())
+
+
+def resolve_duplicates(
+    partitioned: str | Path,
+    groups: str | Path,
+    settings: ResolutionSettings,
+    out_resolution: str | Path,
+) -> None:
+    """Rank group members by the configured criteria; mark or choose the rows to keep."""
+    catalog, _margin = catalog_paths(partitioned)
+    table = resolve.resolve_duplicates(catalog, pd.read_parquet(groups), settings)
+    io.write_parquet(pa.Table.from_pandas(table, preserve_index=False), out_resolution)
+    log.info("tie_result counts: %s", table["tie_result"].value_counts().to_dict())
+
+
+def write_combined_catalog(
+    partitioned: str | Path,
+    resolution: str | Path | None,
+    mode: str,
+    extra_columns: dict[str, str],
+    out_hats: str | Path,
+    out_parquet: str | Path,
+) -> dict[str, Any]:
+    """The combined catalog as HATS and as one sorted, byte-reproducible Parquet file."""
+    catalog, _margin = catalog_paths(partitioned)
+    table = pd.read_parquet(resolution) if resolution else None
+    info = write.write_combined(catalog, table, mode, extra_columns, out_hats, out_parquet)
+    log.info("combined catalog: %s", info)
+    return info
+
+
+def summarize_run(
+    *,
+    stats_files: list[str],
+    partitioned: str | Path,
+    duplicate_files: list[str],
+    resolution_files: list[str],
+    combined_parquet: str | Path,
+    mode: str,
+    ties: str,
+    outputs: list[str],
+    out_json: str | Path,
+    out_text: str | Path,
+) -> dict[str, Any]:
+    """Counts per catalog and survey, as JSON and as readable text with the same numbers."""
+    data = summary.build_summary(
+        stats_files=stats_files,
+        partition_file=str(Path(partitioned) / "partition.json"),
+        duplicate_files=duplicate_files,
+        resolution_files=resolution_files,
+        combined_parquet=str(combined_parquet),
+        mode=mode,
+        ties=ties,
+        outputs=outputs,
+    )
+    io.write_json(data, out_json)
+    io.write_text(summary.render_summary(data), out_text)
+    return data
+
+
+def write_combined_manifest(
+    *,
+    hats_dir: str | Path,
+    aux_files: list[str | Path],
+    registry: RegistrySettings,
+    run_name: str,
+    extra_columns: dict[str, str],
+    out_manifest: str | Path,
+) -> None:
+    """What to register: the combined catalog (HATS) with its Parquet, exports and summary."""
+    manifest = combined_manifest(
+        hats_dir=hats_dir,
+        aux_files=aux_files,
+        settings=registry,
+        run_name=run_name,
+        extra=extra_columns,
+    )
+    write_manifest(manifest, out_manifest)
+    log.info("manifest of %s written", manifest.name)

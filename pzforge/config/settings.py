@@ -1,0 +1,60 @@
+"""Typed views of validated config sections, built once and handed to the science code.
+
+The JSON schema stays the single source of keys, defaults and documentation: these dataclasses
+carry no defaults of their own and are built from a section the schema has already filled in
+(``from_config``), so a key added to the schema and forgotten here fails loudly in the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+from pzforge.errors import ConfigError
+
+
+class Section:
+    """Mixin: build a dataclass from a validated config section (extra keys are ignored)."""
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, Any]) -> Self:
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise ConfigError(
+                f"{cls.__name__}: config section lacks {', '.join(missing)} "
+                "(validate the config against its schema first)"
+            )
+        return cls(**{n: values[n] for n in names})
+
+
+@dataclass(frozen=True)
+class PartitionSettings(Section):
+    """HATS partitioning (``partition:``)."""
+
+    pixel_threshold: int
+    highest_healpix_order: int
+    margin_threshold_arcsec: float
+
+
+@dataclass(frozen=True)
+class RegistrySettings(Section):
+    """Where and how a run registers its products (``registry:``)."""
+
+    register: bool
+    url: str | None
+    product_name: str | None
+    description: str
+    release: str | None
+
+
+def check_margin_covers_radius(config: Mapping[str, Any], lost: str) -> None:
+    """The margin cache must be at least the crossmatch radius, or ``lost`` go missing at borders."""
+    radius = config["crossmatch"]["radius_arcsec"]
+    margin = config["partition"]["margin_threshold_arcsec"]
+    if margin < radius:
+        raise ConfigError(
+            f"partition.margin_threshold_arcsec ({margin}) must be at least crossmatch.radius_arcsec "
+            f"({radius}), or {lost} across tile borders would be missed"
+        )

@@ -1,0 +1,50 @@
+"""Pipeline inputs given as registry products: a reference becomes a file, read only.
+
+One resolver for every pipeline: ``{"product": 12}`` (an id or internal name) is looked up in the
+registry (never created or changed) and its main file used, checked to be of the expected
+product type; ``{"path": ...}`` is used as it is. Called on the submitting host only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pzforge import io
+from pzforge.errors import InputDataError
+
+
+def locate(
+    ref: dict[str, Any], registry_url: str | None, what: str, product_type: str | None = None
+) -> dict[str, Any]:
+    """Where an input is: ``{"path", "format", "product_id"[, "internal_name"]}``.
+
+    ``what`` names the config section in messages (``reference``, ``input``...).
+    """
+    if ref.get("product") is not None:
+        import registry
+        from registry import NotFound, RegistryError, ValidationError
+
+        try:
+            reg = registry.open(registry_url, auto_create=False)
+            detail, main = reg.main_file(ref["product"], product_type)
+        except (NotFound, ValidationError) as exc:
+            raise InputDataError(f"{what} product {ref['product']!r}: {exc}") from exc
+        except (RegistryError, Exception) as exc:  # schema or connection problems: one line
+            raise InputDataError(
+                f"{what} product {ref['product']!r}: cannot read the registry ({exc})"
+            ) from exc
+        path = Path(main.path)
+        return {
+            "path": str(path),
+            "format": io.detect_format(path, ref.get("format")),
+            "product_id": detail.id,
+            "internal_name": detail.internal_name,
+        }
+    path = Path(ref["path"])
+    io.check_readable(path)
+    return {
+        "path": str(path),
+        "format": io.detect_format(path, ref.get("format")),
+        "product_id": None,
+    }

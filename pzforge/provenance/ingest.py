@@ -1,0 +1,187 @@
+"""Provenance ingest on the submitting host: plan + job sidecars + benchmarks -> the registry.
+
+``finish_run`` (Snakefile ``onsuccess``/``onerror``) opens the registry once, ingests the run's
+records in one transaction and, on success, registers the products' manifests with the
+checksums the jobs recorded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pzforge.io import read_json, write_json
+from pzforge.paths import RunLayout, run_dir
+from pzforge.provenance.diff import flatten
+from pzforge.provenance.recording import describe_file, ensure_run_id, now
+
+
+def read_benchmark(path: str | Path | None) -> dict[str, Any]:
+    """Snakemake's benchmark TSV -> wall seconds, max RSS (MB), CPU time (s)."""
+    if not path or not Path(path).is_file():
+        return {}
+    lines = Path(path).read_text().strip().splitlines()
+    if len(lines) < 2:
+        return {}
+    head, values = lines[0].split("\t"), lines[-1].split("\t")
+    row = dict(zip(head, values, strict=False))
+
+    def num(key: str) -> float | None:
+        try:
+            return float(row[key])
+        except (KeyError, ValueError):
+            return None
+
+    return {
+        "wall_s": num("s"),
+        "max_rss_mb": num("max_rss"),
+        "max_uss_mb": num("max_uss"),
+        "cpu_time_s": num("cpu_time"),
+        "mean_load": num("mean_load"),
+    }
+
+
+def collect_run(
+    run_id: str, status: str, error: str | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Join the run plan, the job sidecars and benchmark files into records for the registry."""
+    rdir = run_dir(run_id)
+    plan = read_json(rdir / "run.json") if (rdir / "run.json").is_file() else {"id": run_id}
+    planned = {(p["rule"], tuple(p["output"])): p for p in plan.get("planned_jobs", [])}
+    sidecars = [read_json(p) for p in sorted((rdir / "jobs").glob("*.json"))]
+    produced = {
+        f["path"]: f
+        for sc in sidecars
+        for f in sc["files"]
+        if f["role"] == "generated" and "checksum" in f
+    }
+    jobs = []
+    seen = set()
+    for sc in sidecars:
+        key = (sc["rule"], tuple(sc["output"]))
+        seen.add(key)
+        plan_job = planned.get(key, {})
+        files = []
+        for f in sc["files"]:
+            if "checksum" not in f:
+                known = produced.get(f["path"])
+                f = (known | {"role": f["role"]}) if known else _hash_now(f)
+            if f["kind"] != "missing":
+                files.append(f)
+        jobs.append(
+            {k: v for k, v in sc.items() if k not in ("files", "output", "run_id")}
+            | {
+                "reason": plan_job.get("reason"),
+                "code_hash": plan_job.get("code_hash"),
+                "benchmark": read_benchmark(plan_job.get("benchmark")),
+                "files": files,
+            }
+        )
+    if status != "success":
+        for key, p in sorted(planned.items()):
+            if key not in seen:  # planned but never finished (failed hard, or never started)
+                jobs.append(
+                    {
+                        "id": str(uuid.uuid5(uuid.UUID(run_id), repr(key))),
+                        "rule": p["rule"],
+                        "wildcards": p["wildcards"],
+                        "status": "incomplete",
+                        "reason": p["reason"],
+                        "code_hash": p["code_hash"],
+                        "log": p["log"],
+                        "files": [],
+                    }
+                )
+    failed = [j for j in jobs if j["status"] == "failed" and j.get("error")]
+    if status != "success":  # the jobs' own one-line errors say more than Snakemake's block
+        error = "; ".join(f"rule {j['rule']}: {j['error']}" for j in failed) or error
+        error = error or "the run failed"
+    run = {k: v for k, v in plan.items() if k != "planned_jobs"} | {
+        "id": run_id,
+        "status": status,
+        "error": error,
+        "ended_at": now(),
+    }
+    run.setdefault(
+        "started_at", min((j["started_at"] for j in jobs if j.get("started_at")), default=now())
+    )
+    return run, jobs
+
+
+def explain_param_changes(reg: Any, run: dict[str, Any], jobs: list[dict[str, Any]]) -> None:
+    """Snakemake says *that* params changed; name *which*, from the job's last recorded run."""
+    for job in jobs:
+        if "Params have changed" not in (job.get("reason") or ""):
+            continue
+        last = reg.last_job(
+            job["rule"], job.get("wildcards") or {}, run.get("run_name", ""), run.get("workdir", "")
+        )
+        if not last:
+            continue
+        before, after = flatten(last["params"] or {}), flatten(job.get("params") or {})
+        changes = [
+            f"{k}: {before.get(k)!r} -> {after.get(k)!r}"
+            for k in sorted(set(before) | set(after))
+            if before.get(k) != after.get(k)
+        ]
+        if changes:
+            job["reason"] += f" [changed params: {'; '.join(changes)}]"
+
+
+def _hash_now(f: dict[str, Any]) -> dict[str, Any]:
+    """An input no job of this run hashed (made by an earlier run): hash it at ingest."""
+    if not Path(f["path"]).exists():
+        return f | {"kind": "missing"}
+    return describe_file(f["path"]) | {"role": f["role"]}
+
+
+def failure_text(logfile: str | list[str] | None) -> str | None:
+    """The first 'Error in rule' block of the Snakemake log, for a run that failed.
+
+    Snakemake hands ``onerror`` its log as a path or as a list of paths (9.x)."""
+    if isinstance(logfile, (list, tuple)):
+        logfile = next((f for f in logfile if Path(f).is_file()), None)
+    if not logfile or not Path(logfile).is_file():
+        return None
+    lines = Path(logfile).read_text(errors="replace").splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Error in rule"):
+            return " ".join(x.strip() for x in lines[i : i + 6])
+    return None
+
+
+def finish_run(
+    config: dict[str, Any],
+    status: str,
+    *,
+    manifests: list[str] = (),
+    logfile: str | list[str] | None = None,
+) -> dict[str, Any]:
+    """Ingest the run's provenance; on success register its products. Returns a summary."""
+    import registry
+    from pzforge.products.registration import known_digests, register_manifests
+
+    run_id = ensure_run_id()
+    settings = config.get("registry", {})
+    error = None if status == "success" else failure_text(logfile)
+    run, jobs = collect_run(run_id, status, error)
+    reg = registry.open(settings.get("url"))
+    explain_param_changes(reg, run, jobs)
+    counts = reg.ingest_run(run, jobs)
+    receipts: list[dict[str, Any]] = []
+    if status == "success" and settings.get("register", True) and manifests:
+        known = known_digests(
+            f for j in jobs for f in j.get("files", []) if f["role"] == "generated"
+        )
+        try:
+            receipts = register_manifests(
+                reg, list(manifests), owner=run.get("user") or reg.user, run_id=run_id, known=known
+            )
+        except Exception as exc:
+            reg.ingest_run(run | {"status": "failed", "error": f"registration failed: {exc}"})
+            raise
+        write_json(receipts, RunLayout(config["run_name"]).receipts)
+    summary = {"run_id": run_id, "status": status, **counts, "products": receipts}
+    write_json(summary, run_dir(run_id) / "ingested.json")
+    return summary

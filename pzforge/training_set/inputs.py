@@ -1,0 +1,285 @@
+"""Training Set Maker inputs: the reference (a product or a file) and the photometry, read to
+standard columns and written as Parquet parts for hats-import.
+
+- :func:`ingest_reference`: ``id, ra, dec, z, z_err, z_flag_homogenized`` plus kept columns;
+  invalid rows dropped and counted;
+- :func:`ingest_photometry`: streamed in batches where the format allows, ``phot_id, phot_ra,
+  phot_dec`` and the photometry columns (``phot_<name>`` where a name clashes).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from pzforge import io
+from pzforge.errors import InputDataError
+from pzforge.products.references import locate
+from pzforge.strings import as_text
+from pzforge.tiles.partition import WRITE_TABLE_KWARGS
+from pzforge.training_set import photometry
+from registry import REFERENCE_REDSHIFT_CATALOG
+
+# Columns of a combined catalog (DESIGN.md) kept by default when the reference is one.
+DEFAULT_KEEP = ("source_id", "catalog", "survey", "type_homogenized")
+MATCH_COLUMNS = ["phot_id", "phot_ra", "phot_dec", "sep_arcsec", "n_candidates"]
+ROWS_PER_FILE = 500_000
+# The reference's standard columns (ingest_reference writes them all).
+REFERENCE_COLUMNS = ["id", "ra", "dec", "z", "z_err", "z_flag_homogenized"]
+
+
+def resolve_reference(ref: dict[str, Any], registry_url: str | None) -> dict[str, Any]:
+    """The reference catalog: a Reference Redshift Catalog product or a file."""
+    return locate(ref, registry_url, "reference", REFERENCE_REDSHIFT_CATALOG)
+
+
+def resolve_photometry(phot: dict[str, Any], registry_url: str | None) -> dict[str, Any]:
+    """The photometric catalog: a product of any type (its main file) or a file."""
+    return locate(phot, registry_url, "photometry")
+
+
+def _context(what: str, path: str | Path) -> str:
+    return f"{what} catalog ({path})"
+
+
+def reference_keep_columns(ref: dict[str, Any], available: list[str]) -> list[str]:
+    keep = ref.get("keep_columns")
+    if keep is None:
+        return [c for c in DEFAULT_KEEP if c in available]
+    return list(keep)
+
+
+def ingest_reference(
+    ref: dict[str, Any], location: dict[str, Any], out_dir: str | Path
+) -> dict[str, Any]:
+    """Read the reference catalog to standard columns; write Parquet parts; return stats."""
+    path, fmt = location["path"], location["format"]
+    where = _context("reference", path)
+    kwargs = {"hdf5_key": ref.get("hdf5_key"), "fits_hdu": ref.get("fits_hdu", 1)}
+    available = io.list_columns(path, fmt, **kwargs)
+    cols = {k: v for k, v in ref["columns"].items() if v}
+    missing = [f"{v!r} (for {k})" for k, v in cols.items() if v not in available]
+    keep = reference_keep_columns(ref, available)
+    missing += [f"{c!r} (keep_columns)" for c in keep if c not in available]
+    if missing:
+        raise InputDataError(
+            f"{where}: column {', '.join(missing)} not found; the file has: "
+            f"{', '.join(available[:30])}. Fix reference.columns in the config"
+        )
+    tie = "tie_result" if ref.get("drop_discarded", True) and "tie_result" in available else None
+    wanted = list(dict.fromkeys([*cols.values(), *keep, *([tie] if tie else [])]))
+    raw = io.read_table(path, fmt, wanted, **kwargs)
+    stats: dict[str, Any] = {"path": str(path), "rows_in": len(raw), "dropped": {}}
+    if len(raw) == 0:
+        raise InputDataError(f"{where}: the catalog has no rows")
+    if tie:
+        discarded = raw[tie].to_numpy(dtype="float64", na_value=np.nan) == 0
+        stats["dropped"]["discarded duplicate (tie_result 0)"] = int(discarded.sum())
+        raw = raw.loc[~discarded].reset_index(drop=True)
+    df = pd.DataFrame(index=raw.index)
+    if "id" in cols:
+        df["id"] = as_text(raw[cols["id"]]).astype("string")
+    else:
+        df["id"] = pd.Series(np.arange(len(raw)), index=raw.index).astype("string")
+    for std in ("ra", "dec", "z", "z_err"):
+        df[std] = (
+            pd.to_numeric(raw[cols[std]], errors="coerce").astype("float64")
+            if std in cols
+            else np.nan
+        )
+    if "z_flag" in cols:
+        flag = pd.to_numeric(raw[cols["z_flag"]], errors="coerce").astype("Float64")
+        off_scale = flag.notna() & ~flag.isin([0, 1, 2, 3, 4, 6])
+        if off_scale.any():
+            raise InputDataError(
+                f"{where}: z_flag column {cols['z_flag']!r} is not on the homogenized 0-4 (6 star) "
+                f"scale (e.g. {flag[off_scale].head(3).tolist()}); map reference.columns.z_flag "
+                "to a homogenized flag (a combine_redshift output has z_flag_homogenized) or to null"
+            )
+        unknown = flag.isna() & raw[cols["z_flag"]].notna()
+        if unknown.any():
+            stats["z_flag_not_numeric_as_unknown"] = int(unknown.sum())
+        df["z_flag_homogenized"] = flag.astype("Int8")
+    else:
+        df["z_flag_homogenized"] = pd.array([pd.NA] * len(df), dtype="Int8")
+    for name in keep:
+        df[name] = raw[name]
+    if df["id"].isna().any():
+        raise InputDataError(f"{where}: id column {cols.get('id')!r} has empty values")
+    dup = df["id"].duplicated(keep=False)
+    if dup.any():
+        raise InputDataError(
+            f"{where}: id column {cols.get('id')!r} is not unique (e.g. "
+            f"{df.loc[dup, 'id'].head(3).tolist()}); give a unique id column or none"
+        )
+    df = _drop_invalid_positions(df, "ra", "dec", stats)
+    bad_z = ~np.isfinite(df["z"].to_numpy())
+    if bad_z.any():
+        stats["dropped"]["z not a finite number"] = int(bad_z.sum())
+        df = df.loc[~bad_z]
+    stats["rows_out"] = len(df)
+    stats["product_id"] = location.get("product_id")
+    if len(df) == 0:
+        raise InputDataError(f"{where}: no valid row left (dropped: {stats['dropped']})")
+    df = df.sort_values("id", kind="stable").reset_index(drop=True)
+    _write_parts(pa.Table.from_pandas(df, preserve_index=False), out_dir)
+    return stats
+
+
+def _drop_invalid_positions(
+    df: pd.DataFrame, ra: str, dec: str, stats: dict[str, Any]
+) -> pd.DataFrame:
+    r, d = df[ra].to_numpy(dtype="float64"), df[dec].to_numpy(dtype="float64")
+    bad = ~np.isfinite(r) | ~np.isfinite(d) | (r < 0) | (r >= 360) | (d < -90) | (d > 90)
+    if bad.any():
+        key = "ra/dec not finite or out of range"
+        stats["dropped"][key] = stats["dropped"].get(key, 0) + int(bad.sum())
+        return df.loc[~bad]
+    return df
+
+
+def _write_parts(table: pa.Table, out_dir: str | Path, start: int = 0) -> int:
+    """Write ``table`` as Parquet files of at most ROWS_PER_FILE rows (one hats-import task each)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = max(1, math.ceil(table.num_rows / ROWS_PER_FILE))
+    size = math.ceil(table.num_rows / n) if table.num_rows else 0
+    for i in range(n):
+        pq.write_table(
+            table.slice(i * size, size),
+            out_dir / f"part-{start + i:05d}.parquet",
+            **WRITE_TABLE_KWARGS,
+        )
+    return start + n
+
+
+def photometry_source_columns(phot: dict[str, Any], available: list[str]) -> list[str]:
+    """Columns to read: positions, id, band values and errors, E(B-V), kept columns."""
+    cols = [phot["columns"][k] for k in ("id", "ra", "dec") if phot["columns"].get(k)]
+    bands = [c for pair in photometry.band_columns(phot).values() for c in pair if c]
+    keep = phot.get("keep_columns", "bands")
+    if keep == "all":
+        extra = [c for c in available if c not in cols]
+    elif keep == "bands":
+        extra = []
+    else:
+        extra = list(keep)
+    ebv = phot.get("ebv_column")
+    return list(dict.fromkeys([*cols, *bands, *([ebv] if ebv else []), *extra]))
+
+
+def check_photometry_columns(phot: dict[str, Any], available: list[str], where: str) -> None:
+    photometry.check_band_columns(phot, available, where)
+    needed = photometry_source_columns(phot, available)
+    missing = [c for c in needed if c not in available]
+    if missing:
+        raise InputDataError(
+            f"{where}: column {', '.join(repr(c) for c in missing)} not found (photometry.columns,"
+            f" ebv_column or keep_columns); the file has: {', '.join(available[:30])}"
+        )
+
+
+def reserved_names(ref_columns: list[str]) -> set[str]:
+    return {*ref_columns, *MATCH_COLUMNS, "subset", "_healpix_29"}
+
+
+def photometry_renames(
+    phot: dict[str, Any], wanted: list[str], reserved: set[str]
+) -> dict[str, str]:
+    """Photometric column -> output name: phot_id/phot_ra/phot_dec, phot_<name> on a clash."""
+    cols = phot["columns"]
+    rename = {cols["ra"]: "phot_ra", cols["dec"]: "phot_dec"}
+    if cols.get("id"):
+        rename[cols["id"]] = "phot_id"
+    for c in wanted:
+        if c not in rename and c in reserved:
+            rename[c] = f"phot_{c}"
+    return rename
+
+
+def direct_photometry_columns(
+    phot: dict[str, Any], phot_hats: str | Path, ref_columns: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """A HATS photometric catalog used as it is: the columns to load and their output names."""
+    where = _context("photometric", phot_hats)
+    available = io.list_columns(phot_hats, "hats")
+    check_photometry_columns(phot, available, where)
+    wanted = photometry_source_columns(phot, available)
+    return wanted, photometry_renames(phot, wanted, reserved_names(ref_columns))
+
+
+def ingest_photometry(
+    phot: dict[str, Any], out_dir: str | Path, reserved: set[str]
+) -> dict[str, Any]:
+    """Stream the photometric catalog into Parquet parts with phot_id/phot_ra/phot_dec.
+
+    Parquet and HATS inputs are read in batches (memory stays flat); CSV, FITS and HDF5 whole.
+    Columns whose names clash with the reference's (``reserved``) get a ``phot_`` prefix.
+    """
+    path = Path(phot["path"])
+    fmt = io.detect_format(path, phot.get("format"))
+    where = _context("photometric", path)
+    kwargs = {"hdf5_key": phot.get("hdf5_key"), "fits_hdu": phot.get("fits_hdu", 1)}
+    available = io.list_columns(path, fmt, **kwargs)
+    check_photometry_columns(phot, available, where)
+    wanted = photometry_source_columns(phot, available)
+    cols = phot["columns"]
+    rename = photometry_renames(phot, wanted, reserved)
+    stats: dict[str, Any] = {"path": str(path), "format": fmt, "rows_in": 0, "dropped": {}}
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        for old in out_dir.glob("*.parquet"):
+            old.unlink()
+    part, offset, ids, buffer = 0, 0, [], []
+    for batch in _batches(path, fmt, wanted, kwargs):
+        df = batch.rename(columns=rename)
+        if "phot_id" not in df.columns:
+            df.insert(0, "phot_id", np.arange(offset, offset + len(df), dtype=np.int64))
+        offset += len(df)
+        stats["rows_in"] += len(df)
+        df["phot_ra"] = pd.to_numeric(df["phot_ra"], errors="coerce").astype("float64")
+        df["phot_dec"] = pd.to_numeric(df["phot_dec"], errors="coerce").astype("float64")
+        df = _drop_invalid_positions(df, "phot_ra", "phot_dec", stats)
+        if df["phot_id"].isna().any():
+            raise InputDataError(f"{where}: id column {cols.get('id')!r} has empty values")
+        ids.append(df["phot_id"].to_numpy())
+        order = list(dict.fromkeys(["phot_id", "phot_ra", "phot_dec", *df.columns]))
+        buffer.append(pa.Table.from_pandas(df[order], preserve_index=False))
+        if sum(t.num_rows for t in buffer) >= ROWS_PER_FILE:  # small row groups: few big parts
+            part = _write_parts(pa.concat_tables(buffer, promote_options="default"), out_dir, part)
+            buffer = []
+    if buffer:
+        part = _write_parts(pa.concat_tables(buffer, promote_options="default"), out_dir, part)
+    all_ids = np.concatenate(ids) if ids else np.array([])
+    if len(all_ids) and len(pd.unique(all_ids)) != len(all_ids):
+        raise InputDataError(
+            f"{where}: id column {cols.get('id')!r} is not unique; photometric objects need "
+            "unique ids (or set photometry.columns.id: null to number the rows)"
+        )
+    stats["rows_out"] = int(len(all_ids))
+    positions = (cols["ra"], cols["dec"], cols.get("id"))
+    stats["renamed"] = {k: v for k, v in rename.items() if k not in positions}
+    if stats["rows_out"] == 0:
+        raise InputDataError(f"{where}: no row with a valid position (dropped: {stats['dropped']})")
+    return stats
+
+
+def _batches(path: Path, fmt: str, columns: list[str], kwargs: dict[str, Any]):
+    if fmt in ("parquet", "hats"):
+        files = (
+            [str(p) for p in sorted((path / "dataset").rglob("*.parquet"))]
+            if fmt == "hats"
+            else [str(path)]
+        )
+        dataset = pads.dataset(files, format="parquet")
+        for batch in dataset.to_batches(columns=columns, batch_size=ROWS_PER_FILE):
+            yield batch.to_pandas()
+    else:
+        yield io.read_table(path, fmt, columns, **kwargs)

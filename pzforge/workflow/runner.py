@@ -1,0 +1,186 @@
+"""Run a pipeline with Snakemake in a subprocess and report the outcome in a few clear lines.
+
+Snakemake runs as its own process (``python -m snakemake``): the same command a user can type,
+the profile decides the executor, and Ctrl-C reaches it as it would in a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pzforge import pipelines
+from pzforge.errors import PipelineError
+from pzforge.paths import DEFAULT_CONFIG, PROFILES_DIR, SNAKEFILE, RunLayout, run_dir
+from pzforge.workflow.jobs import ERROR_MARK
+from pzforge.workflow.snakefile import PREFLIGHT_DONE_ENV
+
+_PROGRESS = re.compile(r"^(\d+) of (\d+) steps \((\d+%)\) done")
+_ERROR_RULE = re.compile(r"^Error in rule (\S+):")
+_LOG_LINE = re.compile(r"^\s+log: (.+?)(?: \(check log file\(s\) for error details\))?$")
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    config: dict[str, Any]
+    workdir: Path
+    config_file: Path
+    snakemake_log: Path
+    returncode: int
+    failed_rules: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.config["run_name"], self.workdir)
+
+    @property
+    def results_dir(self) -> Path:
+        return self.layout.results
+
+
+def prepare_run(
+    pipeline: str,
+    config_files: list[str | Path],
+    overrides: list[str],
+    workdir: Path,
+    base_dir: Path | None = None,
+) -> tuple[str, dict[str, Any], Path]:
+    """Validate the config and write the resolved copy the run will use."""
+    files = list(config_files) or [DEFAULT_CONFIG]
+    config = pipelines.load(files, overrides, pipeline=pipeline)
+    if config.get("pipeline", pipeline) != pipeline:
+        raise PipelineError(f"the config is for pipeline {config['pipeline']!r}, not {pipeline!r}")
+    config = pipelines.absolutize_paths(pipeline, config, (base_dir or Path.cwd()).resolve())
+    pipelines.preflight(pipeline, config)
+    run_id = str(uuid.uuid4())
+    folder = run_dir(run_id, workdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_file = folder / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    (folder / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    return run_id, config, config_file
+
+
+def snakemake_command(
+    config_file: Path, workdir: Path, profile: str, *, dry_run: bool = False, extra: list[str] = ()
+) -> list[str]:
+    profile_dir = Path(profile) if os.sep in profile else PROFILES_DIR / profile
+    if not profile_dir.is_dir():
+        known = ", ".join(sorted(p.name for p in PROFILES_DIR.iterdir() if p.is_dir()))
+        raise PipelineError(f"unknown profile {profile!r}; profiles: {known}")
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_file),
+        "--profile",
+        str(profile_dir),
+    ]
+    if dry_run:
+        cmd.append("--dry-run")
+    return cmd + list(extra)
+
+
+def run_pipeline(
+    pipeline: str,
+    config_files: list[str | Path],
+    overrides: list[str] = (),
+    *,
+    profile: str = "local",
+    workdir: str | Path = ".",
+    dry_run: bool = False,
+    base_dir: Path | None = None,
+    echo=None,
+    extra_args: list[str] = (),
+) -> RunResult:
+    """Validate config, run Snakemake, return the outcome (raises nothing for a failed run)."""
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    run_id, config, config_file = prepare_run(
+        pipeline, config_files, list(overrides), workdir, base_dir
+    )
+    log_path = config_file.parent / "snakemake.log"
+    cmd = snakemake_command(config_file, workdir, profile, dry_run=dry_run, extra=list(extra_args))
+    env = dict(
+        os.environ,
+        PZFORGE_RUN_ID=run_id,
+        PZFORGE_PROFILE=profile,
+        PYTHONUNBUFFERED="1",
+        **{PREFLIGHT_DONE_ENV: run_id},
+    )
+    failed: list[tuple[str, str | None]] = []
+    with open(log_path, "w") as log_fh:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir
+        )
+        try:
+            pending_rule = None
+            for line in proc.stdout:
+                log_fh.write(line)
+                text = line.rstrip("\n")
+                if m := _ERROR_RULE.match(text):
+                    pending_rule = m.group(1)
+                elif pending_rule and (m := _LOG_LINE.match(text)):
+                    entry = (pending_rule, m.group(1).strip())
+                    if entry not in failed:  # Snakemake reports a failed job twice
+                        failed.append(entry)
+                    pending_rule = None
+                if echo and (_PROGRESS.match(text) or dry_run):
+                    echo(text)
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)  # Snakemake cancels its jobs (SLURM too) on SIGINT
+            proc.wait()
+            raise
+    return RunResult(run_id, config, workdir, config_file, log_path, proc.returncode, failed)
+
+
+def explain_failure(result: RunResult) -> str:
+    """One readable paragraph: which rule failed and the user-facing error from its log."""
+    if not result.failed_rules:
+        tail = result.snakemake_log.read_text().strip().splitlines()[-15:]
+        reason = _first_error_line(tail) or (tail[-1] if tail else "no output")
+        return (
+            f"the pipeline failed before any job ran: {reason} (full log: {result.snakemake_log})"
+        )
+    parts = []
+    for rule, log in result.failed_rules:  # noqa: B007
+        message = None
+        if log:
+            path = Path(log) if Path(log).is_absolute() else result.workdir / log
+            if path.is_file():
+                message = _message_from_log(path.read_text())
+        parts.append(
+            f"rule {rule} failed: {message or 'see its log'}" + (f" (log: {log})" if log else "")
+        )
+    return "; ".join(parts)
+
+
+def _message_from_log(text: str) -> str | None:
+    for line in text.splitlines():
+        if ERROR_MARK in line:
+            return line.split(ERROR_MARK, 1)[1].strip()
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return _first_error_line(lines[::-1]) or (lines[-1].strip() if lines else None)
+
+
+def _first_error_line(lines: list[str]) -> str | None:
+    for line in lines:
+        if re.match(r"^\w*(Error|Exception)\b.*:", line.strip()):
+            return line.strip()
+    return None

@@ -1,0 +1,236 @@
+"""File formats: the one map from names to formats, and the one reader of tabular files.
+
+Both the registry (uploads, ``get_dataframe``) and the pipelines (``pzforge.io``) read tables
+through this module, so a format is recognised, and a file is read, the same way everywhere.
+Messages name the file; callers add what the user should change in their own terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from registry.errors import ValidationError
+
+TABULAR = ("csv", "fits", "hdf5", "parquet", "hats")
+# file name ending -> format (longest ending wins, case-insensitive)
+EXTENSIONS = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fits.gz": "fits",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".hdf": "hdf5",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".txt": "txt",
+    ".md": "txt",
+    ".zip": "zip",
+    ".png": "png",
+    ".html": "html",
+}
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "fits": "application/fits",
+    "hdf5": "application/x-hdf5",
+    "parquet": "application/vnd.apache.parquet",
+    "hats": "application/x-hats-catalog",
+    "json": "application/json",
+    "txt": "text/plain",
+    "zip": "application/zip",
+    "png": "image/png",
+    "html": "text/html",
+    "other": "application/octet-stream",
+}
+HEALPIX_COLUMN = "_healpix_29"  # hats' spatial index, not a column of the data
+
+
+class UnreadableFile(ValidationError):
+    """A file cannot be read as the format it claims (``reason`` says why)."""
+
+    def __init__(self, path: Path, fmt: str, reason: str):
+        self.path, self.fmt, self.reason = path, fmt, reason
+        super().__init__(f"{path}: cannot be read as {fmt} ({reason})")
+
+
+def is_hats(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and any((path / n).is_file() for n in ("hats.properties", "properties"))
+
+
+def format_of(path: str | Path) -> str | None:
+    """The format a path's name (or a HATS directory) implies; None when unknown."""
+    path = Path(path)
+    if path.is_dir():
+        return "hats" if is_hats(path) else None
+    name = path.name.lower()
+    for ext, fmt in sorted(EXTENSIONS.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(ext):
+            return fmt
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def list_columns(
+    path: str | Path, fmt: str, *, hdf5_key: str | None = None, fits_hdu: int | str = 1
+) -> list[str]:
+    """Column names, read cheaply where the format allows (schemas, CSV header)."""
+    path = Path(path)
+    try:
+        if fmt == "parquet":
+            return list(pq.read_schema(path).names)
+        if fmt == "hats":
+            return [c for c in _hats_schema(path).names if c != HEALPIX_COLUMN]
+        if fmt == "csv":
+            return list(pd.read_csv(path, nrows=0).columns)
+    except ValidationError:
+        raise
+    except Exception as exc:  # any reader failure means the file cannot be used as it is
+        raise UnreadableFile(path, fmt, _reason(exc)) from exc
+    return list(read_table(path, fmt, hdf5_key=hdf5_key, fits_hdu=fits_hdu).columns)
+
+
+def read_table(
+    path: str | Path,
+    fmt: str,
+    columns: Sequence[str] | None = None,
+    *,
+    hdf5_key: str | None = None,
+    fits_hdu: int | str = 1,
+) -> pd.DataFrame:
+    """``columns`` (all when None) of a table as pandas, with a fresh 0..n-1 index."""
+    path = Path(path)
+    if fmt not in TABULAR:
+        raise ValidationError(
+            f"{path}: format {fmt!r} is not tabular; use one of {', '.join(TABULAR)}"
+        )
+    try:
+        if fmt == "parquet":
+            df = pq.read_table(path, columns=list(columns) if columns else None).to_pandas()
+        elif fmt == "hats":
+            df = _read_hats(path, columns)
+        elif fmt == "csv":
+            df = pd.read_csv(path, usecols=list(columns) if columns else None, low_memory=False)
+        elif fmt == "fits":
+            df = _read_fits(path, fits_hdu)
+        else:
+            df = _read_hdf5(path, hdf5_key)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise UnreadableFile(path, fmt, _reason(exc)) from exc
+    if columns is not None and fmt in ("fits", "hdf5"):
+        df = df[list(columns)]
+    if len(df.columns) == 0:
+        raise ValidationError(f"{path}: the file holds no columns")
+    return df.reset_index(drop=True)
+
+
+def _hats_schema(path: Path) -> pa.Schema:
+    for candidate in ("dataset/_common_metadata", "dataset/_metadata"):
+        if (path / candidate).is_file():
+            return pq.read_schema(path / candidate)
+    files = sorted((path / "dataset").rglob("*.parquet"))
+    if not files:
+        raise ValidationError(f"{path}: HATS catalog has no partition files under dataset/")
+    return pq.read_schema(files[0])
+
+
+def hats_partition_files(path: str | Path) -> list[Path]:
+    path = Path(path)
+    return sorted((path / "dataset").rglob("Npix=*.parquet")) or sorted(
+        (path / "dataset").rglob("*.parquet")
+    )
+
+
+def _read_hats(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
+    files = hats_partition_files(path)
+    if not files:
+        raise ValidationError(f"{path}: HATS catalog has no partition files under dataset/")
+    wanted = list(columns) if columns else None
+    tables = [pq.read_table(f, columns=wanted) for f in files]
+    df = pa.concat_tables(tables).to_pandas()
+    return df.drop(columns=[HEALPIX_COLUMN], errors="ignore")
+
+
+def _read_fits(path: Path, hdu: int | str) -> pd.DataFrame:
+    from astropy.table import Table
+
+    table = Table.read(path, hdu=hdu, format="fits")
+    multi = [name for name in table.colnames if len(table[name].shape) > 1]
+    if multi:
+        table.remove_columns(multi)  # vector columns cannot become pandas columns
+    df = table.to_pandas()
+    for col in df.columns:  # FITS is big-endian; pandas and Arrow want native order
+        if df[col].dtype.kind in "iuf" and not df[col].dtype.isnative:
+            df[col] = df[col].astype(df[col].dtype.newbyteorder("="))
+        if df[col].dtype == object and len(df) and isinstance(df[col].iloc[0], bytes):
+            df[col] = df[col].str.decode("utf-8").str.strip()
+    return df
+
+
+def _read_hdf5(path: Path, key: str | None) -> pd.DataFrame:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        keys = list(fh.keys())
+        pandas_keys = ["/" + k for k in keys if "pandas_type" in fh[k].attrs]
+    if pandas_keys or (key and _is_pandas_key(path, key)):
+        use = key or _only(path, pandas_keys, "table key")
+        return pd.read_hdf(path, key=use)
+    with h5py.File(path, "r") as fh:
+        if key is None and all(isinstance(fh[k], h5py.Dataset) for k in keys):
+            group_name = "/"  # columns stored at the root of the file
+        else:
+            group_name = key or _only(path, keys, "group")
+        if group_name not in fh:
+            raise ValidationError(
+                f"{path}: no HDF5 group or key {group_name!r}; keys: {', '.join(keys)}"
+            )
+        node = fh[group_name]
+        if isinstance(node, h5py.Dataset):
+            if node.dtype.names:
+                return pd.DataFrame.from_records(node[()])
+            raise ValidationError(f"{path}: {group_name!r} is a plain array, not a table")
+        data = {}
+        for name, item in node.items():
+            if isinstance(item, h5py.Dataset) and item.ndim == 1:
+                values = item[()]
+                if values.dtype.kind == "S":
+                    values = np.char.decode(values, "utf-8")
+                data[name] = values
+        if not data:
+            raise ValidationError(f"{path}: HDF5 group {group_name!r} holds no 1-D columns")
+        lengths = {len(v) for v in data.values()}
+        if len(lengths) != 1:
+            raise ValidationError(f"{path}: columns of HDF5 group {group_name!r} differ in length")
+        return pd.DataFrame(data)
+
+
+def _is_pandas_key(path: Path, key: str) -> bool:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        node = fh.get(key)
+        return node is not None and "pandas_type" in node.attrs
+
+
+def _only(path: Path, keys: list[str], what: str) -> str:
+    if len(keys) == 1:
+        return keys[0]
+    raise ValidationError(
+        f"{path}: the HDF5 file holds several entries ({', '.join(keys)}); set `hdf5_key:` to "
+        f"the {what} to read"
+    )
