@@ -193,7 +193,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def _alembic_config(connection=None):
+def alembic_config(connection=None):
     from alembic.config import Config
 
     cfg = Config()
@@ -206,7 +206,7 @@ def _alembic_config(connection=None):
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -223,7 +223,7 @@ def upgrade(engine: Engine) -> str:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))  # one migrator at a time
-        command.upgrade(_alembic_config(conn), "head")
+        command.upgrade(alembic_config(conn), "head")
     return head_revision()
 
 

@@ -30,6 +30,6 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_catalogs(tmp_path_factory) -> dict[str, Path]:
-    from pzforge import sample_data
+    from pzforge.combine import sample_data
 
     return sample_data.generate(tmp_path_factory.mktemp("samples"))

@@ -18,12 +18,7 @@ import pyarrow as pa
 from pzforge import io
 from pzforge.combine.columns import ingest_schema
 from pzforge.combine.homogenize import RuleBook, check_homogenized, homogenize, same_survey_name
-from pzforge.combine.settings import (
-    CatalogSpec,
-    HomogenizationSettings,
-    ValidationSettings,
-    coerce,
-)
+from pzforge.combine.settings import CatalogSpec, HomogenizationSettings, ValidationSettings
 from pzforge.errors import InputDataError
 from pzforge.strings import as_text
 
@@ -109,8 +104,8 @@ def ingest_catalog(
 ) -> tuple[pd.DataFrame, IngestStats]:
     """Read, validate and homogenize one catalog described by its config entry ``spec``."""
     spec = CatalogSpec.coerce(spec)
-    validation = coerce(ValidationSettings, validation)
-    homogenization = coerce(HomogenizationSettings, homogenization)
+    validation = ValidationSettings.coerce(validation)
+    homogenization = HomogenizationSettings.coerce(homogenization)
     path = Path(spec.path)
     fmt = io.detect_format(path, spec.format)
     io.check_readable(path)

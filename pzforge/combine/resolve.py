@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from pzforge.combine.settings import ResolutionSettings, coerce
+from pzforge.combine.settings import ResolutionSettings
 from pzforge.errors import ConfigError, PipelineError
 from pzforge.strings import as_arrow_strings
 from pzforge.tiles.partition import HEALPIX, partition_files
@@ -187,7 +187,7 @@ def resolve_duplicates(
     catalog_dir: str | Path, groups: pd.DataFrame, settings: ResolutionSettings | dict[str, Any]
 ) -> pd.DataFrame:
     """Resolution table for group members: id, group_id, tie_result, compared_to, keep."""
-    settings = coerce(ResolutionSettings, settings)
+    settings = ResolutionSettings.coerce(settings)
     needed = ["z", "z_flag_homogenized", "survey", *[c["column"] for c in settings.criteria]]
     members = load_members(catalog_dir, groups, needed)
     if len(members) == 0:

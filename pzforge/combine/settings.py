@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pzforge.config import Section
 
@@ -24,25 +24,12 @@ class CatalogSpec(Section):
     flags_homogenized: bool
     extra_columns: dict[str, str]
 
+    SCHEMA: ClassVar = ("combine_redshift", ("catalogs",))
+
     @classmethod
     def from_config(cls, values: Mapping[str, Any]) -> Self:
         # ``survey`` has no default in the schema (a homogenized catalog needs none)
         return super().from_config({"survey": {}} | dict(values))
-
-    @classmethod
-    def coerce(cls, spec: CatalogSpec | Mapping[str, Any]) -> CatalogSpec:
-        """A spec, or one built from a catalog entry the schema filled in (tests, notebooks)."""
-        if isinstance(spec, CatalogSpec):
-            return spec
-        defaults = {
-            "format": None,
-            "hdf5_key": None,
-            "fits_hdu": 1,
-            "on_duplicate_id": "error",
-            "flags_homogenized": False,
-            "extra_columns": {},
-        }
-        return cls.from_config(defaults | dict(spec))
 
     @property
     def where(self) -> str:
@@ -54,6 +41,8 @@ class CatalogSpec(Section):
 class ValidationSettings(Section):
     """``validation:``: which rows are invalid and what to do with them."""
 
+    SCHEMA: ClassVar = ("combine_redshift", ("validation",))
+
     on_invalid: str
     z_sentinels: list[float]
     z_min: float
@@ -64,6 +53,8 @@ class ValidationSettings(Section):
 class HomogenizationSettings(Section):
     """``homogenization:``: the survey rules file and unknown flags."""
 
+    SCHEMA: ClassVar = ("combine_redshift", ("homogenization",))
+
     surveys_file: str | None
     on_unknown_flag: str
 
@@ -72,14 +63,11 @@ class HomogenizationSettings(Section):
 class ResolutionSettings(Section):
     """``resolution:``: how duplicate groups are decided and what the output keeps."""
 
+    SCHEMA: ClassVar = ("combine_redshift", ("resolution",))
+
     mode: str
     ties: str
     seed: int
     delta_z: float
     criteria: list[dict[str, Any]]
     survey_priority: list[str]
-
-
-def coerce(cls: type[Section], values: Any) -> Any:
-    """``values`` if already a ``cls``, else ``cls.from_config(values)``."""
-    return values if isinstance(values, cls) else cls.from_config(values)

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
+from pzforge.config.loading import load_schema
 from pzforge.errors import ConfigError
 
 
 class Section:
-    """Mixin: build a dataclass from a validated config section (extra keys are ignored)."""
+    """Mixin: build a dataclass from a validated config section (extra keys are ignored).
+
+    ``SCHEMA`` = (pipeline, key path) names the section in its pipeline's schema, so a partial
+    section (a notebook, a test) is completed with the schema's own defaults by ``coerce``.
+    """
+
+    SCHEMA: ClassVar[tuple[str, tuple[str, ...]] | None] = None
+
+    @classmethod
+    def coerce(cls, values: Self | Mapping[str, Any]) -> Self:
+        """``values`` if already typed; else the section with the schema's defaults filled in."""
+        if isinstance(values, cls):
+            return values
+        return cls.from_config(schema_defaults(cls.SCHEMA) | dict(values) if cls.SCHEMA else values)
 
     @classmethod
     def from_config(cls, values: Mapping[str, Any]) -> Self:
@@ -29,9 +43,22 @@ class Section:
         return cls(**{n: values[n] for n in names})
 
 
+def schema_defaults(where: tuple[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The ``default`` of every key of one section of a pipeline's schema."""
+    pipeline, path = where
+    node = load_schema(pipeline)
+    for key in path:
+        node = node["properties"][key]
+        if node.get("type") == "array":
+            node = node["items"]
+    return {k: v["default"] for k, v in node.get("properties", {}).items() if "default" in v}
+
+
 @dataclass(frozen=True)
 class PartitionSettings(Section):
     """HATS partitioning (``partition:``)."""
+
+    SCHEMA: ClassVar = ("combine_redshift", ("partition",))
 
     pixel_threshold: int
     highest_healpix_order: int
@@ -41,6 +68,8 @@ class PartitionSettings(Section):
 @dataclass(frozen=True)
 class RegistrySettings(Section):
     """Where and how a run registers its products (``registry:``)."""
+
+    SCHEMA: ClassVar = ("combine_redshift", ("registry",))
 
     register: bool
     url: str | None

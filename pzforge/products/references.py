@@ -23,17 +23,24 @@ def locate(
     """
     if ref.get("product") is not None:
         import registry
-        from registry import NotFound, RegistryError, ValidationError
+        from registry import NotFound, SchemaOutdated, ValidationError
 
+        key = f"{what}.product {ref['product']!r}"
         try:
             reg = registry.open(registry_url, auto_create=False)
             detail, main = reg.main_file(ref["product"], product_type)
         except (NotFound, ValidationError) as exc:
-            raise InputDataError(f"{what} product {ref['product']!r}: {exc}") from exc
-        except (RegistryError, Exception) as exc:  # schema or connection problems: one line
-            raise InputDataError(
-                f"{what} product {ref['product']!r}: cannot read the registry ({exc})"
-            ) from exc
+            raise InputDataError(f"{key}: {exc}") from exc
+        except SchemaOutdated as exc:
+            if registry.status(registry_url)["revision"] is None:  # nothing registered there yet
+                raise InputDataError(
+                    f"{key}: no product {ref['product']!r}: the registry "
+                    f"({registry.status(registry_url)['url']}) is empty; set registry.url or "
+                    "PZFORGE_REGISTRY_URL to the one that holds it"
+                ) from exc
+            raise InputDataError(f"{key}: {exc}") from exc
+        except Exception as exc:  # connection problems and the like: one line
+            raise InputDataError(f"{key}: cannot read the registry ({exc})") from exc
         path = Path(main.path)
         return {
             "path": str(path),

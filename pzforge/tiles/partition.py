@@ -77,8 +77,7 @@ def partition_catalog(
     from hats_import.margin_cache.margin_cache_arguments import MarginCacheArguments
     from hats_import.pipeline import pipeline_with_client
 
-    if not isinstance(settings, PartitionSettings):
-        settings = PartitionSettings.from_config(settings)
+    settings = PartitionSettings.coerce(settings)
     catalog_dir = Path(catalog_dir)
     margin_dir = Path(margin_dir) if margin_dir is not None else None
     for target in (catalog_dir, margin_dir):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pzforge.config import Section
 
@@ -17,6 +17,8 @@ from pzforge.config import Section
 class CrossmatchSettings(Section):
     """``crossmatch:``: the match radius and how many candidates lsdb returns per object."""
 
+    SCHEMA: ClassVar = ("training_set", ("crossmatch",))
+
     radius_arcsec: float
     n_neighbors: int
 
@@ -24,6 +26,8 @@ class CrossmatchSettings(Section):
 @dataclass(frozen=True)
 class SplitSettings(Section):
     """``split:``: none, a seeded random split, or train/test from a column."""
+
+    SCHEMA: ClassVar = ("training_set", ("split",))
 
     method: str
     training_fraction: float

@@ -22,11 +22,7 @@ def assign_subset(df: pd.DataFrame, split: SplitSettings | dict[str, Any]) -> pd
     seeded with ``seed`` over the rows sorted by id (so the result does not depend on row order).
     column: rows whose ``column`` value is in ``train_values`` are train, the others test.
     """
-    if not isinstance(split, SplitSettings):  # a partial block (tests): the schema's defaults
-        defaults = {"method": "none", "training_fraction": 0.8, "seed": 42, "column": None}
-        split = SplitSettings.from_config(
-            defaults | {"train_values": [True, 1, "train", "training"], "output": "column"} | split
-        )
+    split = SplitSettings.coerce(split)
     method = split.method
     if method == "none":
         return pd.Series([pd.NA] * len(df), index=df.index, dtype="string")

@@ -211,7 +211,7 @@ def main() -> None:
     rules = rule_seconds(work / "benchmarks" / "bench")
     dup = rules.get("find_duplicates", 0) + rules.get("resolve_duplicates", 0)
     bare = bare_self_crossmatch(
-        work / "results/bench/hats/input", work / "results/bench/hats/input_margin"
+        work / "results/bench/hats/input/catalog", work / "results/bench/hats/input/margin"
     )
     print(f"rows                 {args.rows:,}")
     print(f"wall seconds         {wall:.1f}")

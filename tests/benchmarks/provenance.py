@@ -28,8 +28,10 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from pzforge.jobs import write_json  # noqa: E402
-from pzforge.provenance import RUN_ID_ENV, JobRecorder, collect_run, run_dir  # noqa: E402
+from pzforge.io import write_json  # noqa: E402
+from pzforge.paths import RUN_ID_ENV, run_dir  # noqa: E402
+from pzforge.provenance.ingest import collect_run  # noqa: E402
+from pzforge.provenance.recording import JobRecorder  # noqa: E402
 
 
 class Wildcards(dict):
@@ -54,7 +56,7 @@ def make_files(workdir: Path, jobs: int, per_job: int, size: int) -> None:
 
 
 def record_job(args: tuple[str, str, int, int]) -> float:
-    """One job's end: what pzforge.jobs.snakemake_job does after the rule body succeeded."""
+    """One job's end: what pzforge.workflow.jobs.snakemake_job does after the rule body succeeded."""
     workdir, run_id, job, per_job = args
     os.chdir(workdir)
     os.environ[RUN_ID_ENV] = run_id

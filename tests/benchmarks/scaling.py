@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def main() -> None:
     from combine import generate  # the synthetic catalogs of the combine benchmark
 
-    from pzforge.combine import find_duplicates
-    from pzforge.config import validate_config
-    from pzforge.homogenize import RuleBook
-    from pzforge.ingest import ingest_catalog, write_ingested
-    from pzforge.partition import partition_catalog
+    from pzforge.combine.duplicates import find_duplicates
+    from pzforge.combine.homogenize import RuleBook
+    from pzforge.combine.ingest import ingest_catalog, write_ingested
+    from pzforge.pipelines import validate as validate_config
+    from pzforge.tiles.partition import partition_catalog
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("rows", type=int)

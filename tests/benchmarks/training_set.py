@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from combine import rule_seconds, run_pipeline, seconds_after  # noqa: E402
 
 CHUNK = 1_000_000
-POST_PARTITION = ("make_training_set", "export_training_set", "training_set_manifest")
+POST_PARTITION = ("make_training_set", "export_catalog", "write_training_set_manifest")
 
 
 def generate(n: int, out: Path, seed: int = 1) -> tuple[Path, Path]:
@@ -88,7 +88,7 @@ def bare_crossmatch(hats: Path, jit_cache: bool = False) -> list[float]:
     """lsdb's own crossmatch of the same HATS catalogs (nearest neighbour, 1 arcsec, to pandas),
     twice, in a fresh process: [cold (imports excluded), warm (the same call again)].
 
-    jit_cache: turn on numba's disk cache for hats (pzforge.jit_cache), as the pipeline does;
+    jit_cache: turn on numba's disk cache for hats (pzforge.tiles.jit_cache), as the pipeline does;
     without it every fresh process compiles hats' pixel-tree alignment again (stock lsdb).
     """
     cmd = [sys.executable, __file__, "--bare", str(hats)] + (["--jit-cache"] if jit_cache else [])
@@ -101,15 +101,15 @@ def _bare_main(hats: Path, jit_cache: bool) -> None:
     import lsdb
 
     if jit_cache:
-        from pzforge.jit_cache import enable_jit_cache
+        from pzforge.tiles.jit_cache import enable_jit_cache
 
         enable_jit_cache()
     times = []
     for _ in range(2):
         start = time.perf_counter()
-        left = lsdb.open_catalog(str(hats / "reference"))
+        left = lsdb.open_catalog(str(hats / "reference" / "catalog"))
         right = lsdb.open_catalog(
-            str(hats / "photometry"), margin_cache=str(hats / "photometry_margin")
+            str(hats / "photometry" / "catalog"), margin_cache=str(hats / "photometry" / "margin")
         )
         xm = left.crossmatch(
             right,
@@ -157,7 +157,7 @@ def main() -> None:
     bare, warm = bare_crossmatch(hats)
     bare_cached, _ = bare_crossmatch(hats, jit_cache=True)
     rows = pq.read_metadata(work / "results/bench/training/training_set.parquet").num_rows
-    after_wall = seconds_after(work, "partition_inputs")
+    after_wall = seconds_after(work, "partition_catalog")
     after_jobs = sum(rules.get(r, 0.0) for r in POST_PARTITION)
     print(f"spectroscopic rows   {n:,}")
     print(f"photometric rows     {10 * n:,}")
@@ -171,10 +171,12 @@ def main() -> None:
     print("make_training_set    " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
     print("lsdb bare crossmatch (a fresh process, imports excluded):")
     print(f"  stock lsdb         {bare:.1f} s (hats' numba functions compiled in the process)")
-    print(f"  with the JIT cache {bare_cached:.1f} s (pzforge.jit_cache, as the pipeline runs)")
+    print(
+        f"  with the JIT cache {bare_cached:.1f} s (pzforge.tiles.jit_cache, as the pipeline runs)"
+    )
     print(f"  warm               {warm:.1f} s (the same call again in that process)")
     print(
-        f"after partitioning   {after_wall:.1f} s wall (end of partition_inputs to the last job's "
+        f"after partitioning   {after_wall:.1f} s wall (end of partition_catalog to the last job's "
         f"end; job processes {after_jobs:.1f} s) -> {after_wall / bare:.2f}x stock lsdb, "
         f"{after_wall / bare_cached:.2f}x lsdb with the JIT cache"
     )

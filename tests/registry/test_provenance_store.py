@@ -244,12 +244,12 @@ def test_upgrade_from_0001_keeps_products(tmp_path):
     from sqlalchemy import create_engine
 
     from registry import SchemaOutdated
-    from registry.store import _alembic_config, upgrade
+    from registry.store import alembic_config, upgrade
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)
     with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "0001")
+        command.upgrade(alembic_config(conn), "0001")
         conn.exec_driver_sql(
             "INSERT INTO products (name, internal_name, product_type_id, owner, official, "
             "description, status, created_at, updated_at) VALUES ('old', '1_old', 1, 'bob', 0, '', "

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from registry import ColumnSpec, NameCollision, NotFound, Registry, SchemaOutdated, ValidationError
 from registry.hashing import collection_digest, collection_members, sha256_file
-from registry.store import _make_engine, current_revision, head_revision
+from registry.store import current_revision, head_revision, make_engine
 
 RRC = "Reference Redshift Catalog"
 COLS = [
@@ -21,7 +21,7 @@ COLS = [
 
 
 def count_products(url):
-    with _make_engine(url).connect() as conn:
+    with make_engine(url).connect() as conn:
         return conn.execute(text("SELECT count(*) FROM products")).scalar(), conn.execute(
             text("SELECT count(*) FROM product_files")
         ).scalar()

@@ -1,4 +1,4 @@
-"""pzforge.dask_cluster against the live SLURM: workers on both nodes, replaced when killed,
+"""pzforge.tiles.cluster against the live SLURM: workers on both nodes, replaced when killed,
 a clear error when none can start, and no worker job left behind."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from pzforge.dask_cluster import dask_client, validate_dask_settings
 from pzforge.errors import ConfigError, PipelineError
+from pzforge.tiles.cluster import dask_client, validate_dask_settings
 
 pytestmark = pytest.mark.slurm
 BASE = {

@@ -103,7 +103,7 @@ def test_slurm_output_is_byte_identical_to_local(slurm, sample_catalogs, tmp_pat
     recorded = {(j["slurm_job_id"], j["node"]) for j in run_info["jobs"] if j["slurm_job_id"]}
     assert recorded and recorded <= slurm_jobs, (recorded, slurm_jobs)
     local_rules = {j["rule"] for j in run_info["jobs"] if not j["slurm_job_id"]}
-    assert local_rules <= {"combined_manifest"}, local_rules  # localrule: runs on the host
+    assert local_rules <= {"write_combined_manifest"}, local_rules  # localrule: runs on the host
 
 
 def test_failed_job_fails_the_run_and_shows_its_log(slurm, sample_catalogs, tmp_path):

@@ -2,11 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pzforge.config import CONFIG_DIR, validate_config
+from pzforge.combine.columns import INGEST_COLUMNS
+from pzforge.combine.homogenize import RuleBook
+from pzforge.combine.hooks import preflight
+from pzforge.combine.ingest import ingest_catalog
 from pzforge.errors import InputDataError
-from pzforge.homogenize import RuleBook
-from pzforge.ingest import ingest_catalog, preflight
-from pzforge.schema import INGEST_COLUMNS
+from pzforge.paths import CONFIG_DIR
+from pzforge.pipelines import validate as validate_config
 
 BOOK = RuleBook.load(CONFIG_DIR / "surveys.yaml")
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import lsdb
@@ -13,24 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from pzforge import duplicates
-from pzforge.schema import OUTPUT_COLUMNS
+from pzforge.combine import duplicates
+from pzforge.combine.columns import OUTPUT_COLUMNS
+from tests.support.cli import pzforge
+from tests.support.specz import SPECZ
 
 pytestmark = pytest.mark.slow
-PZFORGE = str(Path(sys.executable).parent / "pzforge")
-RUN_TIMEOUT = 600  # a hang (e.g. a Dask deadlock) fails loudly instead of stalling CI
-
-
-def pzforge(*args, cwd, env=None):
-    full_env = dict(os.environ, **(env or {}))
-    return subprocess.run(
-        [PZFORGE, *map(str, args)],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-    )
 
 
 def ingested(results: Path) -> pd.DataFrame:
@@ -116,7 +101,7 @@ def test_same_inputs_give_byte_identical_parquet(demo, tmp_path):
 
 def test_remove_mode_keeps_one_row_per_resolved_group(demo, tmp_path):
     workdir, _ = demo
-    config = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
+    config = yaml.safe_load((Path(__file__).parents[2] / "config" / "config.yaml").read_text())
     for cat in config["catalogs"]:
         cat["path"] = str(workdir / cat["path"])
     config["output"]["formats"] = ["parquet"]
@@ -140,68 +125,6 @@ def test_remove_mode_keeps_one_row_per_resolved_group(demo, tmp_path):
     assert set(removed["tie_result"].unique()) == {1}
     assert len(removed) == (marked["tie_result"] == 1).sum()
     assert removed.loc[removed["group_id"].notna()].groupby("group_id").size().max() == 1
-
-
-SPECZ = {
-    "2dfgrs_final_release": (
-        {"id": "name", "ra": "ra_j2000_deg", "dec": "dec_j2000_deg", "z": "z", "z_flag": "quality"},
-        "survey_name",
-    ),
-    "2dflens_final_release": (
-        {"id": "unique_id", "ra": "RA", "dec": "Dec", "z": "z", "z_flag": "qual"},
-        "survey_name",
-    ),
-    "2mrs_v240": (
-        {"id": "TMID", "ra": "RA", "dec": "DEC", "z": "redshift", "z_err": "redshift_err"},
-        "survey_name",
-    ),
-    "3dhst_v4.1.5": ({"id": "phot_id", "ra": "ra", "dec": "dec", "z": "z_best"}, "survey_name"),
-    "6dfgs_dr3": (
-        {"id": "SPECID", "ra": "RA_deg", "dec": "DEC_deg", "z": "Z", "z_flag": "QUALITY"},
-        "survey_name",
-    ),
-    "desi_dr1_in_lsst_dp1_fields": (
-        {
-            "id": "TARGETID",
-            "ra": "TARGET_RA",
-            "dec": "TARGET_DEC",
-            "z": "Z",
-            "z_err": "ZERR",
-            "z_flag": "ZWARN",
-        },
-        "survey_name",
-    ),
-    "jades_dr3": (
-        {
-            "id": "unique_id",
-            "ra": "RA_TARG",
-            "dec": "Dec_TARG",
-            "z": "z_Spec",
-            "z_flag": "z_Spec_flag",
-        },
-        "survey_name",
-    ),
-    "mosdef_final_release": (
-        {"id": "ID", "ra": "RA", "dec": "DEC", "z": "Z_MOSFIRE", "z_flag": "Z_QUAL"},
-        "survey_name",
-    ),
-    "ozdes_dr2": (
-        {"id": "OzDES_ID", "ra": "Alpha_J2000", "dec": "Delta_J2000", "z": "z", "z_flag": "qop"},
-        "survey_name",
-    ),
-    "primus_dr1": (
-        {"id": "OBJNAME", "ra": "RA", "dec": "DEC", "z": "Z", "z_flag": "ZQUALITY"},
-        "survey_name",
-    ),
-    "vvds_final_release": (
-        {"id": "NUM", "ra": "ALPHA", "dec": "DELTA", "z": "Z", "z_flag": "ZFLAGS"},
-        "survey_name",
-    ),
-    "candels_clean": (
-        {"ra": "RA", "dec": "DEC", "z": "redshift", "z_flag": "quality", "type": "type"},
-        "source",
-    ),
-}
 
 
 def specz_config(shared_data: Path) -> dict:

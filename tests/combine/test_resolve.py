@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pzforge.resolve import apply_mode, resolve_groups
+from pzforge.combine.resolve import apply_mode, resolve_groups
 
 DEFAULT = [
     {"column": "z_flag_homogenized", "order": "desc"},
@@ -196,7 +196,7 @@ def _one_partition(tmp_path, ids):
 
 
 def test_load_members_keeps_group_order_and_names_missing_members(tmp_path):
-    from pzforge.combine import load_members
+    from pzforge.combine.resolve import load_members
     from pzforge.errors import PipelineError
 
     catalog = _one_partition(tmp_path, ["x", "y", "z", "w"])
@@ -211,7 +211,7 @@ def test_load_members_keeps_group_order_and_names_missing_members(tmp_path):
 
 def test_resolution_lookup_matches_ids_not_positions():
     """Members found by id within the partition's _healpix_29 range, whatever shares a pixel."""
-    from pzforge.combine import ResolutionLookup
+    from pzforge.combine.write import ResolutionLookup
 
     resolution = pd.DataFrame(
         {

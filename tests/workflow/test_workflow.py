@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_config(tmp_path, sample_catalogs) -> Path:
@@ -55,7 +55,7 @@ def test_dry_run_plans_every_rule(tmp_path, sample_catalogs):
         "write_combined_catalog",
         "export_catalog",
         "summarize_run",
-        "combined_manifest",
+        "write_combined_manifest",
     ):
         assert rule in proc.stdout, rule
 
@@ -93,7 +93,7 @@ def test_embedding_lint_and_dry_run(tmp_path, shared_data):
         "compute_embedding_metrics",
         "plot_embedding",
         "summarize_embedding",
-        "embedding_manifest",
+        "write_embedding_manifest",
     ):
         assert rule in proc.stdout, rule
 
@@ -144,10 +144,10 @@ def test_training_set_lint_and_dry_run(tmp_path):
     for rule in (
         "ingest_reference",
         "ingest_photometry",
-        "partition_inputs",
+        "partition_catalog",
         "make_training_set",
-        "export_training_set",
-        "training_set_manifest",
+        "export_catalog",
+        "write_training_set_manifest",
     ):
         assert rule in proc.stdout, rule
     assert "products/train.json" in proc.stdout and "products/test.json" in proc.stdout

@@ -19,11 +19,11 @@ import pytest
 import yaml
 from sklearn.manifold import trustworthiness
 
-from pzforge.config import validate_config
 from pzforge.embedding import features as feat
 from pzforge.embedding import metrics as M
 from pzforge.embedding.fit import UMAP_METRICS, fit_pca, fit_umap
 from pzforge.errors import ConfigError, InputDataError
+from pzforge.pipelines import validate as validate_config
 
 PZFORGE = str(Path(sys.executable).parent / "pzforge")
 DC2 = "photometry/test_dc2_training_9816.hdf5"
@@ -239,7 +239,8 @@ def test_defaults_and_every_metric_exists_in_umap_and_scikit_learn():
 
 
 def test_shipped_configs_validate():
-    from pzforge.config import CONFIG_DIR, load_config
+    from pzforge.paths import CONFIG_DIR
+    from pzforge.pipelines import load as load_config
 
     for name in ("embedding.yaml", "embedding_astrodeep.yaml"):
         assert load_config([CONFIG_DIR / name], pipeline="embedding")["pipeline"] == "embedding"
@@ -315,7 +316,7 @@ def e2e(shared_data, tmp_path_factory):
     source = Registry.from_url(url).register_product(
         name="DC2 training sample", product_type="Other", main_file=shared_data / DC2
     )
-    cfg = yaml.safe_load((Path(__file__).parents[1] / "config" / "embedding.yaml").read_text())
+    cfg = yaml.safe_load((Path(__file__).parents[2] / "config" / "embedding.yaml").read_text())
     cfg["run_name"] = "dc2_e2e"
     cfg["input"] = {"product": source.internal_name, "hdf5_key": "photometry"}
     cfg["sampling"]["sample_size"] = 2000
@@ -404,7 +405,7 @@ def _snakemake_log(e2e, proc) -> str:
 
 
 def test_unknown_product_and_missing_column_are_clear_errors(shared_data, tmp_path):
-    from pzforge.pipeline_embedding import preflight
+    from pzforge.embedding.hooks import preflight
 
     cfg = validate_config(
         config(

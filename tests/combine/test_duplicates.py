@@ -8,9 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pzforge import duplicates, partition
-from pzforge.combine import partition_files
-from pzforge.schema import ingest_schema
+from pzforge.combine import duplicates
+from pzforge.combine.columns import ingest_schema
+from pzforge.tiles import partition
+from pzforge.tiles.partition import partition_files
 
 ARCSEC = 1 / 3600
 

@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 
-from pzforge.jit_cache import enable_jit_cache
+from pzforge.tiles.jit_cache import enable_jit_cache
 
 # Aligns two pixel trees (what lsdb does to plan every crossmatch) and reports, per function,
 # whether numba compiled it (cache miss) or loaded it (cache hit).
 PROBE = """
 import importlib, json
-from pzforge.jit_cache import enable_jit_cache
+from pzforge.tiles.jit_cache import enable_jit_cache
 names = enable_jit_cache()
 from hats.pixel_math import HealpixPixel
 from hats.pixel_tree.pixel_tree import PixelTree

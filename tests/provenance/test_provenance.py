@@ -16,10 +16,10 @@ import yaml
 from prov.model import ProvDocument
 
 from registry import Registry
-from tests.test_pipeline import pzforge
+from tests.support.cli import pzforge
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUN_ID = re.compile(r"run id: ([0-9a-f-]{36})")
 
 
@@ -69,7 +69,7 @@ def test_rerun_runs_only_the_jobs_whose_params_changed(reruns):
         "resolve_duplicates",
         "write_combined_catalog",
         "summarize_run",
-        "combined_manifest",
+        "write_combined_manifest",
     }
     assert "Params have changed" in rules["find_duplicates"]["reason"]
     assert "radius_arcsec" in rules["find_duplicates"]["reason"]
@@ -116,7 +116,7 @@ def test_diff_names_the_changed_key_and_outputs(reruns):
 def test_ingesting_again_changes_nothing(reruns, monkeypatch):
     from sqlalchemy import func, select
 
-    from pzforge.provenance import collect_run
+    from pzforge.provenance.ingest import collect_run
     from registry.models import DataFile, Job, JobFile
 
     workdir, url, _, (r1, _r2) = reruns

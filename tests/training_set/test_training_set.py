@@ -16,18 +16,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from pzforge import photometry
-from pzforge.config import SHIPPED_SURVEYS_FILE, validate_config
 from pzforge.errors import ConfigError, InputDataError
-from pzforge.training_set import (
-    assign_subset,
-    build_training_set,
-    crossmatch,
-    ingest_photometry,
-    reference_matches,
-    resolve_many_to_one,
-)
-from tests.test_pipeline import SPECZ, pzforge
+from pzforge.paths import SHIPPED_SURVEYS_FILE
+from pzforge.pipelines import validate as validate_config
+from pzforge.training_set import photometry
+from pzforge.training_set.build import build_training_set
+from pzforge.training_set.crossmatch import crossmatch, reference_matches, resolve_many_to_one
+from pzforge.training_set.inputs import ingest_photometry
+from pzforge.training_set.split import assign_subset
+from tests.support.cli import pzforge
+from tests.support.specz import SPECZ
 
 LSST_BANDS = ["u", "g", "r", "i", "z", "y"]
 
@@ -380,7 +378,7 @@ def test_n_neighbors_counts_candidates_and_keeps_the_nearest(border_catalogs):
 
 def test_hats_inputs_on_both_sides(tmp_path, border_catalogs):
     """A HATS reference (as a combined product's main file is) and HATS photometry are read."""
-    from pzforge.training_set import ingest_reference
+    from pzforge.training_set.inputs import ingest_reference
 
     tmp, ref, phot, *_ = border_catalogs
     ref_cfg = base_config(reference={"path": str(tmp / "ref"), "columns": {"z_err": None}})[
@@ -405,7 +403,7 @@ def test_hats_inputs_on_both_sides(tmp_path, border_catalogs):
 
 
 def test_reference_flags_must_be_on_the_homogenized_scale(tmp_path):
-    from pzforge.training_set import ingest_reference
+    from pzforge.training_set.inputs import ingest_reference
 
     path = tmp_path / "ref.parquet"
     pd.DataFrame(
@@ -453,8 +451,11 @@ def test_no_overlap_is_a_clear_error_unless_empty_allowed(tmp_path, border_catal
     empty = pd.read_parquet(outputs["training_set"][1])
     assert len(empty) == 0 and {"id", "z", "phot_id", "sep_arcsec"} <= set(empty.columns)
     # ... and it can be registered: the Parquet file is its main file (no HATS tile exists)
-    from pzforge.manifest import write_manifest
-    from pzforge.register import register_manifests, training_set_manifest
+    import registry
+    from pzforge.config import RegistrySettings
+    from pzforge.products.manifest import write_manifest
+    from pzforge.products.registration import register_manifests
+    from pzforge.training_set.manifest import training_set_manifest
 
     hats_dir, parquet = outputs["training_set"]
     cfg = base_config(photometry=no_bands)
@@ -463,7 +464,15 @@ def test_no_overlap_is_a_clear_error_unless_empty_allowed(tmp_path, border_catal
         hats_dir=hats_dir,
         parquet=parquet,
         aux_files=[],
-        settings={"product_name": "empty ts"},
+        settings=RegistrySettings.from_config(
+            {
+                "register": True,
+                "url": None,
+                "product_name": "empty ts",
+                "description": "",
+                "release": None,
+            }
+        ),
         run_name="empty",
         derived_from=[],
         photometry=cfg["photometry"],
@@ -472,7 +481,7 @@ def test_no_overlap_is_a_clear_error_unless_empty_allowed(tmp_path, border_catal
     assert manifest.main_file == str(parquet)
     write_manifest(manifest, tmp_path / "m.json")
     url = f"sqlite:///{tmp_path / 'reg.sqlite'}"
-    (receipt,) = register_manifests([tmp_path / "m.json"], {"url": url})
+    (receipt,) = register_manifests(registry.open(url), [tmp_path / "m.json"], owner="tests")
     assert receipt["product_type"] == "Training Set"
 
 
@@ -602,9 +611,9 @@ ASTRODEEP_BANDS = ["B435_HLF", "V606_HLF", "I775_HLF", "Z850_HLF", "f125w", "f16
 
 def register_specz_reference(shared_data: Path, workdir: Path, url: str) -> int:
     """The GOODS-S spec-z samples, ingested with their column maps, as a registered product."""
-    from pzforge.homogenize import RuleBook
-    from pzforge.ingest import ingest_catalog
-    from pzforge.register import combined_columns
+    from pzforge.combine.homogenize import RuleBook
+    from pzforge.combine.ingest import ingest_catalog
+    from pzforge.combine.manifest import combined_columns
     from registry import ColumnSpec, Registry
 
     book = RuleBook.load(SHIPPED_SURVEYS_FILE)

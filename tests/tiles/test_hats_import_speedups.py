@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from pzforge import hats_import_speedups as speedups
-from pzforge.dask_cluster import dask_client
+from pzforge.tiles import hats_import_speedups as speedups
+from pzforge.tiles.cluster import dask_client
 
 
 def _same_as_numpy(array: np.ndarray) -> None:

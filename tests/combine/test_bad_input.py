@@ -218,7 +218,7 @@ def test_failure_mode_files(shared_data, tmp_path):
 
 def test_field_too_dense_for_the_finest_tiles_names_the_partition_keys(tmp_path):
     from pzforge.errors import ConfigError
-    from pzforge.partition import partition_catalog
+    from pzforge.tiles.partition import partition_catalog
 
     n = 300  # all in one order-2 pixel, more than the pixel threshold
     path = tmp_path / "dense.parquet"

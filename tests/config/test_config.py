@@ -1,14 +1,12 @@
 import pytest
 import yaml
 
-from pzforge.config import (
-    CONFIG_DIR,
-    apply_overrides,
-    load_config,
-    union_extra_columns,
-    validate_config,
-)
+from pzforge.combine.hooks import union_extra_columns
+from pzforge.config import apply_overrides
 from pzforge.errors import ConfigError
+from pzforge.paths import CONFIG_DIR
+from pzforge.pipelines import load as load_config
+from pzforge.pipelines import validate as validate_config
 
 
 def minimal(**extra):
@@ -114,41 +112,8 @@ def test_extra_columns_union_and_conflicts():
 
 
 def test_config_readme_documents_every_key():
-    from pzforge.config_docs import render
+    from pzforge.pipelines import config_reference as render
 
     assert (CONFIG_DIR / "README.md").read_text() == render(), (
-        "run: python -m pzforge.config_docs > config/README.md"
+        "run: python -m pzforge.pipelines > config/README.md"
     )
-
-
-def test_on_submit_host_computes_once_and_jobs_read_it(tmp_path, monkeypatch):
-    """Registry lookups happen on the submitting host; job processes reuse the saved answer."""
-    from types import SimpleNamespace
-
-    from pzforge.pipelines import on_submit_host
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PZFORGE_RUN_ID", "00000000-0000-4000-8000-000000000042")
-    calls = []
-
-    def lookup():
-        calls.append(1)
-        return {"path": "/data/main.parquet", "product_id": 7}
-
-    main, job = SimpleNamespace(is_main_process=True), SimpleNamespace(is_main_process=False)
-    assert on_submit_host(main, "reference", lookup) == {
-        "path": "/data/main.parquet",
-        "product_id": 7,
-    }
-    assert (
-        on_submit_host(job, "reference", lambda: pytest.fail("a job queried the registry"))[
-            "product_id"
-        ]
-        == 7
-    )
-    assert len(calls) == 1
-    saved = tmp_path / ".pzforge/runs/00000000-0000-4000-8000-000000000042/resolved/reference.json"
-    assert saved.is_file()
-    # a job started without the saved answer (another working directory) still works
-    monkeypatch.chdir(tmp_path / ".pzforge")
-    assert on_submit_host(job, "reference", lookup)["product_id"] == 7 and len(calls) == 2

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pzforge.config import CONFIG_DIR
+from pzforge.combine.homogenize import RuleBook, check_homogenized, homogenize
 from pzforge.errors import HomogenizationError
-from pzforge.homogenize import RuleBook, check_homogenized, homogenize
+from pzforge.paths import CONFIG_DIR
 
 
 @pytest.fixture(scope="module")
