@@ -24,12 +24,12 @@ rule all:
 # Provenance and registration happen here, on the submitting host, never in compute jobs:
 # onstart records the DAG's plan, jobs write sidecars, the end of the run ingests them once.
 onstart:
-    start(workflow, config, PIPELINE)
+    start(workflow, config, PIPELINE, get_manifests(), get_output_paths())
 
 
 onsuccess:
-    finish(config, "success", get_manifests(), log)
+    finish(config, "success", log)
 
 
 onerror:
-    finish(config, "failed", [], log)
+    finish(config, "failed", log)

@@ -13,6 +13,7 @@ it. The public API is re-exported here:
 from registry import formats
 from registry.admin import open, status, upgrade  # noqa: A004 - registry.open reads as it should
 from registry.errors import (
+    IntegrityProblem,
     NameCollision,
     NotFound,
     PermissionDenied,
@@ -49,6 +50,7 @@ __all__ = [
     "VALIDATION_RESULTS",
     "ColumnSpec",
     "FileInfo",
+    "IntegrityProblem",
     "KnownDigest",
     "NameCollision",
     "NotFound",

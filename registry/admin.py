@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from registry.errors import RegistryError
 from registry.store import (
     Registry,
     current_revision,
@@ -24,26 +25,35 @@ def open(  # noqa: A001 - registry.open(url) reads as it should
     url: str | None = None,
     *,
     user: str | None = None,
-    admins: Sequence[str] | None = None,
+    admins: Sequence[str] = (),
     auto_create: bool = True,
+    **settings: Any,
 ) -> Registry:
-    """Open the registry at ``url`` (default: PZFORGE_REGISTRY_URL or ./pzforge_registry.sqlite)."""
-    return Registry.from_url(url, user=user, admins=admins, auto_create=auto_create)
+    """Open the registry at ``url`` (default ./pzforge_registry.sqlite) acting as ``user``.
+
+    ``settings``: ``storage``, ``store_mode``, ``upload_limit`` (see :class:`Registry`).
+    """
+    return Registry.from_url(url, user=user, admins=admins, auto_create=auto_create, **settings)
 
 
 def upgrade(url: str | None = None) -> str:
     """Create the schema, or migrate it to the newest revision; returns that revision."""
-    return _upgrade_engine(make_engine(url or default_url()))
+    engine = make_engine(url or default_url())
+    try:
+        return _upgrade_engine(engine)
+    except Exception as exc:
+        raise RegistryError(f"cannot upgrade the registry at {engine.url!r}: {exc}") from exc
+    finally:
+        engine.dispose()
 
 
 def status(url: str | None = None) -> dict[str, Any]:
     """The database URL (password hidden), its schema revision and the one this code needs."""
     engine = make_engine(url or default_url())
+    shown = engine.url.render_as_string(hide_password=True)
     try:
-        return {
-            "url": engine.url.render_as_string(hide_password=True),
-            "revision": current_revision(engine),
-            "needed": head_revision(),
-        }
+        return {"url": shown, "revision": current_revision(engine), "needed": head_revision()}
+    except Exception as exc:  # not a database, unreachable server
+        raise RegistryError(f"cannot read the registry at {shown}: {exc}") from exc
     finally:
         engine.dispose()

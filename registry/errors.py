@@ -23,3 +23,7 @@ class NameCollision(RegistryError):
 
 class SchemaOutdated(RegistryError):
     """The database schema is older than this code: run `pzforge db upgrade`."""
+
+
+class IntegrityProblem(RegistryError):
+    """A registered file is missing or no longer has its registered checksum: it is not served."""

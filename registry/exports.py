@@ -140,7 +140,7 @@ def prov_document(runs: list[dict[str, Any]], products: list[dict[str, Any]] = (
             },
         )
         for f in p.files:
-            key = (f.path, f.checksum)
+            key = (f.source_path or f.path, f.checksum)
             if key in file_entities:
                 doc.specializationOf(file_entities[key], ent) if f.role == "main" else None
         if info.get("run_id"):
@@ -398,8 +398,10 @@ def ro_crate(
     for info in products:
         p = info["detail"]
         mains = [f for f in p.files if f.role == "main"]
-        if mains and mains[0].path in files:
-            files[mains[0].path]["description"] = f"product {p.internal_name} ({p.product_type})"
+        if mains and (mains[0].source_path or mains[0].path) in files:
+            files[mains[0].source_path or mains[0].path]["description"] = (
+                f"product {p.internal_name} ({p.product_type})"
+            )
     crate.root_dataset["mentions"] = [{"@id": m.id} for m in mentions]
     crate.root_dataset["hasPart"] = [{"@id": workflow.id}] + [{"@id": e.id} for e in files.values()]
     dest = Path(dest)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -165,10 +164,45 @@ def _read_hats(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     return df.drop(columns=[HEALPIX_COLUMN], errors="ignore")
 
 
+def fits_table_hdu(path: Path, hdu: int | str) -> int:
+    """The index of the table extension ``hdu`` names (a number or an EXTNAME), checked: astropy
+    falls back to the first table when asked for one that is not there, silently."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=True) as hdul:
+        tables = [
+            (i, h.name)
+            for i, h in enumerate(hdul)
+            if isinstance(h, fits.BinTableHDU | fits.TableHDU)
+        ]
+        listing = ", ".join(f"{i} ({n})" for i, n in tables) or "none"
+        if isinstance(hdu, str) and not hdu.strip().lstrip("-").isdigit():
+            found = [i for i, n in tables if n.upper() == hdu.strip().upper()]
+            if not found:
+                raise ValidationError(
+                    f"{path}: no FITS table extension named {hdu!r}; table HDUs: {listing} "
+                    "(set fits_hdu to one of them)"
+                )
+            return found[0]
+        index = int(hdu)
+        if index not in {i for i, _ in tables}:
+            if index == 0:
+                what = "is the primary HDU, which holds no table"
+            elif 0 < index < len(hdul):
+                what = f"is HDU {index} ({hdul[index].name or 'no name'}), which is not a table"
+            else:
+                what = f"does not exist (the file has {len(hdul)} HDUs)"
+            raise ValidationError(
+                f"{path}: fits_hdu {index} {what}; table HDUs: {listing} "
+                "(set fits_hdu to one of them)"
+            )
+        return index
+
+
 def _read_fits(path: Path, hdu: int | str) -> pd.DataFrame:
     from astropy.table import Table
 
-    table = Table.read(path, hdu=hdu, format="fits")
+    table = Table.read(path, hdu=fits_table_hdu(path, hdu), format="fits")
     multi = [name for name in table.colnames if len(table[name].shape) > 1]
     if multi:
         table.remove_columns(multi)  # vector columns cannot become pandas columns
@@ -182,55 +216,6 @@ def _read_fits(path: Path, hdu: int | str) -> pd.DataFrame:
 
 
 def _read_hdf5(path: Path, key: str | None) -> pd.DataFrame:
-    import h5py
+    from registry.hdf5 import read_hdf5  # h5py only: nothing in the file is ever unpickled
 
-    with h5py.File(path, "r") as fh:
-        keys = list(fh.keys())
-        pandas_keys = ["/" + k for k in keys if "pandas_type" in fh[k].attrs]
-    if pandas_keys or (key and _is_pandas_key(path, key)):
-        use = key or _only(path, pandas_keys, "table key")
-        return pd.read_hdf(path, key=use)
-    with h5py.File(path, "r") as fh:
-        if key is None and all(isinstance(fh[k], h5py.Dataset) for k in keys):
-            group_name = "/"  # columns stored at the root of the file
-        else:
-            group_name = key or _only(path, keys, "group")
-        if group_name not in fh:
-            raise ValidationError(
-                f"{path}: no HDF5 group or key {group_name!r}; keys: {', '.join(keys)}"
-            )
-        node = fh[group_name]
-        if isinstance(node, h5py.Dataset):
-            if node.dtype.names:
-                return pd.DataFrame.from_records(node[()])
-            raise ValidationError(f"{path}: {group_name!r} is a plain array, not a table")
-        data = {}
-        for name, item in node.items():
-            if isinstance(item, h5py.Dataset) and item.ndim == 1:
-                values = item[()]
-                if values.dtype.kind == "S":
-                    values = np.char.decode(values, "utf-8")
-                data[name] = values
-        if not data:
-            raise ValidationError(f"{path}: HDF5 group {group_name!r} holds no 1-D columns")
-        lengths = {len(v) for v in data.values()}
-        if len(lengths) != 1:
-            raise ValidationError(f"{path}: columns of HDF5 group {group_name!r} differ in length")
-        return pd.DataFrame(data)
-
-
-def _is_pandas_key(path: Path, key: str) -> bool:
-    import h5py
-
-    with h5py.File(path, "r") as fh:
-        node = fh.get(key)
-        return node is not None and "pandas_type" in node.attrs
-
-
-def _only(path: Path, keys: list[str], what: str) -> str:
-    if len(keys) == 1:
-        return keys[0]
-    raise ValidationError(
-        f"{path}: the HDF5 file holds several entries ({', '.join(keys)}); set `hdf5_key:` to "
-        f"the {what} to read"
-    )
+    return read_hdf5(path, key)

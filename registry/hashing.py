@@ -15,6 +15,7 @@ class Member:
     relpath: str
     size: int
     checksum: str
+    mtime_ns: int | None = None
 
 
 def sha256_file(path: str | Path) -> str:
@@ -28,8 +29,9 @@ def collection_members(root: str | Path) -> list[Member]:
     root = Path(root)
     members = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in IGNORED):
+        st = path.stat()
         members.append(
-            Member(path.relative_to(root).as_posix(), path.stat().st_size, sha256_file(path))
+            Member(path.relative_to(root).as_posix(), st.st_size, sha256_file(path), st.st_mtime_ns)
         )
     return members
 

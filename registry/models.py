@@ -53,6 +53,7 @@ class ProductType(Base):
 
 class Release(Base):
     __tablename__ = "releases"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -64,6 +65,7 @@ class Product(Base):
         Index("ix_products_type_created", "product_type_id", "created_at"),
         Index("ix_products_owner", "owner"),
         Index("ix_products_name", "name"),
+        {"sqlite_autoincrement": True},  # ids are never reused (share links stay valid)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -92,7 +94,16 @@ class Product(Base):
 
 
 class ProductFile(Base):
+    """One file (or collection) of a product.
+
+    ``copied``: the file lives in the registry's storage (``path`` relative to its root) and is
+    the registry's to delete; otherwise ``path`` is an absolute reference the registry verifies
+    but never deletes. ``source_path``: where it was registered from (a pipeline's results), the
+    path the provenance records of the jobs that wrote it carry. ``name``: its original name.
+    """
+
     __tablename__ = "product_files"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(
         ForeignKey("products.id", ondelete="CASCADE"), index=True
@@ -106,6 +117,9 @@ class ProductFile(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     copied: Mapped[bool] = mapped_column(Boolean, default=False)
     n_members: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    source_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     product: Mapped[Product] = relationship(back_populates="files")
     members: Mapped[list[FileMember]] = relationship(
@@ -125,6 +139,7 @@ class FileMember(Base):
     relpath: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger)
     checksum: Mapped[str] = mapped_column(String(128))
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     file: Mapped[ProductFile] = relationship(back_populates="members")
 
@@ -239,3 +254,11 @@ class ProductLineage(Base):
     source_id: Mapped[int] = mapped_column(
         ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class Setting(Base):
+    """Registry-wide settings (e.g. ``storage_root``, fixed when the first file is stored)."""
+
+    __tablename__ = "registry_settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
-from registry import hashing
 from registry.errors import NotFound
 from registry.models import DataFile, Job, JobFile, Product, ProductLineage, Run
 
@@ -269,7 +267,8 @@ class ProvenanceRecords:
         """The run that registered a product, the jobs that generated its files, its lineage."""
         with self.session(readonly=True) as s:
             p = self._product(s, ref)
-            pairs = [(f.path, f.checksum) for f in p.files]
+            # jobs recorded the files where they wrote them (the source the registry stored)
+            pairs = [(f.source_path or f.path, f.checksum) for f in p.files]
             conds = [(DataFile.path == a) & (DataFile.checksum == b) for a, b in pairs]
             jobs = []
             if conds:
@@ -339,22 +338,7 @@ class ProvenanceRecords:
 
     def check_product(self, ref: int | str) -> list[dict[str, Any]]:
         """Re-hash a product's files; one entry per file with ``ok`` and what changed."""
-        with self.session(readonly=True) as s:
-            p = self._product(s, ref)
-            files = [(f.role, f.path, f.checksum) for f in p.files]
-        out = []
-        for role, path, checksum in files:
-            entry = {"role": role, "path": path, "registered_checksum": checksum}
-            if not Path(path).exists():
-                entry |= {"ok": False, "problem": "missing"}
-            else:
-                now = hashing.checksum_path(path)
-                entry["checksum"] = now
-                entry["ok"] = now == checksum
-                if not entry["ok"]:
-                    entry["problem"] = "content changed since registration"
-            out.append(entry)
-        return out
+        return self.check_files(ref, full=True)
 
     def provenance_for_products(self, refs: Sequence[int | str]) -> dict[str, Any]:
         """Everything an export needs for some products: them, their runs, jobs and files."""

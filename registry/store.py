@@ -1,22 +1,27 @@
-"""The registry's Python API: register, list, show products on SQLite or PostgreSQL."""
+"""The registry's Python API: register, find, list and show products on SQLite or PostgreSQL.
+
+Every registered file is stored in the registry's own storage (``registry.storage``) and never
+changes; reads verify it first (``registry.operations``). The acting user is given by the
+caller (the CLI: the OS user; the server: the token's user); nothing here reads it from the
+environment.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry import formats, hashing
+from registry import formats, hashing, names
 from registry.errors import NameCollision, NotFound, RegistryError, SchemaOutdated, ValidationError
 from registry.models import (
     FileMember,
@@ -26,123 +31,41 @@ from registry.models import (
     ProductLineage,
     ProductType,
     Release,
-    utcnow,
+    Setting,
 )
+from registry.operations import ProductOperations
 from registry.provenance import ProvenanceRecords
+from registry.records import (
+    FILE_ROLES,
+    ROLES,
+    ColumnSpec,
+    FileInfo,
+    KnownDigest,
+    ProductDetail,
+    ProductInfo,
+    Registration,
+)
+from registry.storage import Storage, product_folder
+
+__all__ = [
+    "FILE_ROLES",
+    "ROLES",
+    "ColumnSpec",
+    "FileInfo",
+    "KnownDigest",
+    "ProductDetail",
+    "ProductInfo",
+    "Registration",
+    "Registry",
+]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SQLITE = "pzforge_registry.sqlite"
-ROLES = (
-    "ra",
-    "dec",
-    "z",
-    "z_err",
-    "z_flag",
-    "type",
-    "survey",
-    "id",
-    "magnitude",
-    "flux",
-    "error",
-    "other",
-)
-FILE_ROLES = ("main", "auxiliary", "description")
+DEFAULT_UPLOAD_LIMIT = 200 * 1024 * 1024  # bytes, as the Photo-z Server
+STORAGE_KEY = "storage_root"
 
 
-@dataclass
-class ColumnSpec:
-    """A column association: which column plays which role, with its UCD and unit."""
-
-    name: str
-    role: str
-    ucd: str | None = None
-    unit: str | None = None
-    dtype: str | None = None
-
-
-@dataclass(frozen=True)
-class KnownDigest:
-    """A file's size and sha256 as already measured by whoever wrote it (a pipeline job).
-
-    ``members`` for a collection (relpath, size, sha256); ``mtime_ns`` for a plain file when known.
-    The registry trusts it only while the file still has that size (and mtime, and member list).
-    """
-
-    size: int
-    checksum: str
-    members: tuple[tuple[str, int, str], ...] = ()
-    mtime_ns: int | None = None
-
-    def matches(self, path: Path) -> bool:
-        if path.is_dir():
-            if not self.members:
-                return False
-            on_disk = sorted(
-                (p.relative_to(path).as_posix(), p.stat().st_size)
-                for p in path.rglob("*")
-                if p.is_file() and p.name not in hashing.IGNORED
-            )
-            return on_disk == sorted((m[0], m[1]) for m in self.members)
-        try:
-            st = path.stat()
-        except OSError:
-            return False
-        return st.st_size == self.size and self.mtime_ns in (None, st.st_mtime_ns)
-
-
-@dataclass
-class FileInfo:
-    role: str
-    path: str
-    size: int
-    checksum: str
-    checksum_algorithm: str
-    format: str
-    media_type: str
-    copied: bool
-    n_members: int
-
-
-@dataclass
-class ProductInfo:
-    id: int
-    name: str
-    internal_name: str
-    product_type: str
-    release: str | None
-    owner: str
-    official: bool
-    description: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    run_id: str | None
-    supersedes_id: int | None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["created_at"] = self.created_at.isoformat()
-        d["updated_at"] = self.updated_at.isoformat()
-        return d
-
-
-@dataclass
-class ProductDetail(ProductInfo):
-    files: list[FileInfo] = field(default_factory=list)
-    columns: list[ColumnSpec] = field(default_factory=list)
-    superseded_by: int | None = None
-
-
-@dataclass
-class Registration:
-    """What registering a version did: the product, the version it supersedes, or nothing new."""
-
-    product: ProductInfo
-    supersedes: int | None
-    unchanged: bool
-
-
-def _info(p: Product) -> ProductInfo:
+def _info(p: Product, version: int = 1) -> ProductInfo:
     return ProductInfo(
         id=p.id,
         name=p.name,
@@ -157,15 +80,13 @@ def _info(p: Product) -> ProductInfo:
         updated_at=p.updated_at,
         run_id=p.run_id,
         supersedes_id=p.supersedes_id,
+        version=version,
     )
 
 
-def internal_name(product_id: int, name: str) -> str:
-    return f"{product_id}_{'_'.join(name.split())}"
-
-
 def default_url() -> str:
-    return os.environ.get("PZFORGE_REGISTRY_URL") or f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
+    """The registry a command uses when none is given: ``./pzforge_registry.sqlite``."""
+    return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
 
 
 def make_engine(url: str) -> Engine:
@@ -227,239 +148,60 @@ def upgrade(engine: Engine) -> str:
     return head_revision()
 
 
-DEFAULT_UPLOAD_LIMIT = 200 * 1024 * 1024  # bytes, as Photo-z Server
+def _database_error(url: str, exc: Exception) -> RegistryError:
+    reason = getattr(exc, "orig", None) or exc
+    return RegistryError(
+        f"cannot open the registry at {url}: {reason}; check the URL (PZFORGE_REGISTRY_URL or "
+        "--registry) points at a pzforge registry database"
+    )
 
 
-def storage_dir() -> Path:
-    """Where uploaded (copied) files live: PZFORGE_STORAGE, else pzforge_storage/ beside the CWD."""
-    return Path(os.environ.get("PZFORGE_STORAGE") or Path.cwd() / "pzforge_storage")
+def _inode(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
 
 
-def upload_limit() -> int:
-    value = os.environ.get("PZFORGE_UPLOAD_LIMIT_MB")
-    return int(float(value) * 1024 * 1024) if value else DEFAULT_UPLOAD_LIMIT
+def _same_inodes(staged: Path, source: Path) -> bool:
+    """Every staged file is a hard link to the source file at the same place."""
+    if staged.is_dir():
+        pairs = [(p, source / p.relative_to(staged)) for p in staged.rglob("*") if p.is_file()]
+    else:
+        pairs = [(staged, source)]
+    try:
+        return all(_inode(a) == _inode(b) for a, b in pairs)
+    except OSError:
+        return False
 
 
-class _ProductOperations:
-    """Upload, download, update, delete: the Registry's second half, kept apart for readability."""
+class Registry(ProductOperations, ProvenanceRecords):
+    """A product registry behind one SQLAlchemy URL.
 
-    def upload(
-        self: Registry,
-        name: str,
-        product_type: str,
-        main_file: Path,
-        *,
-        aux_files: Sequence[Path] = (),
-        description: str = "",
-        columns: Sequence[ColumnSpec] = (),
-        release: str | None = None,
-        limit_bytes: int | None = None,
-    ) -> ProductInfo:
-        """Copy files into the registry's storage and register them; all or nothing.
-
-        Files are copied to a temporary folder first, the rows are inserted in one transaction, and
-        the folder is renamed to the product's internal name only after the commit; any failure
-        removes the copies, so no copied file is left without a row and no row without its files.
-        """
-        import shutil
-        import tempfile
-
-        limit = upload_limit() if limit_bytes is None else limit_bytes
-        paths = [Path(main_file), *map(Path, aux_files)]
-        for p in paths:
-            if not p.exists():
-                raise ValidationError(f"file {p} does not exist")
-            if p.is_dir():
-                raise ValidationError(
-                    f"{p} is a directory; upload files (register HATS catalogs by reference)"
-                )
-        total = sum(p.stat().st_size for p in paths)
-        if total > limit:
-            raise ValidationError(
-                f"upload of {total / 2**20:.1f} MB is over the limit of {limit / 2**20:.0f} MB; register large "
-                "files by reference (pipelines do), or raise PZFORGE_UPLOAD_LIMIT_MB"
-            )
-        fmt = formats.format_of(paths[0]) or "other"
-        with self.session() as s:
-            ptype = self._type(s, product_type)
-            if ptype.tabular and fmt not in ("csv", "fits", "hdf5", "parquet"):
-                raise ValidationError(
-                    f"{ptype.name} uploads must be CSV, FITS, HDF5 or Parquet (got {paths[0].name})"
-                )
-        self._validate_table(ptype_name=product_type, path=paths[0], fmt=fmt, columns=columns)
-        root = storage_dir()
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=root))
-        try:
-            copies = []
-            for p in paths:
-                target = staging / p.name
-                if target.exists():
-                    raise ValidationError(f"two files are named {p.name}; rename one")
-                shutil.copy2(p, target)
-                copies.append(target)
-            info = self.register_product(
-                name,
-                product_type,
-                copies[0],
-                aux_files=copies[1:],
-                description=description,
-                columns=columns,
-                release=release,
-                _copied=True,
-            )
-            final = root / info.internal_name
-            staging.rename(final)
-            with self.session() as s:
-                for f in self._product(s, info.id).files:
-                    f.path = str(final / Path(f.path).name)
-            return info
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-
-    def _validate_table(
-        self: Registry, *, ptype_name: str, path: Path, fmt: str, columns: Sequence[ColumnSpec]
-    ) -> None:
-        """Numeric where it must be: ra, dec, z, z_err, magnitudes, fluxes and errors."""
-        with self.session() as s:
-            ptype = self._type(s, ptype_name)
-            self._check_columns(ptype, path, fmt, columns)
-            tabular = ptype.tabular
-        if not tabular or not columns:
-            return
-        numeric_roles = {"ra", "dec", "z", "z_err", "magnitude", "flux", "error"}
-        wanted = [c for c in columns if c.role in numeric_roles]
-        if not wanted:
-            return
-        df = formats.read_table(path, fmt)
-        for c in wanted:
-            if not pd_is_numeric(df[c.name]):
-                raise ValidationError(
-                    f"column {c.name!r} (role {c.role}) of {path.name} is not numeric"
-                )
-
-    def download(self: Registry, ref: int | str, destination: Path) -> Path:
-        """A .zip with every file of the product (HATS catalogs as folders), metadata.json and
-        its provenance as PROV-JSON (provenance.prov.json)."""
-        import json
-        import zipfile
-
-        detail = self.get_product(ref)
-        destination = Path(destination)
-        if destination.is_dir():
-            destination = destination / f"{detail.internal_name}.zip"
-        tmp = destination.with_name(destination.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for f in detail.files:
-                src = Path(f.path)
-                if not src.exists():
-                    raise NotFound(
-                        f"file {src} of product {detail.internal_name} is missing on disk"
-                    )
-                if src.is_dir():
-                    for member in sorted(src.rglob("*")):
-                        if member.is_file() and member.name not in hashing.IGNORED:
-                            zf.write(member, f"{src.name}/{member.relative_to(src).as_posix()}")
-                else:
-                    zf.write(src, src.name)
-            meta = detail.to_dict()
-            meta["files"] = [asdict(f) for f in detail.files]
-            meta["columns"] = [asdict(c) for c in detail.columns]
-            zf.writestr("metadata.json", json.dumps(meta, indent=2, default=str))
-            zf.writestr("provenance.prov.json", self.export_prov_json([detail.id]))
-        tmp.replace(destination)
-        return destination
-
-    def get_dataframe(self: Registry, ref: int | str):
-        """The main file of a tabular product as a pandas DataFrame."""
-        detail = self.get_product(ref)
-        main = next(f for f in detail.files if f.role == "main")
-        if main.format not in formats.TABULAR:
-            raise ValidationError(f"product {detail.internal_name} is not tabular ({main.format})")
-        return formats.read_table(Path(main.path), main.format)
-
-    def _may_edit(self: Registry, product: Product) -> None:
-        from registry.errors import PermissionDenied
-
-        if product.owner != self.user and self.user not in self.admins:
-            raise PermissionDenied(
-                f"{self.user} may not change {product.internal_name}: only its owner ({product.owner}) or an admin can"
-            )
-
-    def update(
-        self: Registry,
-        ref: int | str,
-        *,
-        description: str | None = None,
-        release: str | None = None,
-        name: str | None = None,
-    ) -> ProductInfo:
-        """Change metadata (owner or admin). Renaming keeps the internal name stable."""
-        with self.session() as s:
-            p = self._product(s, ref)
-            self._may_edit(p)
-            if description is not None:
-                p.description = description
-            if release is not None:
-                p.release = self._release(s, release)
-            if name is not None:
-                p.name = name
-            p.updated_at = utcnow()
-            s.flush()
-            return _info(p)
-
-    def set_official(self: Registry, ref: int | str, official: bool = True) -> ProductInfo:
-        from registry.errors import PermissionDenied
-
-        if self.user not in self.admins:
-            raise PermissionDenied(
-                f"only admins may mark products official; {self.user} is not one (PZFORGE_ADMINS)"
-            )
-        with self.session() as s:
-            p = self._product(s, ref)
-            p.official = official
-            p.updated_at = utcnow()
-            s.flush()
-            return _info(p)
-
-    def delete(self: Registry, ref: int | str) -> None:
-        """Delete a product (owner or admin); files the registry copied are removed, referenced ones kept."""
-        import shutil
-
-        with self.session() as s:
-            p = self._product(s, ref)
-            self._may_edit(p)
-            copied = [Path(f.path) for f in p.files if f.copied]
-            for newer in s.scalars(select(Product).where(Product.supersedes_id == p.id)):
-                newer.supersedes_id = p.supersedes_id  # keep the version chain connected
-            s.delete(p)
-        folders = {c.parent for c in copied}
-        for c in copied:
-            c.unlink(missing_ok=True)
-        for folder in folders:
-            if folder.parent == storage_dir() and folder.is_dir() and not any(folder.iterdir()):
-                shutil.rmtree(folder, ignore_errors=True)
-
-
-def pd_is_numeric(series) -> bool:
-    import pandas as pd
-
-    return bool(pd.api.types.is_numeric_dtype(series)) and not pd.api.types.is_bool_dtype(series)
-
-
-class Registry(_ProductOperations, ProvenanceRecords):
-    """A product registry behind one SQLAlchemy URL."""
+    ``user`` is the acting user (owner of what it registers; checked for edits), ``admins`` the
+    users allowed to edit anything and mark products official; both come from the caller.
+    ``storage`` is the root of the file store (default: the one recorded in the database, else
+    ``pzforge_storage/`` beside a SQLite file, else under the user's data home); ``store_mode``
+    copy (the default) or link (hard links where possible: for outputs of pipelines, which
+    Snakemake replaces instead of rewriting in place). ``upload_limit`` bounds uploads, in bytes.
+    """
 
     def __init__(
-        self, engine: Engine, *, user: str | None = None, admins: Sequence[str] | None = None
+        self,
+        engine: Engine,
+        *,
+        user: str | None = None,
+        admins: Sequence[str] = (),
+        storage: str | Path | None = None,
+        store_mode: str = "copy",
+        upload_limit: int = DEFAULT_UPLOAD_LIMIT,
     ):
         self.engine = engine
-        self.user = user or os.environ.get("PZFORGE_USER") or getpass.getuser()
-        env_admins = [
-            a.strip() for a in os.environ.get("PZFORGE_ADMINS", "").split(",") if a.strip()
-        ]
-        self.admins = set(admins if admins is not None else env_admins)
+        self.user = user
+        self.admins = set(admins)
+        self.upload_limit = upload_limit
+        self._storage_arg = storage
+        self._store_mode = store_mode
+        self._storage: Storage | None = None
+        self._storage_recorded = False
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             engine.execution_options(readonly=True), expire_on_commit=False
@@ -474,13 +216,16 @@ class Registry(_ProductOperations, ProvenanceRecords):
         cls,
         url: str | None = None,
         *,
-        user: str | None = None,
-        admins: Sequence[str] | None = None,
         auto_create: bool = True,
+        **kwargs: Any,
     ) -> Registry:
         """Open a registry; an empty database is created, an outdated one must be upgraded."""
-        engine = make_engine(url or default_url())
-        registry = cls(engine, user=user, admins=admins)
+        url = url or default_url()
+        try:
+            engine = make_engine(url)
+        except Exception as exc:  # a malformed URL: one line, not a traceback
+            raise RegistryError(f"cannot use registry URL {url!r}: {exc}") from exc
+        registry = cls(engine, **kwargs)
         registry._check_schema(auto_create)
         return registry
 
@@ -488,8 +233,8 @@ class Registry(_ProductOperations, ProvenanceRecords):
         head = head_revision()
         try:
             current = current_revision(self.engine)
-        except OperationalError as exc:
-            raise RegistryError(f"cannot open the registry at {self.url}: {exc.orig}") from exc
+        except Exception as exc:  # not a database, unreachable server, bad credentials
+            raise _database_error(self.url, exc) from exc
         if current == head:
             return
         if current is None and auto_create:
@@ -520,8 +265,48 @@ class Registry(_ProductOperations, ProvenanceRecords):
                 yield session
         except IntegrityError as exc:
             raise NameCollision(f"the registry refused the change: {exc.orig}") from exc
+        except OperationalError as exc:
+            raise _database_error(self.url, exc) from exc
         finally:
             session.close()
+
+    # --- storage ---------------------------------------------------------------------------
+
+    @property
+    def storage(self) -> Storage:
+        """The file store (its root is fixed in the database by the first registration)."""
+        if self._storage is None:
+            with self.session(readonly=True) as s:
+                row = s.get(Setting, STORAGE_KEY)
+                recorded = row.value if row is not None else None
+            if self._storage_arg is not None:
+                root = Path(self._storage_arg).expanduser().resolve()
+            elif recorded is not None:
+                root = Path(recorded)
+            elif self.engine.url.get_backend_name() == "sqlite" and self.engine.url.database:
+                root = Path(self.engine.url.database).resolve().parent / "pzforge_storage"
+            else:  # a server database: a per-database folder under the user's data home
+                data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share")
+                root = data_home / "pzforge" / "storage" / (self.engine.url.database or "default")
+            self._storage = Storage(root, self._store_mode)
+            self._storage_recorded = recorded is not None
+        return self._storage
+
+    def _remember_storage(self) -> Storage:
+        """Record the store's root the first time a file goes into it (outside any session)."""
+        storage = self.storage
+        if not self._storage_recorded:
+            with self.session() as s:
+                if s.get(Setting, STORAGE_KEY) is None:
+                    s.add(Setting(key=STORAGE_KEY, value=str(storage.root)))
+            self._storage_recorded = True
+        storage.root.mkdir(parents=True, exist_ok=True)
+        return storage
+
+    def file_path(self, f: ProductFile) -> Path:
+        """Where a product file is on disk (stored files are relative to the storage root)."""
+        path = Path(f.path)
+        return path if path.is_absolute() else self.storage.path(f.path)
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -545,6 +330,7 @@ class Registry(_ProductOperations, ProvenanceRecords):
             return [{"id": r.id, "name": r.name, "description": r.description} for r in rows]
 
     def add_release(self, name: str, description: str = "") -> None:
+        name = names.check_name(name, "release name")
         with self.session() as s:
             if s.scalar(select(Release).where(Release.name == name)):
                 raise NameCollision(f"release {name!r} already exists")
@@ -569,15 +355,49 @@ class Registry(_ProductOperations, ProvenanceRecords):
         return r
 
     def _product(self, s: Session, ref: int | str) -> Product:
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        """A product by id, internal name, ``name@vN`` (version N) or name (its newest version)."""
+        p = None
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
             p = s.get(Product, int(ref))
-        else:
+        elif isinstance(ref, str) and ref.strip():
+            ref = ref.strip()
             p = s.scalar(select(Product).where(Product.internal_name == ref))
+            if p is None:
+                m = names.VERSION_REF.match(ref)
+                name, version = (m["name"], int(m["version"])) if m else (ref, None)
+                versions = s.scalars(
+                    select(Product).where(Product.name == name).order_by(Product.id)
+                ).all()
+                types = {v.product_type_id for v in versions}
+                if len(types) > 1:
+                    kinds = ", ".join(sorted({v.product_type.name for v in versions}))
+                    raise NotFound(
+                        f"{name!r} names products of several types ({kinds}); give an id or an "
+                        "internal name"
+                    )
+                if versions and version is None:
+                    p = versions[-1]
+                elif versions and 1 <= version <= len(versions):
+                    p = versions[version - 1]
+                elif versions:
+                    raise NotFound(
+                        f"{name!r} has versions 1 to {len(versions)}; there is no version {version}"
+                    )
         if p is None:
             raise NotFound(
-                f"no product {ref!r} (give an id or an internal name; `pzforge products list` shows them)"
+                f"no product {ref!r} (give an id, an internal name, a name or name@vN; "
+                "`pzforge products list` shows them)"
             )
         return p
+
+    def _version(self, s: Session, p: Product) -> int:
+        return s.scalar(
+            select(func.count(Product.id)).where(
+                Product.name == p.name,
+                Product.product_type_id == p.product_type_id,
+                Product.id <= p.id,
+            )
+        )
 
     # --- registration ----------------------------------------------------------------------
 
@@ -595,74 +415,160 @@ class Registry(_ProductOperations, ProvenanceRecords):
         release: str | None = None,
         run_id: str | None = None,
         supersedes: int | None = None,
-        copy: bool = False,
         official: bool = False,
         derived_from: Sequence[int | str] = (),
         known: Mapping[str, KnownDigest] | None = None,
-        _copied: bool = False,
+        store: bool = True,
+        store_mode: str | None = None,
     ) -> ProductInfo:
-        """Register a product whose files stay where they are (pipelines; no size limit).
+        """Register a product; its files are stored in the registry's storage (``store``, the
+        default) or, for catalogs too big to copy that the site keeps elsewhere, referenced where
+        they are (``store=False``: verified on every read, never deleted by the registry).
 
-        Everything is checked and hashed before the one transaction that inserts the product,
-        its files and its columns, so a failure leaves nothing behind.
+        Everything is checked and hashed (or taken from ``known``) first; the files are staged,
+        then the rows are inserted and the staged folder moved to ``products/<id>`` inside one
+        transaction, so a failure leaves no row without its files and no file without its row.
         """
-        if copy:
-            raise ValidationError(
-                "register_product records files by reference; use upload() to copy files"
-            )
-        if not name.strip():
-            raise ValidationError("a product needs a name")
+        name = names.check_name(name)
+        owner = owner or self.user
+        if not owner:
+            raise ValidationError("registering needs an owner: open the registry with user=...")
         main_file = Path(main_file)
+        sources = [(main_file, "main")]
+        sources += [(Path(p), "auxiliary") for p in aux_files]
+        sources += [(Path(p), "description") for p in description_files]
         known = known or {}
-        files = [self._describe_file(main_file, "main", known)]
-        files += [self._describe_file(Path(p), "auxiliary", known) for p in aux_files]
-        files += [self._describe_file(Path(p), "description", known) for p in description_files]
-        for f in files:
-            f["copied"] = _copied
-        with self.session() as s:
+        files = [self._describe_file(path, role, known) for path, role in sources]
+        with self.session(readonly=True) as s:
             ptype = self._type(s, product_type)
             self._check_columns(ptype, main_file, files[0]["format"], columns)
-            rel = self._release(s, release)
-            self._check_name(s, name, ptype, supersedes)
-            product = Product(
-                name=name,
-                internal_name=f"pending-{uuid.uuid4()}",
-                product_type=ptype,
-                release=rel,
-                owner=owner or self.user,
-                official=official,
-                description=description,
-                run_id=run_id,
-                supersedes_id=supersedes,
-                status="registered",
+            self._release(s, release)
+        if not store:
+            return self._insert(
+                name, ptype.name, files, columns, owner, release, run_id, supersedes,
+                official, derived_from, description, staging=None,
+            )  # fmt: skip
+        with self._remember_storage().stage(mode=store_mode) as staging:
+            for i, ((path, _role), f) in enumerate(zip(sources, files, strict=True)):
+                rel = staging.add(path, i)
+                self._check_staged(staging.folder / rel, f, path)
+                f["stored"] = rel
+            return self._insert(
+                name, ptype.name, files, columns, owner, release, run_id, supersedes,
+                official, derived_from, description, staging=staging,
+            )  # fmt: skip
+
+    def _check_staged(self, staged: Path, f: dict[str, Any], source: Path) -> None:
+        """The staged copy is what was measured: hard links to the measured, unchanged files
+        need no hashing; a copy is hashed (a source rewritten meanwhile is refused)."""
+        digest = KnownDigest(
+            f["size"],
+            f["checksum"],
+            tuple((m.relpath, m.size, m.checksum, m.mtime_ns) for m in f["members"]),
+            f.get("mtime_ns"),
+        )
+        if _same_inodes(staged, source) and digest.matches(source):
+            return
+        if hashing.checksum_path(staged) != f["checksum"]:
+            raise ValidationError(
+                f"{source} changed while it was being registered; register it again"
             )
-            s.add(product)
-            s.flush()
-            product.internal_name = internal_name(product.id, name)
-            for ref in derived_from:
-                source = self._product(s, ref)
-                s.add(ProductLineage(product_id=product.id, source_id=source.id))
-            for f in files:
-                members = f.pop("members")
-                pf = ProductFile(product=product, **f)
-                s.add(pf)
-                for m in members:
-                    pf.members.append(
-                        FileMember(relpath=m.relpath, size=m.size, checksum=m.checksum)
-                    )
-            for c in columns:
-                s.add(
-                    ProductColumn(
-                        product=product,
-                        name=c.name,
-                        role=c.role,
-                        ucd=c.ucd,
-                        unit=c.unit,
-                        dtype=c.dtype,
-                    )
+
+    def _insert(
+        self,
+        name: str,
+        product_type: str,
+        files: list[dict[str, Any]],
+        columns: Sequence[ColumnSpec],
+        owner: str,
+        release: str | None,
+        run_id: str | None,
+        supersedes: int | None,
+        official: bool,
+        derived_from: Sequence[int | str],
+        description: str,
+        *,
+        staging: Any,
+    ) -> ProductInfo:
+        try:
+            with self.session() as s:
+                ptype = self._type(s, product_type)
+                self._check_name(s, name, ptype, supersedes)
+                product = Product(
+                    name=name,
+                    internal_name=f"pending-{uuid.uuid4()}",
+                    product_type=ptype,
+                    release=self._release(s, release),
+                    owner=owner,
+                    official=official,
+                    description=description,
+                    run_id=run_id,
+                    supersedes_id=supersedes,
+                    status="registered",
                 )
-            s.flush()
-            return _info(product)
+                s.add(product)
+                s.flush()
+                product.internal_name = names.internal_name(product.id, name)
+                for ref in derived_from:
+                    source = self._product(s, ref)
+                    s.add(ProductLineage(product_id=product.id, source_id=source.id))
+                for f in files:
+                    stored = f.get("stored")
+                    pf = ProductFile(
+                        product=product,
+                        role=f["role"],
+                        path=f"{product_folder(product.id)}/{stored}" if stored else f["path"],
+                        size=f["size"],
+                        checksum=f["checksum"],
+                        checksum_algorithm=f["checksum_algorithm"],
+                        format=f["format"],
+                        media_type=f["media_type"],
+                        copied=stored is not None,
+                        n_members=f["n_members"],
+                        name=f["name"],
+                        source_path=f["path"],
+                        mtime_ns=None,
+                    )
+                    s.add(pf)
+                    for m in f["members"]:
+                        pf.members.append(
+                            FileMember(relpath=m.relpath, size=m.size, checksum=m.checksum)
+                        )
+                for c in columns:
+                    s.add(
+                        ProductColumn(
+                            product=product,
+                            name=c.name,
+                            role=c.role,
+                            ucd=c.ucd,
+                            unit=c.unit,
+                            dtype=c.dtype,
+                        )
+                    )
+                s.flush()
+                if staging is not None:
+                    staging.publish(product.id)
+                self._record_mtimes(product)
+                return _info(product, self._version(s, product))
+        except BaseException:
+            if staging is not None:
+                staging.unpublish()
+            raise
+
+    def _record_mtimes(self, product: Product) -> None:
+        """Size/mtime of each file as stored: the cheap check every read makes."""
+        for pf in product.files:
+            path = self.file_path(pf)
+            if path.is_dir():
+                stats = {
+                    p.relative_to(path).as_posix(): p.stat().st_mtime_ns
+                    for p in path.rglob("*")
+                    if p.is_file()
+                }
+                for m in pf.members:
+                    m.mtime_ns = stats.get(m.relpath)
+            else:
+                pf.mtime_ns = path.stat().st_mtime_ns
 
     def register_version(
         self,
@@ -693,22 +599,24 @@ class Registry(_ProductOperations, ProvenanceRecords):
                     f.role == "main" and f.checksum == main["checksum"] for f in newest.files
                 )
                 if same:
-                    return Registration(_info(newest), newest.supersedes_id, unchanged=True)
+                    info = _info(newest, self._version(s, newest))
+                    return Registration(info, newest.supersedes_id, unchanged=True)
             newest_id = newest.id if newest is not None else None
+        measured = {
+            main["path"]: KnownDigest(
+                main["size"],
+                main["checksum"],
+                tuple((m.relpath, m.size, m.checksum, m.mtime_ns) for m in main["members"]),
+                main.get("mtime_ns"),
+            )
+        }
         info = self.register_product(
             name,
             product_type,
             Path(main_file),
             aux_files=aux_files,
             supersedes=newest_id,
-            known={
-                main["path"]: KnownDigest(
-                    main["size"],
-                    main["checksum"],
-                    tuple((m.relpath, m.size, m.checksum) for m in main["members"]),
-                )
-            }
-            | dict(known or {}),
+            known=measured | dict(known or {}),
             **kwargs,
         )
         return Registration(info, newest_id, unchanged=False)
@@ -716,7 +624,7 @@ class Registry(_ProductOperations, ProvenanceRecords):
     def main_file(
         self, ref: int | str, product_type: str | None = None
     ) -> tuple[ProductInfo, FileInfo]:
-        """A product and its main file, read only; ``product_type`` given: it must be that type."""
+        """A product and its main file (verified), read only; ``product_type``: it must be one."""
         detail = self.get_product(ref)
         if product_type and detail.product_type != product_type:
             raise ValidationError(
@@ -726,6 +634,7 @@ class Registry(_ProductOperations, ProvenanceRecords):
         mains = [f for f in detail.files if f.role == "main"]
         if not mains:
             raise NotFound(f"product {detail.internal_name} has no main file")
+        self.verify(detail.id, roles=("main",))
         return detail, mains[0]
 
     def _describe_file(
@@ -733,13 +642,18 @@ class Registry(_ProductOperations, ProvenanceRecords):
     ) -> dict[str, Any]:
         """Size, sha256 (and members) of a file: the caller's measurement while it still matches
         the file on disk (no second hashing pass over pipeline outputs), else hashed here."""
+        if path.is_symlink():
+            raise ValidationError(
+                f"{role} file {path} is a symbolic link; give the file it points to"
+            )
         if not path.exists():
             raise ValidationError(f"{role} file {path} does not exist")
         fmt = formats.format_of(path) or "other"
         digest = (known or {}).get(str(path.resolve()))
+        mtime = None
         if digest is not None and digest.matches(path):
-            members = [hashing.Member(*m) for m in digest.members]
-            size, checksum = digest.size, digest.checksum
+            members = [hashing.Member(*m[:3], m[3] if len(m) > 3 else None) for m in digest.members]
+            size, checksum, mtime = digest.size, digest.checksum, digest.mtime_ns
         elif path.is_dir():
             members = hashing.collection_members(path)
             if not members:
@@ -747,20 +661,23 @@ class Registry(_ProductOperations, ProvenanceRecords):
             size, checksum = sum(m.size for m in members), hashing.collection_digest(members)
         else:
             try:
-                members, size, checksum = [], path.stat().st_size, hashing.sha256_file(path)
+                st = path.stat()
+                members, size, checksum = [], st.st_size, hashing.sha256_file(path)
+                mtime = st.st_mtime_ns
             except OSError as exc:
                 raise ValidationError(f"{role} file {path} cannot be read: {exc.strerror}") from exc
         return {
             "role": role,
             "path": str(path.resolve()),
+            "name": names.file_label(path.name),
             "size": size,
             "checksum": checksum,
             "checksum_algorithm": hashing.ALGORITHM,
             "format": fmt,
             "media_type": formats.MEDIA_TYPES[fmt],
-            "copied": False,
             "n_members": len(members),
             "members": members,
+            "mtime_ns": mtime,
         }
 
     def _check_columns(
@@ -823,8 +740,10 @@ class Registry(_ProductOperations, ProvenanceRecords):
         order_by: str = "id",
         descending: bool = False,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[ProductInfo]:
-        """Products matching every filter given (name is a case-insensitive substring)."""
+        """Products matching every filter given (name is a case-insensitive substring, taken
+        literally: ``%`` and ``_`` are characters, not patterns)."""
         sortable = {
             "id": Product.id,
             "name": Product.name,
@@ -841,7 +760,7 @@ class Registry(_ProductOperations, ProvenanceRecords):
             if release:
                 q = q.where(Product.release_id == self._release(s, release).id)
             if name:
-                q = q.where(Product.name.ilike(f"%{name}%"))
+                q = q.where(Product.name.icontains(name, autoescape=True))
             if owner:
                 q = q.where(Product.owner == owner)
             if official is not None:
@@ -852,9 +771,25 @@ class Registry(_ProductOperations, ProvenanceRecords):
                 q = q.where(Product.created_at < created_before)
             col = sortable[order_by]
             q = q.order_by(col.desc() if descending else col, Product.id)
+            if offset:
+                q = q.offset(offset)
             if limit:
                 q = q.limit(limit)
-            return [_info(p) for p in s.scalars(q).unique().all()]
+            rows = s.scalars(q).unique().all()
+            return [_info(p, v) for p, v in zip(rows, self._versions(s, rows), strict=True)]
+
+    def _versions(self, s: Session, rows: Sequence[Product]) -> list[int]:
+        """Version numbers of some products (one query for all of them)."""
+        keys = {(p.name, p.product_type_id) for p in rows}
+        if not keys:
+            return []
+        ids: dict[tuple[str, int], list[int]] = {}
+        q = select(Product.name, Product.product_type_id, Product.id).where(
+            Product.name.in_(sorted({k[0] for k in keys}))
+        )
+        for n, t, i in s.execute(q.order_by(Product.id)):
+            ids.setdefault((n, t), []).append(i)
+        return [ids[(p.name, p.product_type_id)].index(p.id) + 1 for p in rows]
 
     def get_product(self, ref: int | str) -> ProductDetail:
         with self.session(readonly=True) as s:
@@ -863,7 +798,7 @@ class Registry(_ProductOperations, ProvenanceRecords):
             files = [
                 FileInfo(
                     role=f.role,
-                    path=f.path,
+                    path=str(self.file_path(f)),
                     size=f.size,
                     checksum=f.checksum,
                     checksum_algorithm=f.checksum_algorithm,
@@ -871,6 +806,8 @@ class Registry(_ProductOperations, ProvenanceRecords):
                     media_type=f.media_type,
                     copied=f.copied,
                     n_members=f.n_members,
+                    name=f.name or Path(f.path).name,
+                    source_path=f.source_path,
                 )
                 for f in p.files
             ]
@@ -878,4 +815,5 @@ class Registry(_ProductOperations, ProvenanceRecords):
                 ColumnSpec(name=c.name, role=c.role, ucd=c.ucd, unit=c.unit, dtype=c.dtype)
                 for c in p.columns
             ]
-            return ProductDetail(**asdict(_info(p)), files=files, columns=cols, superseded_by=newer)
+            info = _info(p, self._version(s, p))
+            return ProductDetail(**asdict(info), files=files, columns=cols, superseded_by=newer)

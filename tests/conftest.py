@@ -33,3 +33,9 @@ def sample_catalogs(tmp_path_factory) -> dict[str, Path]:
     from pzforge.combine import sample_data
 
     return sample_data.generate(tmp_path_factory.mktemp("samples"))
+
+
+@pytest.fixture(autouse=True)
+def _private_data_home(tmp_path, monkeypatch):
+    """Registries on PostgreSQL keep their file store under the data home: a temporary one."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))

@@ -30,6 +30,10 @@ def get_embedding_plots(wildcards=None):
     return expand(f"{RESULTS}/embedding/plots/{{name}}.png", name=names)
 
 
+def get_output_paths(wildcards=None):
+    return get_embedding_outputs()
+
+
 def get_manifests(wildcards=None):
     return [str(LAYOUT.manifest("embedding"))]
 

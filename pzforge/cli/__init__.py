@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
+import click
 import typer
 
 from pzforge.cli import run as run_cmds
@@ -18,6 +19,7 @@ from pzforge.cli.provenance import provenance_app
 from pzforge.cli.render import error_line
 from pzforge.cli.surveys import surveys_app
 from pzforge.errors import PzforgeError
+from registry.errors import RegistryError
 
 app = typer.Typer(
     help="pzforge: photo-z data-product pipelines (Snakemake + HATS/lsdb) with a product registry.",
@@ -32,43 +34,39 @@ app.command("run")(run_cmds.run)
 app.command("demo")(run_cmds.demo)
 app.command("validate-config")(run_cmds.validate_config)
 
-_state = {"debug": False}
-
 
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
-    _state["debug"] = debug
+    """--debug is read by ``main`` (tracebacks instead of one line)."""
 
 
 def main() -> None:
-    """Entry point: user errors print one line (no traceback unless --debug) and exit 1."""
-    debug = _state["debug"] or "--debug" in sys.argv
+    """Entry point: user errors print one line (no traceback unless --debug) and exit non-zero.
+
+    Usage errors (unknown option, a value of the wrong type) exit 2, other user errors 1,
+    Ctrl-C 130. Typer raises its own copy of click's exceptions; both families are handled.
+    """
+    debug = "--debug" in sys.argv
     try:
         code = app(standalone_mode=False)  # returns Exit codes instead of raising them
         if isinstance(code, int) and code:
             sys.exit(code)
-    except PzforgeError as exc:
+    except (typer.Exit, click.exceptions.Exit) as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except (click.ClickException, typer.TyperException) as exc:
+        if debug or not hasattr(exc, "format_message"):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        error_line(" ".join(exc.format_message().split()) + hint)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except (PzforgeError, RegistryError) as exc:
         if debug:
             raise
         error_line(str(exc))
         sys.exit(1)
-    except Exception as exc:  # registry errors and click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        if type(exc).__module__.startswith("registry") and not debug:
-            error_line(str(exc))
-            sys.exit(1)
-        raise
-
-
-if __name__ == "__main__":
-    main()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from pzforge.cli.render import Format, FormatOpt, UrlOpt, out, registry_at, render
+from pzforge.cli.render import Format, FormatOpt, UrlOpt, confirm, out, registry_at, render
 
 products_app = typer.Typer(help="Data products in the registry.", no_args_is_help=True)
 
@@ -169,7 +169,8 @@ def upload_cmd(
     description: Annotated[str, typer.Option(help="What the product is.")] = "",
     release: Annotated[str | None, typer.Option(help="Release name.")] = None,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Accept the suggested column associations.")
+        bool,
+        typer.Option("--yes", "-y", help="Accept suggested associations for the roles not given."),
     ] = False,
     registry: UrlOpt = None,
 ) -> None:
@@ -181,18 +182,23 @@ def upload_cmd(
 
     reg = registry_at(registry)
     path = Path(main_file)
-    fmt = formats.format_of(path) if path.exists() else None
+    fmt = formats.format_of(path) if path.is_file() else None
     names = formats.list_columns(path, fmt) if fmt in formats.TABULAR else []
-    specs = {c.role: c for c in suggest_columns(names)}
-    for role, col in _parse_columns(list(column or [])).items():
+    given = _parse_columns(list(column or []))
+    specs = {}
+    for role, col in given.items():
         _pat, ucd, unit = PATTERNS.get(role, ([], None, None))
         specs[role] = ColumnSpec(name=col, role=role, ucd=ucd, unit=unit)
-    if specs and not yes and not column:
-        out.print("suggested column associations:")
-        for c in specs.values():
-            out.print(f"  {c.role:>7} <- {c.name}")
-        if not typer.confirm("use these?", default=True):
-            raise typer.Exit(1)
+    suggested = [c for c in suggest_columns(names) if c.role not in specs]
+    suggested = [c for c in suggested if c.name not in given.values()]
+    if suggested:
+        # associations nobody asked for are never added silently: --yes or a yes at the prompt
+        lines = ", ".join(f"{c.role}={c.name}" for c in suggested)
+        if not yes:
+            out.print("suggested column associations: " + lines, markup=False)
+            if not confirm("use the suggested associations?", default=True):
+                raise typer.Exit(1)
+        specs |= {c.role: c for c in suggested}
     product = reg.upload(
         name,
         product_type,
@@ -202,7 +208,8 @@ def upload_cmd(
         columns=list(specs.values()),
         release=release,
     )
-    out.print(f"uploaded {product.internal_name} (id {product.id})")
+    used = ", ".join(f"{c.role}={c.name}" for c in specs.values()) or "none"
+    out.print(f"uploaded {product.internal_name} (id {product.id}); columns: {used}", markup=False)
 
 
 @products_app.command("download")
@@ -252,7 +259,7 @@ def delete_cmd(
     registry: UrlOpt = None,
 ) -> None:
     """Delete a product (its owner or an admin). Copied files are removed, referenced ones kept."""
-    if not yes and not typer.confirm(f"delete product {product}?", default=False):
+    if not yes and not confirm(f"delete product {product}?", default=False):
         raise typer.Exit(1)
     registry_at(registry).delete(product)
     out.print(f"deleted {product}")

@@ -61,7 +61,16 @@ def error_line(message: str) -> None:
 
 
 def registry_at(url: str | None):
-    """The registry a command works on (its URL option, else the default)."""
-    import registry
+    """The registry a command works on (its URL option, else the site's), as the OS user."""
+    from pzforge.products.site import open_registry
 
-    return registry.open(url)
+    return open_registry(url)
+
+
+def confirm(question: str, *, default: bool = False) -> bool:
+    """Ask on a terminal; with no terminal (a pipe, a batch job) fail clearly instead."""
+    from pzforge.errors import PzforgeError
+
+    if not sys.stdin.isatty():
+        raise PzforgeError(f"{question} needs an answer, and there is no terminal: pass --yes")
+    return typer.confirm(question, default=default)

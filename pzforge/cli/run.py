@@ -83,9 +83,9 @@ def demo(
     profile: Annotated[str, typer.Option("--profile", "-p", help="Execution profile.")] = "local",
 ) -> None:
     """Combine the bundled sample catalogs (generated deterministically) and register the result."""
-    import registry
     from pzforge.combine import sample_data
     from pzforge.paths import DEFAULT_CONFIG
+    from pzforge.products.site import open_registry
     from pzforge.workflow.runner import explain_failure, run_pipeline
 
     workdir = workdir.resolve()
@@ -107,7 +107,7 @@ def demo(
         error_line(explain_failure(result))
         raise typer.Exit(1)
     report(result)
-    products = registry.open(result.config["registry"]["url"]).list_products()
+    products = open_registry(result.config["registry"]["url"]).list_products()
     out.print(f"\nproducts in the registry ({len(products)}):")
     for p in products:
         out.print(f"  {p.id:>4}  {p.internal_name}  [{p.product_type}]", markup=False)

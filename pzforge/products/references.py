@@ -15,7 +15,7 @@ from pzforge.errors import InputDataError
 
 
 def locate(
-    ref: dict[str, Any], registry_url: str | None, what: str, product_type: str | None = None
+    ref: dict[str, Any], url: str | None, what: str, product_type: str | None = None
 ) -> dict[str, Any]:
     """Where an input is: ``{"path", "format", "product_id"[, "internal_name"]}``.
 
@@ -23,19 +23,21 @@ def locate(
     """
     if ref.get("product") is not None:
         import registry
+        from pzforge.products.site import open_registry, registry_url
         from registry import NotFound, SchemaOutdated, ValidationError
 
         key = f"{what}.product {ref['product']!r}"
         try:
-            reg = registry.open(registry_url, auto_create=False)
+            reg = open_registry(url, auto_create=False)
             detail, main = reg.main_file(ref["product"], product_type)
         except (NotFound, ValidationError) as exc:
             raise InputDataError(f"{key}: {exc}") from exc
         except SchemaOutdated as exc:
-            if registry.status(registry_url)["revision"] is None:  # nothing registered there yet
+            status = registry.status(registry_url(url))
+            if status["revision"] is None:  # nothing registered there yet
                 raise InputDataError(
                     f"{key}: no product {ref['product']!r}: the registry "
-                    f"({registry.status(registry_url)['url']}) is empty; set registry.url or "
+                    f"({status['url']}) is empty; set registry.url or "
                     "PZFORGE_REGISTRY_URL to the one that holds it"
                 ) from exc
             raise InputDataError(f"{key}: {exc}") from exc

@@ -11,10 +11,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from pzforge.faults import checkpoint
 from pzforge.io import read_json, write_json
 from pzforge.paths import RunLayout, run_dir
 from pzforge.provenance.diff import flatten
 from pzforge.provenance.recording import describe_file, ensure_run_id, now
+from pzforge.secrets import redact_text
 
 
 def read_benchmark(path: str | Path | None) -> dict[str, Any]:
@@ -43,10 +45,10 @@ def read_benchmark(path: str | Path | None) -> dict[str, Any]:
 
 
 def collect_run(
-    run_id: str, status: str, error: str | None = None
+    run_id: str, status: str, error: str | None = None, workdir: str | Path = "."
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Join the run plan, the job sidecars and benchmark files into records for the registry."""
-    rdir = run_dir(run_id)
+    rdir = run_dir(run_id, workdir)
     plan = read_json(rdir / "run.json") if (rdir / "run.json").is_file() else {"id": run_id}
     planned = {(p["rule"], tuple(p["output"])): p for p in plan.get("planned_jobs", [])}
     sidecars = [read_json(p) for p in sorted((rdir / "jobs").glob("*.json"))]
@@ -74,7 +76,9 @@ def collect_run(
             | {
                 "reason": plan_job.get("reason"),
                 "code_hash": plan_job.get("code_hash"),
-                "benchmark": read_benchmark(plan_job.get("benchmark")),
+                "benchmark": read_benchmark(
+                    Path(workdir) / plan_job["benchmark"] if plan_job.get("benchmark") else None
+                ),
                 "files": files,
             }
         )
@@ -97,6 +101,7 @@ def collect_run(
     if status != "success":  # the jobs' own one-line errors say more than Snakemake's block
         error = "; ".join(f"rule {j['rule']}: {j['error']}" for j in failed) or error
         error = error or "the run failed"
+    error = redact_text(error) if error else error
     run = {k: v for k, v in plan.items() if k != "planned_jobs"} | {
         "id": run_id,
         "status": status,
@@ -155,33 +160,68 @@ def finish_run(
     config: dict[str, Any],
     status: str,
     *,
-    manifests: list[str] = (),
+    manifests: list[str] | None = None,
     logfile: str | list[str] | None = None,
+    run_id: str | None = None,
+    workdir: str | Path = ".",
 ) -> dict[str, Any]:
-    """Ingest the run's provenance; on success register its products. Returns a summary."""
-    import registry
-    from pzforge.products.registration import known_digests, register_manifests
+    """Ingest the run's provenance; on success register its products. Returns a summary.
 
-    run_id = ensure_run_id()
+    Called by the Snakefile's ``onsuccess``/``onerror`` and, when Snakemake could not (killed,
+    interrupted, nothing left to do after an earlier crash), by ``pzforge run``. ``status``:
+    success, failed or interrupted. A run that did not succeed removes its final outputs that no
+    registration took (they would look finished); Snakemake makes them again on the next run.
+    Idempotent: a run already ingested is ingested again to the same records.
+    """
+    from pzforge.products.registration import known_digests, register_manifests
+    from pzforge.products.site import open_registry
+
+    run_id = run_id or ensure_run_id()
+    workdir = Path(workdir)
+    plan_file = run_dir(run_id, workdir) / "run.json"
+    plan = read_json(plan_file) if plan_file.is_file() else {}
+    manifests = list(plan.get("manifests", []) if manifests is None else manifests)
     settings = config.get("registry", {})
     error = None if status == "success" else failure_text(logfile)
-    run, jobs = collect_run(run_id, status, error)
-    reg = registry.open(settings.get("url"))
+    run, jobs = collect_run(run_id, status, error, workdir)
+    reg = open_registry(settings.get("url"), user=run.get("user"))
     explain_param_changes(reg, run, jobs)
     counts = reg.ingest_run(run, jobs)
     receipts: list[dict[str, Any]] = []
+    layout = RunLayout(config["run_name"], workdir)
     if status == "success" and settings.get("register", True) and manifests:
         known = known_digests(
             f for j in jobs for f in j.get("files", []) if f["role"] == "generated"
         )
+        files = [workdir / m for m in manifests]
+        checkpoint("registration")
         try:
             receipts = register_manifests(
-                reg, list(manifests), owner=run.get("user") or reg.user, run_id=run_id, known=known
+                reg, files, owner=run.get("user") or reg.user, run_id=run_id, known=known
             )
         except Exception as exc:
             reg.ingest_run(run | {"status": "failed", "error": f"registration failed: {exc}"})
             raise
-        write_json(receipts, RunLayout(config["run_name"]).receipts)
+        write_json(receipts, layout.receipts)
+    elif status != "success":
+        remove_unfinished_outputs(workdir, plan)
     summary = {"run_id": run_id, "status": status, **counts, "products": receipts}
-    write_json(summary, run_dir(run_id) / "ingested.json")
+    write_json(summary, run_dir(run_id, workdir) / "ingested.json")
     return summary
+
+
+def remove_unfinished_outputs(workdir: Path, plan: dict[str, Any]) -> list[Path]:
+    """A run that did not succeed leaves no final output (nor manifest) that looks finished."""
+    import shutil
+
+    removed = []
+    for rel in [*plan.get("outputs", []), *plan.get("manifests", [])]:
+        path = workdir / rel
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(path)
+    return removed

@@ -12,12 +12,12 @@ submitting host at the end of the run.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import importlib.metadata
 import json
 import logging
 import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -28,6 +28,7 @@ from typing import Any
 
 from pzforge.io import write_json
 from pzforge.paths import PROJECT_ROOT, RUN_ID_ENV, ensure_run_id, results_root, run_dir
+from pzforge.secrets import redact, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def describe_file(path: str | Path, *, checksum: bool = True) -> dict[str, Any]:
         members = hashing.collection_members(p) if checksum else []
         entry |= {"kind": "collection", "size": sum(m.size for m in members)}
         if checksum:
-            entry["members"] = [[m.relpath, m.size, m.checksum] for m in members]
+            entry["members"] = [[m.relpath, m.size, m.checksum, m.mtime_ns] for m in members]
             entry["checksum"] = hashing.collection_digest(members)
     elif p.is_file():
         st = p.stat()
@@ -152,8 +153,15 @@ def _profile_from_argv(argv: list[str]) -> str | None:
     return None
 
 
-def record_run_start(workflow: Any, config: dict[str, Any], pipeline: str) -> Path:
-    """Write ``.pzforge/runs/<id>/run.json``: the run and the jobs the DAG will run, with why."""
+def record_run_start(
+    workflow: Any,
+    config: dict[str, Any],
+    pipeline: str,
+    manifests: list[str] = (),
+    outputs: list[str] = (),
+) -> Path:
+    """Write ``.pzforge/runs/<id>/run.json``: the run, the jobs the DAG will run (with why), the
+    manifests it will register and its final outputs (what finishing an interrupted run needs)."""
     run_id = ensure_run_id()
     rdir = run_dir(run_id)
     overrides_file = rdir / "overrides.yaml"
@@ -181,21 +189,33 @@ def record_run_start(workflow: Any, config: dict[str, Any], pipeline: str) -> Pa
         "id": run_id,
         "pipeline": pipeline,
         "run_name": config.get("run_name", ""),
-        "config": jsonable(dict(config)),
-        "overrides": overrides,
+        "config": redact(jsonable(dict(config))),
+        "overrides": [redact_text(str(o)) for o in overrides],
         **git_state(PROJECT_ROOT),
         "software": software_versions(),
         "profile": os.environ.get("PZFORGE_PROFILE") or _profile_from_argv(sys.argv),
         "executor": getattr(plugin, "name", None),
-        "user": os.environ.get("PZFORGE_USER") or getpass.getuser(),
+        "user": run_user(rdir),
         "host": socket.gethostname(),
         "workdir": str(Path.cwd()),
         "started_at": now(),
         "status": "running",
+        "pid": os.getpid(),
+        "manifests": [str(m) for m in manifests],
+        "outputs": [str(o) for o in outputs],
         "planned_jobs": jobs,
     }
     write_json(plan, rdir / "run.json")
     return rdir
+
+
+def run_user(folder: Path) -> str:
+    """Who the run is for: written with the run by whoever started it (the CLI: the OS user; the
+    server's worker: the requesting user), else the OS account running Snakemake."""
+    given = folder / "user.txt"
+    if given.is_file() and given.read_text().strip():
+        return given.read_text().strip()
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def jsonable(value: Any) -> Any:
@@ -229,7 +249,7 @@ class JobRecorder:
             "run_id": self.run_id,
             "rule": smk.rule,
             "wildcards": dict(smk.wildcards.items()),
-            "params": jsonable(dict(smk.params.items())),
+            "params": redact(jsonable(dict(smk.params.items()))),
             "threads": smk.threads,
             "resources": jsonable(
                 {k: v for k, v in smk.resources.items() if not k.startswith("_")}

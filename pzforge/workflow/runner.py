@@ -21,6 +21,8 @@ import yaml
 from pzforge import pipelines
 from pzforge.errors import PipelineError
 from pzforge.paths import DEFAULT_CONFIG, PROFILES_DIR, SNAKEFILE, RunLayout, run_dir
+from pzforge.products.site import os_user
+from pzforge.workflow import recovery
 from pzforge.workflow.jobs import ERROR_MARK
 from pzforge.workflow.snakefile import PREFLIGHT_DONE_ENV
 
@@ -54,6 +56,7 @@ def prepare_run(
     overrides: list[str],
     workdir: Path,
     base_dir: Path | None = None,
+    user: str | None = None,
 ) -> tuple[str, dict[str, Any], Path]:
     """Validate the config and write the resolved copy the run will use."""
     files = list(config_files) or [DEFAULT_CONFIG]
@@ -66,8 +69,10 @@ def prepare_run(
     folder = run_dir(run_id, workdir)
     folder.mkdir(parents=True, exist_ok=True)
     config_file = folder / "config.yaml"
+    config_file.touch(mode=0o600)  # the resolved config may hold a registry password
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     (folder / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    (folder / "user.txt").write_text((user or os_user()) + "\n")
     return run_id, config, config_file
 
 
@@ -107,12 +112,15 @@ def run_pipeline(
     base_dir: Path | None = None,
     echo=None,
     extra_args: list[str] = (),
+    user: str | None = None,
 ) -> RunResult:
-    """Validate config, run Snakemake, return the outcome (raises nothing for a failed run)."""
+    """Validate config, run Snakemake, make sure the run is recorded (and its products
+    registered) however Snakemake ended; returns the outcome (raises nothing for a failed run,
+    KeyboardInterrupt after recording an interrupted one)."""
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     run_id, config, config_file = prepare_run(
-        pipeline, config_files, list(overrides), workdir, base_dir
+        pipeline, config_files, list(overrides), workdir, base_dir, user
     )
     log_path = config_file.parent / "snakemake.log"
     cmd = snakemake_command(config_file, workdir, profile, dry_run=dry_run, extra=list(extra_args))
@@ -123,31 +131,72 @@ def run_pipeline(
         PYTHONUNBUFFERED="1",
         **{PREFLIGHT_DONE_ENV: run_id},
     )
-    failed: list[tuple[str, str | None]] = []
-    with open(log_path, "w") as log_fh:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir
-        )
-        try:
-            pending_rule = None
-            for line in proc.stdout:
-                log_fh.write(line)
-                text = line.rstrip("\n")
-                if m := _ERROR_RULE.match(text):
-                    pending_rule = m.group(1)
-                elif pending_rule and (m := _LOG_LINE.match(text)):
-                    entry = (pending_rule, m.group(1).strip())
-                    if entry not in failed:  # Snakemake reports a failed job twice
-                        failed.append(entry)
-                    pending_rule = None
-                if echo and (_PROGRESS.match(text) or dry_run):
-                    echo(text)
-            proc.wait()
-        except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)  # Snakemake cancels its jobs (SLURM too) on SIGINT
-            proc.wait()
-            raise
+    with recovery.driver_lock(workdir, run_id):
+        if not dry_run:
+            for old in recovery.unfinished_runs(workdir, current=run_id):
+                status = recovery.finish_unfinished(workdir, old, config)
+                if echo:
+                    echo(
+                        f"run {old} had stopped before its end (its driver died): recorded as "
+                        + (
+                            "success, its products registered now"
+                            if status == "success"
+                            else status
+                        )
+                    )
+        recovery.release_stale_snakemake_lock(workdir, [*cmd, "--unlock"], env)
+        if not dry_run:
+            cmd.append("--rerun-incomplete")  # outputs a crash left half-written are redone
+        failed: list[tuple[str, str | None]] = []
+        with open(log_path, "w") as log_fh:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+                cwd=workdir,
+            )
+            try:
+                pending_rule = None
+                for line in proc.stdout:
+                    log_fh.write(line)
+                    text = line.rstrip("\n")
+                    if m := _ERROR_RULE.match(text):
+                        pending_rule = m.group(1)
+                    elif pending_rule and (m := _LOG_LINE.match(text)):
+                        entry = (pending_rule, m.group(1).strip())
+                        if entry not in failed:  # Snakemake reports a failed job twice
+                            failed.append(entry)
+                        pending_rule = None
+                    if echo and (_PROGRESS.match(text) or dry_run):
+                        echo(text)
+                proc.wait()
+            except KeyboardInterrupt:
+                proc.send_signal(signal.SIGINT)  # Snakemake cancels its jobs (SLURM too)
+                proc.wait()
+                _make_sure_recorded(config, run_id, workdir, "interrupted")
+                raise
+        if not dry_run:
+            status = (
+                "success"
+                if proc.returncode == 0
+                else ("interrupted" if proc.returncode < 0 or proc.returncode == 130 else "failed")
+            )
+            _make_sure_recorded(config, run_id, workdir, status)
     return RunResult(run_id, config, workdir, config_file, log_path, proc.returncode, failed)
+
+
+def _make_sure_recorded(config: dict[str, Any], run_id: str, workdir: Path, status: str) -> None:
+    """Snakemake's onsuccess/onerror did not run (killed, interrupted, or nothing was left to
+    do after a crash): record the run here, and on success register what it made."""
+    if (run_dir(run_id, workdir) / "ingested.json").is_file():
+        return
+    if not (run_dir(run_id, workdir) / "run.json").is_file():
+        return  # Snakemake stopped before planning (a config or workflow error): nothing ran
+    from pzforge.provenance.ingest import finish_run
+
+    finish_run(config, status, run_id=run_id, workdir=workdir)
 
 
 def explain_failure(result: RunResult) -> str:

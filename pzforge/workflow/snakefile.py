@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pzforge import pipelines
+from pzforge.faults import checkpoint
 from pzforge.io import read_json, write_json
 from pzforge.paths import RunLayout, run_dir
 from pzforge.provenance.ingest import finish_run
@@ -50,16 +51,20 @@ def on_submit_host(workflow: Any, name: str, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def start(workflow: Any, config: dict[str, Any], pipeline: str) -> None:
-    """Snakefile ``onstart``: record the run's plan (the jobs the DAG will run and why)."""
-    record_run_start(workflow, config, pipeline)
+def start(
+    workflow: Any, config: dict[str, Any], pipeline: str, manifests: list[str], outputs: list[str]
+) -> None:
+    """Snakefile ``onstart``: record the run's plan (the jobs the DAG will run and why, what it
+    will register, its final outputs)."""
+    record_run_start(workflow, config, pipeline, manifests, outputs)
 
 
-def finish(config: dict[str, Any], status: str, manifests: list[str], logfile: Any) -> None:
+def finish(config: dict[str, Any], status: str, logfile: Any) -> None:
     """Snakefile ``onsuccess``/``onerror``: ingest provenance (and register products on success);
     a failure to record is one clear line, not a traceback hiding the run's outcome."""
+    checkpoint("finish")
     try:
-        summary = finish_run(config, status, manifests=manifests, logfile=logfile)
+        summary = finish_run(config, status, logfile=logfile)
     except Exception as exc:
         print(f"{ERROR_MARK} recording the run failed: {exc}", file=sys.stderr)
         raise

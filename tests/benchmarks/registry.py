@@ -116,7 +116,7 @@ def timed(fn, repeat: int = 20) -> float:
 
 
 def run(label: str, url: str, n: int, files_per: int) -> None:
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
     seconds = load(reg, n, files_per)
     mid = n // 2
     list_ms = timed(

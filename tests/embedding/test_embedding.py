@@ -313,7 +313,7 @@ def e2e(shared_data, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("embedding")
     url = f"sqlite:///{workdir / 'registry.sqlite'}"
     env = {"PZFORGE_REGISTRY_URL": url, "COLUMNS": "200"}
-    source = Registry.from_url(url).register_product(
+    source = Registry.from_url(url, user="tests").register_product(
         name="DC2 training sample", product_type="Other", main_file=shared_data / DC2
     )
     cfg = yaml.safe_load((Path(__file__).parents[2] / "config" / "embedding.yaml").read_text())

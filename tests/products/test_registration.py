@@ -36,7 +36,8 @@ def _product(tmp_path: Path, z: float) -> tuple[Path, Path]:
 def test_registration_uses_the_jobs_checksums_without_hashing_again(tmp_path, monkeypatch):
     main, flat = _product(tmp_path, 0.5)
     known = known_digests([describe_file(main), describe_file(flat)])  # what the jobs recorded
-    reg = registry.open(f"sqlite:///{tmp_path / 'r.sqlite'}", user="tests")
+    # pipelines store their outputs as hard links (pzforge.products.site): nothing to hash again
+    reg = registry.open(f"sqlite:///{tmp_path / 'r.sqlite'}", user="tests", store_mode="link")
 
     def no_hashing(*_a, **_k):
         raise AssertionError("registration hashed a file the jobs had hashed")

@@ -59,7 +59,7 @@ def reruns(tmp_path_factory, sample_catalogs):
 
 def test_rerun_runs_only_the_jobs_whose_params_changed(reruns):
     _, url, _, (r1, r2) = reruns
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
     first, second = reg.get_run(r1), reg.get_run(r2)
     assert first["status"] == second["status"] == "success"
     assert {j["rule"] for j in first["jobs"]} >= {"ingest_catalog", "partition_catalog"}
@@ -97,7 +97,7 @@ def test_rerun_runs_only_the_jobs_whose_params_changed(reruns):
 
 def test_rerun_registers_a_new_version_pointing_to_the_old(reruns):
     _, url, _, (r1, r2) = reruns
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
     products = sorted(reg.list_products(name="prov_test"), key=lambda p: p.id)
     assert [(p.run_id, p.supersedes_id) for p in products] == [(r1, None), (r2, products[0].id)]
     assert reg.get_run(r2)["products"][0]["id"] == products[1].id
@@ -120,7 +120,7 @@ def test_ingesting_again_changes_nothing(reruns, monkeypatch):
     from registry.models import DataFile, Job, JobFile
 
     workdir, url, _, (r1, _r2) = reruns
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
 
     def counts():
         with reg.session(readonly=True) as s:
@@ -135,7 +135,7 @@ def test_ingesting_again_changes_nothing(reruns, monkeypatch):
 
 def test_show_export_and_download_carry_provenance(reruns, tmp_path):
     workdir, url, env, (_r1, r2) = reruns
-    pid = str(Registry.from_url(url).get_run(r2)["products"][0]["id"])
+    pid = str(Registry.from_url(url, user="tests").get_run(r2)["products"][0]["id"])
     show = pzforge("provenance", "show", pid, cwd=workdir, env=env)
     assert show.returncode == 0 and "find_duplicates" in show.stdout and r2 in show.stdout
     out = tmp_path / "p.json"
@@ -198,7 +198,7 @@ def test_failed_run_keeps_provenance_and_registers_nothing(tmp_path, sample_cata
     )  # fmt: skip
     assert proc.returncode == 1
     assert "no_such_column" in proc.stderr
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
     assert reg.list_products() == []
     (run,) = reg.list_runs()
     detail = reg.get_run(run["id"])
@@ -215,7 +215,7 @@ def test_lineage_through_a_second_pipeline(reruns, tmp_path):
     """combine_redshift -> training_set: the Training Set points back to the combined catalog,
     and the lineage queries (API and CLI) walk the chain both ways."""
     workdir, url, env, (_r1, r2) = reruns
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
     combined = reg.get_run(r2)["products"][0]
     # photometry of the same objects, 0.2 arcsec away, fluxes in microjansky
     cat = pd.read_parquet(workdir / "results" / "prov_test" / "combined" / "prov_test.parquet")

@@ -48,9 +48,9 @@ def test_upload_list_show_download_delete(tmp_path, table_files, monkeypatch):
     _, paths = table_files
     monkeypatch.setenv("PZFORGE_STORAGE", str(tmp_path / "st"))
     url = f"sqlite:///{tmp_path / 'r.sqlite'}"
-    res = invoke(url, "products", "upload", "my cat", str(paths["parquet"]), input="y\n")
+    res = invoke(url, "products", "upload", "my cat", str(paths["parquet"]), "--yes")
     assert res.exit_code == 0, res.output
-    assert "ra <- RA" in res.output and "uploaded 1_my_cat" in res.output
+    assert "ra=RA" in res.output and "uploaded 1_my_cat" in res.output
     res = invoke(url, "products", "list", "--format", "json")
     rows = json.loads(res.output)
     assert rows[0]["internal_name"] == "1_my_cat"
@@ -64,7 +64,7 @@ def test_upload_list_show_download_delete(tmp_path, table_files, monkeypatch):
     assert "[200 rows" in res.output
     res = invoke(url, "products", "delete", "1", "--yes")
     assert res.exit_code == 0
-    assert Registry.from_url(url).list_products() == []
+    assert Registry.from_url(url, user="tests").list_products() == []
 
 
 def test_db_status_and_upgrade(tmp_path):

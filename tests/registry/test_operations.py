@@ -14,21 +14,22 @@ COLS = [ColumnSpec("RA", "ra"), ColumnSpec("DEC", "dec"), ColumnSpec("redshift",
 
 
 @pytest.fixture
-def storage(tmp_path, monkeypatch):
-    monkeypatch.setenv("PZFORGE_STORAGE", str(tmp_path / "storage"))
+def storage(tmp_path):
     return tmp_path / "storage"
 
 
 def test_upload_copies_files_and_delete_removes_only_copies(registry_url, table_files, storage):
     _, paths = table_files
-    reg = Registry.from_url(registry_url, user="alice")
+    reg = Registry.from_url(registry_url, user="alice", storage=storage)
     p = reg.upload("my upload", RRC, paths["csv"], aux_files=[paths["fits"]], columns=COLS)
     detail = reg.get_product(p.id)
     assert all(f.copied for f in detail.files)
-    folder = storage / p.internal_name
-    assert sorted(x.name for x in folder.iterdir()) == ["cat.csv", "cat.fits"]
-    assert not [x for x in storage.iterdir() if x.name.startswith(".upload-")]
-    ref = reg.register_product("by reference", RRC, paths["parquet"], columns=COLS)
+    assert [f.name for f in detail.files] == ["cat.csv", "cat.fits"]
+    folder = storage / "products" / f"{p.id:08d}"  # named by id, never by the product's name
+    assert sorted(x.name for x in folder.iterdir()) == ["0.csv", "1.fits"]
+    assert (folder / "0.csv").stat().st_ino != paths["csv"].stat().st_ino  # a copy
+    assert not any((storage / ".staging").iterdir())
+    ref = reg.register_product("by reference", RRC, paths["parquet"], columns=COLS, store=False)
     reg.delete(p.id)
     reg.delete(ref.id)
     assert not folder.exists()
@@ -49,7 +50,7 @@ def test_upload_copies_files_and_delete_removes_only_copies(registry_url, table_
 )
 def test_bad_uploads_leave_nothing(registry_url, table_files, storage, case, message):
     _, paths = table_files
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="alice", storage=storage)
     kwargs = {"columns": COLS}
     main = paths["csv"]
     if case == "missing":
@@ -68,12 +69,13 @@ def test_bad_uploads_leave_nothing(registry_url, table_files, storage, case, mes
     with pytest.raises(ValidationError, match=message):
         reg.upload("bad", RRC, main, **kwargs)
     assert reg.list_products() == []
-    assert not storage.exists() or not any(storage.iterdir())
+    assert not (storage / "products").exists() or not any((storage / "products").iterdir())
+    assert not (storage / ".staging").exists() or not any((storage / ".staging").iterdir())
 
 
-def test_download_zip_and_dataframe(registry_url, table_files, tmp_path):
+def test_download_zip_and_dataframe(registry_url, table_files, tmp_path, storage):
     df, paths = table_files
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests", storage=storage)
     p = reg.register_product("hats cat", RRC, paths["hats"], aux_files=[paths["csv"]], columns=COLS)
     out = reg.download(p.id, tmp_path)
     with zipfile.ZipFile(out) as zf:
@@ -88,11 +90,12 @@ def test_download_zip_and_dataframe(registry_url, table_files, tmp_path):
         assert len(reg.get_dataframe(q.id)) == len(df)
 
 
-def test_permissions(registry_url, table_files, monkeypatch):
+def test_permissions(registry_url, table_files, storage):
     _, paths = table_files
-    alice = Registry.from_url(registry_url, user="alice", admins=["root_admin"])
-    bob = Registry.from_url(registry_url, user="bob", admins=["root_admin"])
-    admin = Registry.from_url(registry_url, user="root_admin", admins=["root_admin"])
+    kw = {"admins": ["root_admin"], "storage": storage}
+    alice = Registry.from_url(registry_url, user="alice", **kw)
+    bob = Registry.from_url(registry_url, user="bob", **kw)
+    admin = Registry.from_url(registry_url, user="root_admin", **kw)
     p = alice.register_product("alice's", RRC, paths["csv"], columns=COLS)
     with pytest.raises(PermissionDenied, match="only its owner"):
         bob.update(p.id, description="mine now")

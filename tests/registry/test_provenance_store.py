@@ -111,7 +111,7 @@ def counts(reg: Registry) -> tuple[int, int, int, int]:
 
 
 def test_ingest_is_idempotent(registry_url, tmp_path):
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests")
     run, jobs, _ = fixed_run(tmp_path)
     first = reg.ingest_run(run, jobs)
     assert first == {"jobs": 2, "files": 3, "links": 4}
@@ -128,7 +128,7 @@ def test_ingest_is_idempotent(registry_url, tmp_path):
 
 
 def test_product_lineage_chain_and_links_to_jobs(registry_url, tmp_path):
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests")
     run, jobs, final = fixed_run(tmp_path)
     reg.ingest_run(run, jobs)
     specz = reg.register_product("specz", RRC, final, columns=COLS, run_id=RUN_ID)
@@ -144,15 +144,19 @@ def test_product_lineage_chain_and_links_to_jobs(registry_url, tmp_path):
 
 
 def test_check_finds_changed_files(registry_url, tmp_path):
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests")
     path = write_table(tmp_path / "c.parquet", 5, 1)
     p = reg.register_product("c", RRC, path, columns=COLS)
     assert all(r["ok"] for r in reg.check_product(p.id))
-    write_table(path, 6, 1)
+    write_table(path, 6, 1)  # the file it was registered from: the stored copy is untouched
+    assert all(r["ok"] for r in reg.check_product(p.id))
+    stored = Path(reg.get_product(p.id).files[0].path)
+    stored.chmod(0o644)
+    write_table(stored, 6, 1)  # someone with rights to the store rewrites it
     (bad,) = reg.check_product(p.id)
-    assert not bad["ok"] and bad["problem"] == "content changed since registration"
-    path.unlink()
-    assert reg.check_product(p.id)[0]["problem"] == "missing"
+    assert not bad["ok"] and bad["problem"] == "changed since registration (sha256 differs)"
+    stored.unlink()
+    assert reg.check_product(p.id)[0]["problem"] == "is missing"
 
 
 def _normalise(text: str, tmp_path: Path) -> str:
@@ -174,7 +178,7 @@ def _golden(name: str, text: str) -> None:
 
 
 def _export_inputs(tmp_path: Path):
-    reg = Registry.from_url(f"sqlite:///{tmp_path / 'golden.sqlite'}")
+    reg = Registry.from_url(f"sqlite:///{tmp_path / 'golden.sqlite'}", user="tests")
     run, jobs, final = fixed_run(tmp_path)
     reg.ingest_run(run, jobs)
     reg.register_product("specz", RRC, final, columns=COLS, run_id=RUN_ID, owner="alice")
@@ -256,8 +260,8 @@ def test_upgrade_from_0001_keeps_products(tmp_path):
             "'registered', '2026-01-01', '2026-01-01')"
         )
     with pytest.raises(SchemaOutdated, match="pzforge db upgrade"):
-        Registry.from_url(url)
+        Registry.from_url(url, user="tests")
     upgrade(engine)
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
     assert [p.internal_name for p in reg.list_products()] == ["1_old"]
     assert reg.list_runs() == []

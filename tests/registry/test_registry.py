@@ -28,7 +28,7 @@ def count_products(url):
 
 
 def test_empty_database_is_migrated_with_product_types(registry_url):
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests")
     assert current_revision(reg.engine) == head_revision()
     names = [t["name"] for t in reg.product_types()]
     assert names == [
@@ -43,15 +43,15 @@ def test_empty_database_is_migrated_with_product_types(registry_url):
 
 
 def test_outdated_schema_asks_for_db_upgrade(registry_url):
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests")
     with reg.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
     with pytest.raises(SchemaOutdated, match="pzforge db upgrade"):
-        Registry.from_url(registry_url)
+        Registry.from_url(registry_url, user="tests")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "fits", "hdf5", "hats"])
-def test_register_each_tabular_format_by_reference(registry_url, table_files, fmt):
+def test_register_each_tabular_format(registry_url, table_files, fmt):
     df, paths = table_files
     reg = Registry.from_url(registry_url, user="alice")
     p = reg.register_product(f"cat {fmt}", RRC, paths[fmt], columns=COLS, description="test")
@@ -60,7 +60,8 @@ def test_register_each_tabular_format_by_reference(registry_url, table_files, fm
     assert detail.owner == "alice" and detail.product_type == RRC
     main = detail.files[0]
     assert main.role == "main" and main.format == fmt and main.checksum_algorithm == "sha256"
-    assert not main.copied
+    assert main.copied and main.name == paths[fmt].name  # stored under its id, named as given
+    assert main.source_path == str(paths[fmt].resolve()) and main.path != main.source_path
     if fmt == "hats":
         members = collection_members(paths["hats"])
         assert main.n_members == len(members) > 3
@@ -76,7 +77,7 @@ def test_register_each_tabular_format_by_reference(registry_url, table_files, fm
 
 def test_required_associations_and_columns_are_checked(registry_url, table_files):
     _, paths = table_files
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests")
     with pytest.raises(ValidationError, match="must associate columns with ra, dec, z; missing: z"):
         reg.register_product("x", RRC, paths["parquet"], columns=COLS[:2])
     with pytest.raises(ValidationError, match=r"\['nope'\] not in cat.parquet"):
@@ -104,7 +105,7 @@ def test_required_associations_and_columns_are_checked(registry_url, table_files
 
 def test_name_collision_and_version_chain(registry_url, table_files):
     _, paths = table_files
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests")
     first = reg.register_product("combined", RRC, paths["parquet"], columns=COLS)
     with pytest.raises(NameCollision, match="already exists"):
         reg.register_product("combined", RRC, paths["csv"], columns=COLS)
@@ -121,7 +122,7 @@ def test_name_collision_and_version_chain(registry_url, table_files):
 
 def test_list_filters_and_sorting(registry_url, table_files):
     _, paths = table_files
-    reg = Registry.from_url(registry_url)
+    reg = Registry.from_url(registry_url, user="tests")
     reg.add_release("DP1", "Data Preview 1")
     a = Registry.from_url(registry_url, user="alice")
     b = Registry.from_url(registry_url, user="bob")
@@ -166,7 +167,9 @@ def _register_many(url, worker, n, path):
 
 def test_eight_processes_register_at_once(registry_url, table_files):
     _, paths = table_files
-    Registry.from_url(registry_url)  # schema first; the race on creation is tested separately
+    Registry.from_url(
+        registry_url, user="tests"
+    )  # schema first; the race on creation is tested separately
     ctx = mp.get_context("spawn")
     with ctx.Pool(8) as pool:
         results = pool.starmap(
@@ -178,7 +181,7 @@ def test_eight_processes_register_at_once(registry_url, table_files):
 
 
 def _open(url):
-    return Registry.from_url(url).product_types()[0]["name"]
+    return Registry.from_url(url, user="tests").product_types()[0]["name"]
 
 
 def test_concurrent_first_use_creates_the_schema_once(registry_url):

@@ -632,7 +632,7 @@ def register_specz_reference(shared_data: Path, workdir: Path, url: str) -> int:
         frames.append(df)
     path = workdir / "goodss_specz.parquet"
     pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
     columns = [
         ColumnSpec(**vars(c))
         for c in combined_columns({})
@@ -657,7 +657,7 @@ def goodss(shared_data, tmp_path_factory):
 
     phot_path = shared_data / "photometry" / "astrodeep-gs43_random_sample.parquet"
     phot_id = (
-        Registry.from_url(url)
+        Registry.from_url(url, user="tests")
         .register_product(
             name="astrodeep gs43", product_type="Other", main_file=phot_path, owner="tests"
         )
@@ -745,7 +745,7 @@ def test_real_product_registered_with_lineage_and_columns(goodss):
     workdir, proc, (ref_id, phot_id), url, _ = goodss
     from registry import Registry
 
-    reg = Registry.from_url(url)
+    reg = Registry.from_url(url, user="tests")
     products = [p for p in reg.list_products() if p.product_type == "Training Set"]
     assert len(products) == 1
     detail = reg.get_product(products[0].id)

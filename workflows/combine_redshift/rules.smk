@@ -118,7 +118,7 @@ rule write_combined_manifest:
     output:
         manifest=str(LAYOUT.manifest("combined")),
     params:
-        registry=config["registry"],
+        registry=REGISTRY,
         run_name=RUN,
         extra_columns=EXTRA_COLUMNS,
     localrule: True

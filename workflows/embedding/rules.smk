@@ -114,7 +114,7 @@ rule write_embedding_manifest:
     output:
         manifest=str(LAYOUT.manifest("embedding")),
     params:
-        registry=config["registry"],
+        registry=REGISTRY,
         run_name=RUN,
     localrule: True
     conda:

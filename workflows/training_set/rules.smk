@@ -109,7 +109,7 @@ rule write_training_set_manifest:
     output:
         manifest=f"{RESULTS}/products/{{product}}.json",
     params:
-        registry=config["registry"],
+        registry=REGISTRY,
         run_name=RUN,
         derived_from=get_derived_from(),
         photometry=config["photometry"],
