@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.registry.conftest import registry_url, table_files  # noqa: F401 - shared fixtures
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from pzforge.cli.render import Format, FormatOpt, UrlOpt, confirm, out, registry_at, render
+from pzforge.errors import PzforgeError
 
 products_app = typer.Typer(help="Data products in the registry.", no_args_is_help=True)
 
@@ -195,6 +197,11 @@ def upload_cmd(
         # associations nobody asked for are never added silently: --yes or a yes at the prompt
         lines = ", ".join(f"{c.role}={c.name}" for c in suggested)
         if not yes:
+            if not sys.stdin.isatty():
+                raise PzforgeError(
+                    f"{path.name}: columns suggested but not given with -C: {lines}; pass --yes to "
+                    "use them, or give -C ROLE=COLUMN for each role"
+                )
             out.print("suggested column associations: " + lines, markup=False)
             if not confirm("use the suggested associations?", default=True):
                 raise typer.Exit(1)
@@ -216,12 +223,15 @@ def upload_cmd(
 def download_cmd(
     product: Annotated[str, typer.Argument(help="Product id or internal name.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Zip file or folder.")] = ".",
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Recompute every sha256 before (not only sizes/times).")
+    ] = False,
     registry: UrlOpt = None,
 ) -> None:
-    """Download a product as a .zip with all its files and metadata.json."""
+    """Download a product as a .zip with all its files and metadata.json (verified first)."""
     from pathlib import Path
 
-    path = registry_at(registry).download(product, Path(output))
+    path = registry_at(registry).download(product, Path(output), verify_full=verify)
     out.print(f"wrote {path}")
 
 
@@ -229,10 +239,13 @@ def download_cmd(
 def get_cmd(
     product: Annotated[str, typer.Argument(help="Product id or internal name.")],
     head: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Recompute the sha256 first (not only sizes/times).")
+    ] = False,
     registry: UrlOpt = None,
 ) -> None:
     """Print the first rows of a tabular product (use the Python API for the whole DataFrame)."""
-    df = registry_at(registry).get_dataframe(product)
+    df = registry_at(registry).get_dataframe(product, verify_full=verify)
     out.print(df.head(head).to_string(), markup=False, highlight=False)
     out.print(f"[{len(df)} rows x {len(df.columns)} columns]")
 

@@ -45,8 +45,9 @@ def generate(out_dir: str | Path, seed: int = 20261123, n_objects: int = 6000) -
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     truth = _truth(rng, n_objects)
+    scale = n_objects / 6000  # the demo's sizes at the default; smaller sets for quick tests
     picks = {
-        name: np.sort(rng.choice(n_objects, size, replace=False))
+        name: np.sort(rng.choice(n_objects, max(20, round(size * scale)), replace=False))
         for name, size in [
             ("2dfgrs", 1500),
             ("6dfgs", 900),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pzforge.errors import PzforgeError
+from pzforge.faults import checkpoint
 from pzforge.provenance.recording import JobRecorder
 
 ERROR_MARK = "PZFORGE-ERROR:"
@@ -34,6 +35,7 @@ def snakemake_job(snakemake: Any) -> Iterator[logging.Logger]:
     log.info("rule %s started", snakemake.rule)
     recorder = JobRecorder(snakemake)
     try:
+        checkpoint(f"rule:{snakemake.rule}")
         yield log
     except PzforgeError as exc:
         log.error("%s %s", ERROR_MARK, exc)

@@ -22,6 +22,7 @@ from pzforge import pipelines
 from pzforge.errors import PipelineError
 from pzforge.paths import DEFAULT_CONFIG, PROFILES_DIR, SNAKEFILE, RunLayout, run_dir
 from pzforge.products.site import os_user
+from pzforge.secrets import redact_text
 from pzforge.workflow import recovery
 from pzforge.workflow.jobs import ERROR_MARK
 from pzforge.workflow.snakefile import PREFLIGHT_DONE_ENV
@@ -71,7 +72,7 @@ def prepare_run(
     config_file = folder / "config.yaml"
     config_file.touch(mode=0o600)  # the resolved config may hold a registry password
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    (folder / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    (folder / "overrides.yaml").write_text(yaml.safe_dump([redact_text(o) for o in overrides]))
     (folder / "user.txt").write_text((user or os_user()) + "\n")
     return run_id, config, config_file
 
@@ -193,10 +194,29 @@ def _make_sure_recorded(config: dict[str, Any], run_id: str, workdir: Path, stat
     if (run_dir(run_id, workdir) / "ingested.json").is_file():
         return
     if not (run_dir(run_id, workdir) / "run.json").is_file():
-        return  # Snakemake stopped before planning (a config or workflow error): nothing ran
+        # Snakemake planned nothing: a config or workflow error, or every output was up to date
+        # (then Snakemake runs no hook at all). Up to date: the products are registered already,
+        # or, if an earlier run could not register them, now.
+        if status == "success":
+            confirm_registered(config, workdir)
+        return
     from pzforge.provenance.ingest import finish_run
 
     finish_run(config, status, run_id=run_id, workdir=workdir)
+
+
+def confirm_registered(config: dict[str, Any], workdir: Path) -> None:
+    """Register (or confirm as unchanged) the manifests of an up-to-date run's results."""
+    from pzforge.io import write_json
+    from pzforge.products.registration import register_manifests
+    from pzforge.products.site import open_registry
+
+    layout = RunLayout(config["run_name"], workdir)
+    manifests = sorted((layout.results / "products").glob("*.json"))
+    if not manifests or not config.get("registry", {}).get("register", True):
+        return
+    reg = open_registry(config["registry"].get("url"))
+    write_json(register_manifests(reg, manifests, owner=reg.user), layout.receipts)
 
 
 def explain_failure(result: RunResult) -> str:

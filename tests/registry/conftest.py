@@ -6,37 +6,15 @@ server the PostgreSQL cases skip with the reason, except under CI=true, where th
 
 from __future__ import annotations
 
-import os
-import subprocess
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
+
+from tests.support.postgres import fresh_database, postgres_base_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def postgres_base_url() -> str | None:
-    url = os.environ.get("PZFORGE_TEST_PG_URL")
-    if not url:
-        try:
-            url = subprocess.run(
-                [str(ROOT / "scripts/system/postgres.sh"), "url"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-    try:
-        with create_engine(url).connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
-        return None
-    return url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -44,20 +22,8 @@ def registry_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'registry.sqlite'}"
         return
-    base = postgres_base_url()
-    if base is None:
-        reason = "no PostgreSQL server reachable (run scripts/system/postgres.sh start)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"pzt_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    yield base.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture
