@@ -376,6 +376,67 @@ def test_n_neighbors_counts_candidates_and_keeps_the_nearest(border_catalogs):
     assert got["n_candidates"].between(1, 4).all()
 
 
+def planted_ties(n=300, seed=11):
+    """Spectroscopic points, each with a group of 2-6 photometric objects at one identical
+    position (exactly equal separations), larger ids stored first; every third point also has a
+    single nearer object, which must win over the tie group."""
+    rng = np.random.default_rng(seed)
+    ra, dec = rng.uniform(30.0, 34.0, n), rng.uniform(-5.0, -1.0, n)
+    tra, tdec = _offset(ra, dec, rng.uniform(0.2, 0.8, n), rng.uniform(0, 2 * np.pi, n))
+    sizes = rng.integers(2, 7, n)
+    rows, want = [], {}
+    next_id = 10 * n
+    for i in range(n):
+        ids = sorted(range(next_id, next_id + sizes[i]), reverse=True)  # largest id first
+        next_id += sizes[i]
+        rows += [(pid, tra[i], tdec[i]) for pid in ids]
+        want[f"t{i:04d}"] = min(ids)
+        if i % 3 == 0:  # a nearer single object
+            nra, ndec = _offset(ra[i], dec[i], 0.1, 1.0)
+            rows.append((i, nra, ndec))
+            want[f"t{i:04d}"] = i
+    ref = pd.DataFrame(
+        {
+            "id": [f"t{i:04d}" for i in range(n)],
+            "ra": ra,
+            "dec": dec,
+            "z": rng.uniform(0, 2, n),
+            "z_flag_homogenized": pd.array(np.full(n, 4), dtype="Int8"),
+        }
+    )
+    phot = pd.DataFrame(rows, columns=["phot_id", "phot_ra", "phot_dec"])
+    return ref, phot.astype({"phot_id": "int64"}), want
+
+
+def test_ranked_neighbours_complete_the_tie_set_beyond_k():
+    from pzforge.sky import unit_vectors
+    from pzforge.training_set.nearest import ranked_neighbours
+
+    left = unit_vectors(np.array([10.0]), np.array([0.0]))
+    ra, dec = _offset(10.0, 0.0, 0.5, 0.3)
+    right = unit_vectors(np.full(9, ra), np.full(9, dec))  # nine objects at one position
+    ids = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1])
+    for k in (1, 2, 4):
+        li, ri, sep = ranked_neighbours(left, right, ids, k, 1.0)
+        assert ids[ri].tolist() == list(range(1, k + 1))
+        assert len(set(sep)) == 1 and li.tolist() == [0] * k
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 2, 3])
+def test_equal_separations_go_to_the_smallest_phot_id(tmp_path_factory, n_neighbors):
+    """The documented tie rule for every n_neighbors (lsdb alone gave the larger id at k=1)."""
+    tmp = tmp_path_factory.getbasetemp() / "ties"
+    ref, phot, want = planted_ties()
+    if not (tmp / "phot").exists():
+        to_hats(ref, "ra", "dec", tmp / "ref", rows=100)
+        to_hats(phot, "phot_ra", "phot_dec", tmp / "phot", tmp / "phot_margin", rows=200)
+    got = crossmatch(tmp / "ref", tmp / "phot", tmp / "phot_margin", 1.0, n_neighbors)
+    assert dict(zip(got["id"].astype(str), got["phot_id"], strict=True)) == want
+    brute = reference_matches(ref, phot, 1.0)
+    assert dict(zip(brute["id"], brute["phot_id"], strict=True)) == want
+    assert got["n_candidates"].max() == n_neighbors
+
+
 def test_hats_inputs_on_both_sides(tmp_path, border_catalogs):
     """A HATS reference (as a combined product's main file is) and HATS photometry are read."""
     from pzforge.training_set.inputs import ingest_reference
