@@ -44,7 +44,6 @@ def crossmatch(
 
     from pzforge.tiles.cluster import compute_catalog
     from pzforge.tiles.jit_cache import enable_jit_cache
-
     from pzforge.training_set.nearest import NearestCrossmatch
 
     enable_jit_cache()

@@ -75,7 +75,11 @@ def ranked_neighbours(
         if not more.any():
             break
         rows, k = rows[more], min(2 * k, n_right)
-    left_idx, sep_all, right_idx = np.concatenate(lefts), np.concatenate(seps), np.concatenate(rights)
+    left_idx, sep_all, right_idx = (
+        np.concatenate(lefts),
+        np.concatenate(seps),
+        np.concatenate(rights),
+    )
     found = np.isfinite(sep_all)
     frame = pd.DataFrame(
         {
