@@ -442,9 +442,13 @@ def test_hats_inputs_on_both_sides(tmp_path, border_catalogs):
     from pzforge.training_set.inputs import ingest_reference
 
     tmp, ref, phot, *_ = border_catalogs
-    ref_cfg = base_config(reference={"path": str(tmp / "ref"), "columns": {"z_err": None}})[
-        "reference"
-    ]
+    ref_cfg = base_config(
+        reference={
+            "path": str(tmp / "ref"),
+            "columns": {"z_err": None, "type": None},
+            "selection": {"min_z_flag": None, "types": None},  # every planted row
+        }
+    )["reference"]
     location = {"path": str(tmp / "ref"), "format": "hats", "product_id": None}
     stats = ingest_reference(ref_cfg, location, tmp_path / "ref_parts")
     got = pd.read_parquet(tmp_path / "ref_parts")
@@ -477,10 +481,90 @@ def test_reference_flags_must_be_on_the_homogenized_scale(tmp_path):
             "z_flag_homogenized": [4, 23],
         }
     ).to_parquet(path)
-    ref = base_config(reference={"path": str(path)})["reference"]
+    ref = base_config(
+        reference={"path": str(path), "columns": {"type": None}, "selection": {"types": None}}
+    )["reference"]
     location = {"path": str(path), "format": "parquet", "product_id": None}
     with pytest.raises(InputDataError, match=r"not on the homogenized 0-4 .* \[23\.0\]"):
         ingest_reference(ref, location, tmp_path / "out")
+
+
+def _reference_file(tmp_path: Path) -> Path:
+    """Two surveys; every cut planted once or more (see the counts in the test)."""
+    path = tmp_path / "ref.parquet"
+    z = [0.5, 9.9999, float(np.float32(9.9999)), -99.0, 0.4, 0.3, 0.2, 0.1, 0.6, 0.7, 0.8, 1.2]
+    pd.DataFrame(
+        {
+            "id": [f"r{i:02d}" for i in range(12)],
+            "ra": [10.0] * 11 + [400.0],
+            "dec": [0.0] * 12,
+            "z": z,
+            "z_err": [0.01] * 12,
+            "z_flag_homogenized": pd.array([4, 4, 4, 3, 6, 2, None, 3, 3, 4, 3, 4], dtype="Int8"),
+            "type_homogenized": ["s", "s", "g", "s", "s", "s", "s", "p", None, "g", "s", "s"],
+            "survey": ["VVDS"] * 4 + ["JADES"] * 8,
+        }
+    ).to_parquet(path)
+    return path
+
+
+def test_reference_selection_and_sentinels_counted_per_survey(tmp_path):
+    """Default cuts (flag >= 3, type s or g, no stars, survey sentinels): the Photo-z Server's."""
+    from pzforge.training_set.inputs import ingest_reference
+
+    path = _reference_file(tmp_path)
+    ref = base_config(reference={"path": str(path)})["reference"]
+    location = {"path": str(path), "format": "parquet", "product_id": None}
+    stats = ingest_reference(ref, location, tmp_path / "out")
+    kept = pd.read_parquet(tmp_path / "out")
+    assert kept["id"].tolist() == ["r00", "r09", "r10"]
+    assert set(kept["type_homogenized"]) <= {"s", "g"} and (kept["z_flag_homogenized"] >= 3).all()
+    assert stats["dropped"] == {
+        "ra/dec not finite or out of range": 1,
+        "z is a sentinel value": 3,  # 9.9999 as float64 and as float32, and -99
+        "star (z_flag_homogenized 6)": 1,
+        "z_flag_homogenized below 3 or unknown": 2,
+        "type not selected": 2,  # a photometric redshift and an unknown type
+    }
+    assert stats["by_survey"]["VVDS"] == {"rows_in": 4, "z is a sentinel value": 3, "rows_out": 1}
+    assert stats["by_survey"]["JADES"]["rows_in"] == 8
+    assert stats["by_survey"]["JADES"]["rows_out"] == 2
+    assert stats["rows_out"] == 3 and stats["selection"]["min_z_flag"] == 3
+
+    loose = base_config(
+        reference={
+            "path": str(path),
+            "selection": {"min_z_flag": None, "types": None, "stars": True},
+            "z_sentinels": [],
+        }
+    )["reference"]
+    stats = ingest_reference(loose, location, tmp_path / "loose")
+    assert stats["rows_out"] == 11 and stats["dropped"] == {"ra/dec not finite or out of range": 1}
+
+
+def test_reference_selection_needs_its_columns(tmp_path):
+    with pytest.raises(ConfigError, match=r"columns.z_flag is null .*min_z_flag: null"):
+        base_config(reference={"path": __file__, "columns": {"z_flag": None}})
+    with pytest.raises(ConfigError, match=r"columns.type is null .*selection.types: null"):
+        base_config(reference={"path": __file__, "columns": {"type": None}})
+    from pzforge.training_set.inputs import ingest_reference
+
+    path = tmp_path / "plain.parquet"
+    pd.DataFrame({"id": ["a"], "ra": [1.0], "dec": [1.0], "z": [0.1], "z_err": [0.1]}).to_parquet(
+        path
+    )
+    ref = base_config(reference={"path": str(path)})["reference"]
+    location = {"path": str(path), "format": "parquet", "product_id": None}
+    with pytest.raises(InputDataError, match=r"'type_homogenized' \(for type\).*types: null"):
+        ingest_reference(ref, location, tmp_path / "out")
+
+
+def test_reference_sentinels_include_combines_and_vvds():
+    """The default list is combine_redshift's validation.z_sentinels plus VVDS' 9.9999."""
+    combine = {"name": "x", "path": "x", "columns": {"ra": "a", "dec": "b", "z": "c"}}
+    theirs = validate_config({"catalogs": [combine | {"survey": {"value": "x"}}]})["validation"]
+    ours = base_config()["reference"]["z_sentinels"]
+    assert set(theirs["z_sentinels"]) | {9.9999} <= set(ours)
 
 
 def build(tmp: Path, ref_dir: Path, phot: Path, margin: Path, **cfg) -> tuple[dict, dict]:
