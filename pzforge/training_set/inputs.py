@@ -45,18 +45,19 @@ DROP_STAR = "star (z_flag_homogenized 6)"
 DROP_TYPE = "type not selected"
 
 
-def drop_flag_reason(min_flag: int) -> str:
-    return f"z_flag_homogenized below {min_flag} or unknown"
-
-
-def is_sentinel(z: np.ndarray, sentinels: list[float]) -> np.ndarray:
-    """``z`` equals one of ``sentinels`` to a relative 1e-6 (so float32-stored 9.9999 is one)."""
-    z = np.asarray(z, dtype="float64")
-    hit = np.zeros(len(z), dtype=bool)
+def is_sentinel(values: Any, sentinels: list[float]) -> np.ndarray:
+    """Which values equal one of ``sentinels`` to a relative 1e-6 (at least 1e-6 absolute), so
+    a placeholder stored as float32 (9.9999 -> 9.99989986) is one; NaN never is."""
+    values = np.asarray(values, dtype="float64")
+    hit = np.zeros(values.shape, dtype=bool)
     for s in sentinels:
         with np.errstate(invalid="ignore"):
-            hit |= np.abs(z - float(s)) <= 1e-6 * max(abs(float(s)), 1.0)
+            hit |= np.abs(values - float(s)) <= 1e-6 * max(abs(float(s)), 1.0)
     return hit
+
+
+def drop_flag_reason(min_flag: int) -> str:
+    return f"z_flag_homogenized below {min_flag} or unknown"
 
 
 def resolve_reference(ref: dict[str, Any], registry_url: str | None) -> dict[str, Any]:

@@ -21,7 +21,16 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from pzforge.io import write_json, write_text
-from pzforge.training_set.photometry import MAG_PREFIX, MAGERR_PREFIX
+from pzforge.training_set.inputs import (
+    ALL_SURVEYS,
+    DROP_DISCARDED,
+    DROP_POSITION,
+    DROP_SENTINEL,
+    DROP_STAR,
+    DROP_TYPE,
+    DROP_Z,
+)
+from pzforge.training_set.photometry import MAG_PREFIX, MAGERR_PREFIX, MEASURED, STATUS_PREFIX
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_POINTS = 20_000  # points drawn in the colour-magnitude diagram
@@ -50,9 +59,28 @@ def _is_in(values: pd.Series, value_set: pd.Series) -> np.ndarray:
 
 
 def read_reference_z(reference_dir: str | Path) -> pd.DataFrame:
-    """Ids and redshifts of the valid reference rows (the ingested reference parts)."""
+    """Ids, redshifts (and surveys, when known) of the valid reference rows (ingested parts)."""
     dataset = pads.dataset(str(reference_dir), format="parquet")
-    return dataset.to_table(columns=["id", "z"]).to_pandas()
+    columns = ["id", "z", *(["survey"] if "survey" in dataset.schema.names else [])]
+    return dataset.to_table(columns=columns).to_pandas()
+
+
+def survey_contributions(
+    reference_stats: dict[str, Any], reference: pd.DataFrame, matched: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """Per survey: reference rows in, each cut, valid rows, training-set rows and their share."""
+    by_survey = {k: dict(v) for k, v in (reference_stats.get("by_survey") or {}).items()}
+    if "survey" in reference.columns:
+        names = reference["survey"].astype("string").fillna("(none)").to_numpy(dtype=object)
+    else:
+        names = np.full(len(reference), ALL_SURVEYS, dtype=object)
+    in_set = pd.Series(names[matched]).value_counts()
+    total = int(matched.sum())
+    for name in sorted(set(by_survey) | set(in_set.index)):
+        row = by_survey.setdefault(name, {})
+        row["training_rows"] = int(in_set.get(name, 0))
+        row["training_share"] = round(row["training_rows"] / total, 6) if total else 0.0
+    return dict(sorted(by_survey.items()))
 
 
 def build_summary(
@@ -65,9 +93,11 @@ def build_summary(
     match_stats: dict[str, Any],
     radius_arcsec: float,
     outputs: list[str],
+    coverage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary figures of a training set (``table``, all subsets) and its ``reference``
-    (id, z of every valid reference row); the other arguments are the jobs' statistics."""
+    (id, z, survey of every valid reference row); the other arguments are the jobs' statistics
+    and the colour-magnitude ``coverage`` (``coverage.coverage_summary``)."""
     ref_stats, phot_stats, stats, ref = reference_stats, photometry_stats, match_stats, reference
     matched_mask = _is_in(ref["id"], table["id"])
     z_all = ref["z"].to_numpy(dtype="float64")
@@ -100,12 +130,16 @@ def build_summary(
         "photometry_counts": stats.get("photometry", {}),
         "subsets": stats.get("subsets"),
         "n_candidates_gt1": int((table["n_candidates"] > 1).sum()) if len(table) else 0,
+        "surveys": survey_contributions(ref_stats, ref, matched_mask),
+        "coverage": coverage,
         "outputs": outputs,
     }
     for col in [c for c in table.columns if c.startswith(MAG_PREFIX)]:
         values = table[col].to_numpy(dtype="float64", na_value=np.nan)
-        finite = values[np.isfinite(values) & (np.abs(values) < 90)]
         band = col[len(MAG_PREFIX) :]
+        if STATUS_PREFIX + band in table.columns:  # measurements only, never limits
+            values = np.where(table[STATUS_PREFIX + band].to_numpy() == MEASURED, values, np.nan)
+        finite = values[np.isfinite(values) & (np.abs(values) < 90)]
         summary["magnitudes"][band] = {
             "finite": int(len(finite)),
             **_quantiles(finite),
@@ -141,11 +175,69 @@ def render_text(summary: dict[str, Any]) -> str:
     bands = summary["photometry_counts"].get("bands", {})
     for band, counts in bands.items():
         lines.append(f"  band {band}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    selection = ref.get("selection")
+    if selection:
+        types = "any" if selection["types"] is None else ", ".join(selection["types"])
+        flag = "any" if selection["min_z_flag"] is None else f">= {selection['min_z_flag']}"
+        lines.append(
+            f"reference cuts: z_flag_homogenized {flag}; type {types}; stars "
+            f"{'kept' if selection['stars'] else 'dropped'}; {len(selection['z_sentinels'])} "
+            "sentinel redshifts"
+        )
+    lines += survey_table(summary.get("surveys") or {})
+    cov = summary.get("coverage")
+    if cov and cov["photometric_fraction_in_cells_without_specz"] is not None:
+        lines.append(
+            f"colour-magnitude coverage ({cov['colour']} vs {cov['magnitude']}, cells "
+            f"{cov['colour_bin']} x {cov['magnitude_bin']} mag): "
+            f"{cov['photometric_fraction_in_cells_without_specz']:.1%} of "
+            f"{cov['photometric_objects']} photometric objects lie in cells with no spec-z "
+            f"({cov['cells_with_photometry_and_no_specz']} of {cov['cells_with_photometry']} "
+            "cells)"
+        )
     if summary.get("subsets"):
         lines.append("subsets: " + ", ".join(f"{k} {v}" for k, v in summary["subsets"].items()))
     lines.append("outputs:")
     lines += [f"  {p}" for p in summary["outputs"]]
     return "\n".join(lines) + "\n"
+
+
+SURVEY_COLUMNS = (  # (heading, key in the per-survey counts)
+    ("rows in", "rows_in"),
+    ("discarded dup.", DROP_DISCARDED),
+    ("bad position", DROP_POSITION),
+    ("z not finite", DROP_Z),
+    ("z sentinel", DROP_SENTINEL),
+    ("star", DROP_STAR),
+    ("low/unknown flag", "flag"),
+    ("type", DROP_TYPE),
+    ("valid", "rows_out"),
+    ("in training set", "training_rows"),
+)
+
+
+def survey_table(surveys: dict[str, dict[str, Any]]) -> list[str]:
+    """The per-survey counts of every cut as aligned text columns (only cuts that dropped rows)."""
+    if not surveys:
+        return []
+
+    def value(row: dict[str, Any], key: str) -> int:
+        if key == "flag":
+            return sum(v for k, v in row.items() if k.startswith("z_flag_homogenized below"))
+        return int(row.get(key, 0))
+
+    shown = [
+        (h, k)
+        for h, k in SURVEY_COLUMNS
+        if k in ("rows_in", "rows_out", "training_rows")
+        or any(value(r, k) for r in surveys.values())
+    ]
+    width = max(len("survey"), *(len(n) for n in surveys))
+    lines = ["per survey:", "  " + "survey".ljust(width) + "".join(f" | {h}" for h, _ in shown)]
+    for name, row in surveys.items():
+        cells = "".join(f" | {str(value(row, k)).rjust(len(h))}" for h, k in shown)
+        lines.append("  " + name.ljust(width) + cells)
+    return lines
 
 
 def colour_bands(
@@ -169,7 +261,8 @@ def make_plots(
     bands: list[str],
     configured_colours: list[str] | None,
 ) -> list[Path]:
-    """Separation histogram, z histograms (matched vs unmatched), colour-magnitude diagram."""
+    """Separation histogram, z histograms (matched vs unmatched), colour-magnitude diagram and,
+    when computed, the colour-magnitude coverage with the per-survey contributions."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,17 +286,8 @@ def make_plots(
     fig.savefig(written[-1], dpi=100, metadata=meta)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    z = summary["redshift"]
-    ax.stairs(z["unmatched_counts"], z["histogram_edges"], label="unmatched", color="grey")
-    ax.stairs(z["matched_counts"], z["histogram_edges"], label="matched", color="C0")
-    ax.set_xlabel("spectroscopic redshift")
-    ax.set_ylabel("objects")
-    ax.legend()
-    fig.tight_layout()
     written.append(out_dir / "redshift.png")
-    fig.savefig(written[-1], dpi=100, metadata=meta)
-    plt.close(fig)
+    _redshift_plot(summary["redshift"], written[-1], meta)
 
     chosen = colour_bands(bands, configured_colours, list(table.columns))
     if chosen and len(table):
@@ -227,7 +311,102 @@ def make_plots(
         written.append(out_dir / "colour_magnitude.png")
         fig.savefig(written[-1], dpi=100, metadata=meta)
         plt.close(fig)
+    if summary.get("coverage") and summary["coverage"]["photometric_objects"]:
+        written.append(out_dir / "coverage.png")
+        _coverage_plot(summary["coverage"], summary.get("surveys") or {}, written[-1], meta)
     return written
+
+
+def _redshift_plot(z: dict[str, Any], path: Path, meta: dict[str, str]) -> None:
+    """Matched and unmatched redshifts as fractions of their own sample (so a sample 20 times
+    smaller stays visible), and the matched fraction per bin below."""
+    import matplotlib.pyplot as plt
+
+    edges = np.asarray(z["histogram_edges"])
+    matched = np.asarray(z["matched_counts"], dtype=float)
+    unmatched = np.asarray(z["unmatched_counts"], dtype=float)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
+    )
+    for counts, label, style in (
+        (unmatched, f"not in the training set ({int(unmatched.sum())})", {"color": "0.45"}),
+        (matched, f"in the training set ({int(matched.sum())})", {"color": "C0", "fill": True}),
+    ):
+        share = counts / counts.sum() if counts.sum() else counts
+        top.stairs(share, edges, label=label, alpha=0.75 if style.get("fill") else 1, **style)
+    top.set_ylabel("fraction of the sample")
+    top.set_title("Valid reference redshifts", fontsize=10)
+    top.legend(fontsize=8)
+    total = matched + unmatched
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(total > 0, matched / total, np.nan)
+    bottom.stairs(np.nan_to_num(frac), edges, color="C0", fill=True, alpha=0.75)
+    bottom.set_ylim(0, 1)
+    bottom.set_ylabel("matched\nfraction")
+    bottom.set_xlabel("spectroscopic redshift")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=meta)
+    plt.close(fig)
+
+
+def _coverage_plot(
+    cov: dict[str, Any], surveys: dict[str, dict[str, Any]], path: Path, meta: dict[str, str]
+) -> None:
+    """Left: photometric objects per colour-magnitude cell (grey), cells with no spec-z in red,
+    training-set rows per cell as dots. Right: training-set rows per survey."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    cells = np.asarray(cov["cells"], dtype=np.int64).reshape(-1, 4)
+    ci, mi, n_phot, n_spec = cells.T
+    c0, m0 = ci.min(), mi.min()
+    grid_phot = np.zeros((ci.max() - c0 + 1, mi.max() - m0 + 1))
+    grid_phot[ci - c0, mi - m0] = n_phot
+    grid_spec = np.zeros_like(grid_phot)
+    grid_spec[ci - c0, mi - m0] = n_spec
+    uncovered = np.where((grid_phot > 0) & (grid_spec == 0), 1.0, np.nan)
+    m_edges = (np.arange(grid_phot.shape[1] + 1) + m0) * cov["magnitude_bin"]
+    c_edges = (np.arange(grid_phot.shape[0] + 1) + c0) * cov["colour_bin"]
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
+    shown = np.where(grid_phot > 0, grid_phot, np.nan)
+    mesh = ax.pcolormesh(m_edges, c_edges, shown, cmap="Greys", norm=LogNorm(vmin=1))
+    ax.pcolormesh(m_edges, c_edges, uncovered, cmap="Reds", vmin=0, vmax=1.6, alpha=0.45)
+    spec = n_spec > 0
+    ax.scatter(
+        (mi[spec] + 0.5) * cov["magnitude_bin"],
+        (ci[spec] + 0.5) * cov["colour_bin"],
+        s=8 + 4 * np.sqrt(n_spec[spec]),
+        color="C0",
+        edgecolor="white",
+        linewidth=0.4,
+        label="cells with spec-z (size: rows)",
+    )
+    fig.colorbar(mesh, ax=ax, label="photometric objects per cell")
+    frac = cov["photometric_fraction_in_cells_without_specz"]
+    ax.set_title(
+        f"{frac:.0%} of {cov['photometric_objects']:,} photometric objects are in cells "
+        "with no spec-z (red)",
+        fontsize=9,
+    )
+    ax.set_xlabel(f"{cov['magnitude']} [AB mag]")
+    ax.set_ylabel(cov["colour"])
+    ax.legend(fontsize=8, loc="upper right")
+    names = list(surveys)
+    rows = [int(surveys[n].get("training_rows", 0)) for n in names]
+    valid = [int(surveys[n].get("rows_out", 0)) for n in names]
+    y = np.arange(len(names))
+    bars.barh(y, valid, color="0.8", label="valid reference rows")
+    bars.barh(y, rows, color="C0", label="in the training set")
+    for yi, r in zip(y, rows, strict=True):
+        bars.text(r, yi, f" {r}", va="center", fontsize=8)
+    bars.set_yticks(y, names, fontsize=8)
+    bars.invert_yaxis()
+    bars.set_xlabel("rows")
+    bars.set_title("Contribution per survey", fontsize=9)
+    bars.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=meta)
+    plt.close(fig)
 
 
 def render_page(summary: dict[str, Any], plots: list[Path], page: Path) -> str:

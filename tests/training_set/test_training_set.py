@@ -24,6 +24,7 @@ from pzforge.training_set.build import build_training_set
 from pzforge.training_set.crossmatch import crossmatch, reference_matches, resolve_many_to_one
 from pzforge.training_set.inputs import ingest_photometry
 from pzforge.training_set.split import assign_subset
+from registry.formats import read_table
 from tests.support.cli import pzforge
 from tests.support.specz import SPECZ
 
@@ -825,7 +826,7 @@ def goodss(shared_data, tmp_path_factory):
         "crossmatch": {"n_neighbors": 3},
         "magnitudes": {"non_detection": "upper_limit"},
         "split": {"method": "random", "training_fraction": 0.8, "seed": 3},
-        "output": {"formats": ["parquet", "csv", "fits", "hdf5"]},
+        "output": {"formats": ["parquet", "csv", "fits", "hdf5"], "rail": {"enabled": True}},
         "partition": {"pixel_threshold": 1000, "highest_healpix_order": 10},  # many small tiles
     }
     cfg = workdir / "training.yaml"
@@ -849,7 +850,7 @@ def test_real_training_set_equals_brute_force(goodss):
         reference_matches(ref, phot, 1.0).merge(ref[["id", "z_flag_homogenized"]], on="id")
     )
     out = pd.read_parquet(results / "training" / "training_set.parquet")
-    assert 30 <= len(out) <= 120  # about 50 genuine matches in these samples
+    assert 2 <= len(out) <= 20  # spectroscopic-quality rows only (default selection)
     assert out["id"].tolist() == want["id"].tolist()
     assert out["phot_id"].tolist() == want["phot_id"].tolist()
     assert out["phot_id"].is_unique and out["sep_arcsec"].max() <= 1.0
@@ -861,7 +862,67 @@ def test_real_training_set_equals_brute_force(goodss):
     )
     for fmt in ("csv", "fits", "hdf5"):
         assert (results / "training" / f"training_set.{fmt}").is_file()
-    assert len(pd.read_hdf(results / "training" / "training_set.hdf5", "training_set")) == len(out)
+    hdf5 = read_table(results / "training" / "training_set.hdf5", "hdf5", hdf5_key="training_set")
+    assert hdf5["id"].tolist() == out["id"].tolist()
+    # every reference row, whatever its quality: the crossmatch on about 50 real pairs
+    every = pd.read_parquet(workdir / "goodss_specz.parquet", columns=["id", "ra", "dec"])
+    every = every.assign(z=0.5, z_flag_homogenized=pd.array([4] * len(every), dtype="Int8"))
+    to_hats(every, "ra", "dec", workdir / "every_ref", rows=2000)
+    hats = results / "hats" / "photometry"
+    got = crossmatch(workdir / "every_ref", hats / "catalog", hats / "margin", 1.0, 3)
+    brute = reference_matches(every, phot, 1.0)
+    assert 30 <= len(got) <= 120  # about 50 genuine matches in these samples
+    assert got["id"].astype(str).tolist() == brute["id"].tolist()
+    assert got["phot_id"].tolist() == brute["phot_id"].tolist()
+
+
+@pytestmark_slow
+def test_real_training_set_has_only_spectroscopic_quality_rows(goodss):
+    """The issue's case: by default no photometric redshift, no flag < 3, no VVDS 9.9999."""
+    workdir, proc, *_ = goodss
+    results = workdir / "results" / "goodss"
+    out = pd.read_parquet(results / "training" / "training_set.parquet")
+    assert len(out) > 0
+    assert set(out["type_homogenized"]) <= {"s", "g"}
+    assert (out["z_flag_homogenized"] >= 3).all() and (out["z_flag_homogenized"] != 6).all()
+    assert out["z"].max() < 9.9
+    summary = json.loads((results / "summary.json").read_text())
+    dropped = summary["reference"]["dropped"]
+    assert dropped["z is a sentinel value"] > 0 and dropped["type not selected"] > 0
+    vvds = summary["surveys"]["VVDS"]
+    assert vvds["z is a sentinel value"] > 0 and vvds["rows_in"] >= vvds["rows_out"]
+    assert sum(s["training_rows"] for s in summary["surveys"].values()) == len(out)
+    valid = pd.read_parquet(results / "ingest" / "reference", columns=["z"])["z"]
+    assert not np.isclose(valid, 9.9999, atol=1e-4).any()  # no placeholder left to plot
+    z = summary["redshift"]
+    edges = np.asarray(z["histogram_edges"])
+    spike_bin = np.searchsorted(edges, 9.9999) - 1
+    counts = np.asarray(z["matched_counts"]) + np.asarray(z["unmatched_counts"])
+    assert counts[spike_bin] == ((valid >= edges[spike_bin]) & (valid < edges[spike_bin + 1])).sum()
+    assert counts[spike_bin] < 5  # (real z ~ 10 JADES galaxies only), not the 124 placeholders
+    assert "per survey:" in proc.stdout and "z sentinel" in proc.stdout
+    cov = summary["coverage"]
+    assert (
+        cov["photometric_objects"] > 500
+        and 0 < cov["photometric_fraction_in_cells_without_specz"] < 1
+    )
+    assert "in cells with no spec-z" in proc.stdout
+
+
+@pytestmark_slow
+def test_real_rail_output_reads_like_rail(goodss):
+    """The RAIL file of a real run: group photometry/, RAIL's names, no NaN, and the settings."""
+    from tests.training_set.test_rail import knn_inform_inputs, read_like_tables_io
+
+    workdir, *_ = goodss
+    rail = workdir / "results" / "goodss" / "rail"
+    report = json.loads((rail / "training_set_rail.hdf5.json").read_text())
+    cfg = report["stage_config"]
+    assert cfg["bands"] == [f"mag_{b}" for b in ASTRODEEP_BANDS]  # not LSST bands: no _lsst
+    data = read_like_tables_io(rail / "training_set_rail.hdf5")
+    assert list(data) == ["photometry"] and "redshift" in data["photometry"]
+    mags, z = knn_inform_inputs(data, cfg)
+    assert np.isfinite(mags.to_numpy()).all() and len(z) == report["rows"] > 0
 
 
 @pytestmark_slow
@@ -878,7 +939,7 @@ def test_real_summary_page_and_plots(goodss):
     )
     assert sum(summary["separation_arcsec"]["histogram"]["counts"]) == len(out)
     assert set(summary["magnitudes"]) == set(ASTRODEEP_BANDS)
-    for name in ("separation.png", "redshift.png", "colour_magnitude.png"):
+    for name in ("separation.png", "redshift.png", "colour_magnitude.png", "coverage.png"):
         png = results / "report" / "plots" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"plots/{name}" in (results / "report" / "summary.md").read_text()
