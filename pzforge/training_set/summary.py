@@ -102,7 +102,8 @@ def build_summary(
     matched_mask = _is_in(ref["id"], table["id"])
     z_all = ref["z"].to_numpy(dtype="float64")
     z_top = max(float(np.nanmax(z_all)) if len(z_all) else 1.0, 1e-3)
-    z_bins = np.linspace(0.0, float(np.ceil(z_top * 10) / 10), 41)
+    z_low = min(float(np.nanmin(z_all)) if len(z_all) else 0.0, 0.0)  # blueshifts count too
+    z_bins = np.linspace(float(np.floor(z_low * 100) / 100), float(np.ceil(z_top * 10) / 10), 41)
     sep = table["sep_arcsec"].to_numpy(dtype="float64") if len(table) else np.array([])
     summary: dict[str, Any] = {
         "reference": ref_stats,
@@ -152,9 +153,10 @@ def render_text(summary: dict[str, Any]) -> str:
     """Plain-text summary (printed by ``pzforge run``)."""
     ref, phot = summary["reference"], summary["photometry"]
     sep = summary["separation_arcsec"]
+    ref_drops = "; ".join(f"{k}: {v}" for k, v in ref["dropped"].items()) or "none"
     lines = [
         "Training Set Maker",
-        f"reference: {ref['rows_in']} rows in, {ref['rows_out']} valid (dropped {ref['dropped'] or 'none'})",
+        f"reference: {ref['rows_in']} rows in, {ref['rows_out']} valid (dropped {ref_drops})",
         f"photometry: {phot['rows_in']} rows in, {phot['rows_out']} valid (dropped {phot['dropped'] or 'none'})",
         f"matched within {summary['radius_arcsec']} arcsec: {summary['matched_before_many_to_one']} "
         f"spectroscopic rows; {summary['many_to_one_dropped']} dropped as many-to-one "
@@ -295,6 +297,8 @@ def make_plots(
         colour = table[MAG_PREFIX + a].to_numpy(float) - table[MAG_PREFIX + b].to_numpy(float)
         mag = table[MAG_PREFIX + c].to_numpy(float)
         ok = np.isfinite(colour) & np.isfinite(mag) & (np.abs(mag) < 90) & (np.abs(colour) < 20)
+        for band in {a, b, c} & {col[len(STATUS_PREFIX) :] for col in table.columns}:
+            ok &= table[STATUS_PREFIX + band].to_numpy() == MEASURED  # never a limit
         shown = np.flatnonzero(ok)
         if len(shown) > MAX_POINTS:  # a seeded subsample: same plot for the same inputs
             shown = np.sort(np.random.default_rng(0).choice(shown, MAX_POINTS, replace=False))
@@ -341,7 +345,7 @@ def _redshift_plot(z: dict[str, Any], path: Path, meta: dict[str, str]) -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(total > 0, matched / total, np.nan)
     bottom.stairs(np.nan_to_num(frac), edges, color="C0", fill=True, alpha=0.75)
-    bottom.set_ylim(0, 1)
+    bottom.set_ylim(0, min(1.0, max(float(np.nanmax(frac, initial=0.0)) * 1.2, 0.05)))
     bottom.set_ylabel("matched\nfraction")
     bottom.set_xlabel("spectroscopic redshift")
     fig.tight_layout()
@@ -352,10 +356,12 @@ def _redshift_plot(z: dict[str, Any], path: Path, meta: dict[str, str]) -> None:
 def _coverage_plot(
     cov: dict[str, Any], surveys: dict[str, dict[str, Any]], path: Path, meta: dict[str, str]
 ) -> None:
-    """Left: photometric objects per colour-magnitude cell (grey), cells with no spec-z in red,
-    training-set rows per cell as dots. Right: training-set rows per survey."""
+    """Left: photometric objects per colour-magnitude cell, red where the cell has no spec-z,
+    blue where it has; training-set rows per cell as dots. Right: training rows per survey."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     cells = np.asarray(cov["cells"], dtype=np.int64).reshape(-1, 4)
     ci, mi, n_phot, n_spec = cells.T
@@ -364,46 +370,52 @@ def _coverage_plot(
     grid_phot[ci - c0, mi - m0] = n_phot
     grid_spec = np.zeros_like(grid_phot)
     grid_spec[ci - c0, mi - m0] = n_spec
-    uncovered = np.where((grid_phot > 0) & (grid_spec == 0), 1.0, np.nan)
     m_edges = (np.arange(grid_phot.shape[1] + 1) + m0) * cov["magnitude_bin"]
     c_edges = (np.arange(grid_phot.shape[0] + 1) + c0) * cov["colour_bin"]
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
-    shown = np.where(grid_phot > 0, grid_phot, np.nan)
-    mesh = ax.pcolormesh(m_edges, c_edges, shown, cmap="Greys", norm=LogNorm(vmin=1))
-    ax.pcolormesh(m_edges, c_edges, uncovered, cmap="Reds", vmin=0, vmax=1.6, alpha=0.45)
+    norm = LogNorm(vmin=0.4, vmax=max(float(grid_phot.max()), 1.0))  # a single object shows
+    no_spec = np.where((grid_phot > 0) & (grid_spec == 0), grid_phot, np.nan)
+    with_spec = np.where((grid_phot > 0) & (grid_spec > 0), grid_phot, np.nan)
+    mesh = ax.pcolormesh(m_edges, c_edges, no_spec, cmap="Reds", norm=norm)
+    ax.pcolormesh(m_edges, c_edges, with_spec, cmap="Blues", norm=norm)
     spec = n_spec > 0
     ax.scatter(
         (mi[spec] + 0.5) * cov["magnitude_bin"],
         (ci[spec] + 0.5) * cov["colour_bin"],
-        s=8 + 4 * np.sqrt(n_spec[spec]),
-        color="C0",
-        edgecolor="white",
-        linewidth=0.4,
-        label="cells with spec-z (size: rows)",
+        s=6 + 4 * np.sqrt(n_spec[spec]),
+        color="black",
+        linewidth=0,
     )
     fig.colorbar(mesh, ax=ax, label="photometric objects per cell")
     frac = cov["photometric_fraction_in_cells_without_specz"]
     ax.set_title(
         f"{frac:.0%} of {cov['photometric_objects']:,} photometric objects are in cells "
-        "with no spec-z (red)",
+        "with no spec-z",
         fontsize=9,
     )
     ax.set_xlabel(f"{cov['magnitude']} [AB mag]")
     ax.set_ylabel(cov["colour"])
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(
+        handles=[
+            Patch(color=plt.get_cmap("Reds")(0.7), label="no spec-z in the cell"),
+            Patch(color=plt.get_cmap("Blues")(0.7), label="spec-z in the cell (dot: rows)"),
+        ],
+        fontsize=8,
+        loc="upper right",
+    )
     names = list(surveys)
     rows = [int(surveys[n].get("training_rows", 0)) for n in names]
     valid = [int(surveys[n].get("rows_out", 0)) for n in names]
     y = np.arange(len(names))
-    bars.barh(y, valid, color="0.8", label="valid reference rows")
-    bars.barh(y, rows, color="C0", label="in the training set")
-    for yi, r in zip(y, rows, strict=True):
-        bars.text(r, yi, f" {r}", va="center", fontsize=8)
+    bars.barh(y, rows, color="C0")
+    for yi, r, v in zip(y, rows, valid, strict=True):
+        bars.text(r, yi, f" {r} of {v} valid", va="center", fontsize=8)
     bars.set_yticks(y, names, fontsize=8)
     bars.invert_yaxis()
-    bars.set_xlabel("rows")
-    bars.set_title("Contribution per survey", fontsize=9)
-    bars.legend(fontsize=8, loc="lower right")
+    bars.set_xlim(0, max(max(rows, default=0), 1) * 1.6)
+    bars.xaxis.set_major_locator(MaxNLocator(integer=True))
+    bars.set_xlabel("training-set rows")
+    bars.set_title("Contribution per survey (of its valid reference rows)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata=meta)
     plt.close(fig)
