@@ -131,8 +131,8 @@ def row_requirements(
         needs.append(
             (
                 2 * kmax + 1 if rank > 2 * kmax else 10**9,
-                f"metrics.k = {kmax} needs 2 x {kmax} + 1 = {2 * kmax + 1} rows (and "
-                f"metrics.rank_sample_size >= that, it is {rank})",
+                f"metrics.k = {kmax} needs 2 x {kmax} + 1 = {2 * kmax + 1} rows"
+                + ("" if rank > 2 * kmax else f" in metrics.rank_sample_size ({rank})"),
                 "lower metrics.k",
             )
         )

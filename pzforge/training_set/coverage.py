@@ -43,11 +43,15 @@ def cell_keys(
 
 
 def _count(cells: dict[tuple[int, int], int], ci: np.ndarray, mi: np.ndarray) -> None:
+    """Add the objects of cells (ci, mi) to ``cells`` (a bincount over the batch's box)."""
     if len(ci) == 0:
         return
-    pairs, counts = np.unique(np.column_stack([ci, mi]), axis=0, return_counts=True)
-    for (i, j), n in zip(pairs.tolist(), counts.tolist(), strict=True):
-        cells[(i, j)] = cells.get((i, j), 0) + n
+    c0, m0 = int(ci.min()), int(mi.min())
+    width = int(mi.max()) - m0 + 1
+    counts = np.bincount((ci - c0) * width + (mi - m0))
+    for flat in np.flatnonzero(counts).tolist():
+        key = (flat // width + c0, flat % width + m0)
+        cells[key] = cells.get(key, 0) + int(counts[flat])
 
 
 def photometric_cells(
