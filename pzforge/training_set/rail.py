@@ -118,7 +118,7 @@ def rail_table(
     limits = limiting_magnitudes(table, bands)
     limits |= {b: float(v) for b, v in (settings.get("mag_limits") or {}).items() if b in names}
     no_limit = [b for b in bands if limits.get(b) is None]
-    if no_limit:
+    if no_limit and len(table):  # an empty (allow_empty) training set has no depth to measure
         raise InputDataError(
             f"training set: no measured magnitude with an error in band {', '.join(no_limit)}, "
             "so its limiting magnitude is unknown; set output.rail.mag_limits "
@@ -140,7 +140,7 @@ def rail_table(
         nondet = status == NON_DETECTION
         if policy == "nondetection":
             nondet |= status == NO_MEASUREMENT
-        mag[nondet], err[nondet] = NONDETECT_VAL, limits[band]
+        mag[nondet], err[nondet] = NONDETECT_VAL, limits[band] or np.nan
         unobserved = status == NO_MEASUREMENT
         if policy == "drop":
             dropped["no measurement in a band"] += int((unobserved & keep).sum())

@@ -193,3 +193,11 @@ def test_missing_status_or_depth_are_clear_errors():
     df["status_g"] = 1
     with pytest.raises(InputDataError, match=r"band g, so its limiting magnitude .*mag_limits"):
         rail_table(df, BANDS, {})
+
+
+def test_empty_training_set_gives_an_empty_rail_file(tmp_path):
+    empty = training_table().iloc[:0]
+    empty.to_parquet(tmp_path / "e.parquet")
+    out = rail_path(tmp_path, "training_set", "hdf5")
+    report = write_rail(tmp_path / "e.parquet", BANDS, {}, out, tmp_path / "e.json")
+    assert report["rows"] == 0 and assert_rail_layout(out) == 0
