@@ -17,4 +17,5 @@ with snakemake_job(snakemake):
         snakemake.output.embedding,
         snakemake.output.replicates,
         snakemake.output.token,
+        metrics=snakemake.config["metrics"],  # only checked against the rows: not a param
     )

@@ -25,6 +25,7 @@ if __name__ == "__main__":
             outputs=dict(zip(p.outputs, zip(out.hats, out.parquet, strict=True), strict=True)),
             output_paths=p.output_paths,
             colour_bands=p.report["colour_bands"],
+            coverage=p.report["coverage"],
             out_stats=out.stats,
             out_summary=out.summary,
             out_text=out.text,

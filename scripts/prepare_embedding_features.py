@@ -16,4 +16,12 @@ with snakemake_job(snakemake):
         snakemake.params.sampling,
         snakemake.output.features,
         snakemake.output.stats,
+        # checked against the rows before any fit; from the config, not params: changing
+        # metrics.k must rerun the metrics only
+        row_settings={
+            "umap": snakemake.config["umap"],
+            "metrics": snakemake.config["metrics"],
+            "stability": snakemake.config["stability"],
+            "redshift": bool(snakemake.config["columns"]["redshift"]),
+        },
     )

@@ -3,6 +3,7 @@
 # per photometric object, magnitudes, split -> HATS + Parquet (+ exports) -> summary -> manifest.
 # Steps: pzforge.training_set.pipeline (one function per rule).
 from pzforge.training_set.inputs import resolve_photometry, resolve_reference
+from pzforge.training_set.rail import SUFFIXES as RAIL_SUFFIXES
 
 
 # Resolved once on the submitting host (jobs read the saved answer): a product reference
@@ -62,16 +63,27 @@ def get_training_parquet(wildcards=None):
     return [f"{RESULTS}/training/{k}.parquet" for k in get_output_keys()]
 
 
+def get_rail_outputs(product):
+    """The RAIL file and its stage settings of one product (none unless output.rail.enabled)."""
+    rail = config["output"]["rail"]
+    if not rail["enabled"]:
+        return []
+    suffix = RAIL_SUFFIXES[rail["format"]]
+    return [f"{RESULTS}/rail/{product}_rail{suffix}", f"{RESULTS}/rail/{product}_rail{suffix}.json"]
+
+
 def get_product_exports(wildcards):
     formats = [f for f in config["output"]["formats"] if f != "parquet"]
-    return expand(f"{RESULTS}/training/{wildcards.product}.{{fmt}}", fmt=formats)
+    exports = expand(f"{RESULTS}/training/{wildcards.product}.{{fmt}}", fmt=formats)
+    return [*exports, *get_rail_outputs(wildcards.product)]
 
 
 def get_exports(wildcards=None):
     formats = [f for f in config["output"]["formats"] if f != "parquet"]
-    return expand(
+    exports = expand(
         f"{RESULTS}/training/{{product}}.{{fmt}}", product=get_output_keys(), fmt=formats
     )
+    return [*exports, *(p for k in get_output_keys() for p in get_rail_outputs(k))]
 
 
 def get_output_paths(wildcards=None):

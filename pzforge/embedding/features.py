@@ -1,8 +1,13 @@
 """Features of an embedding: chosen columns, or colours from magnitudes (or fluxes), cleaned.
 
 Rows with a missing value (NaN, +-inf, a sentinel such as 99 or -99, a non-positive flux) in any
-feature input are dropped and counted per reason; the remaining rows are sampled (seeded) and
-standardised (zero mean, unit variance per feature, computed on the sample).
+feature input are dropped and counted per reason; so are rows where a magnitude is a
+non-detection or an upper limit (``features.exclude_limits``): ``status_<band>`` not 0 (the
+Training Set Maker's flag), or a finite magnitude whose error (``magerr_<band>``,
+``mag_err_<band>``, ``<column>_err``) is missing, not positive or a sentinel. A limit is never
+embedded as a measurement. A redshift that is missing, negative or a survey placeholder
+(``columns.redshift_sentinels``, e.g. 9.9999) drops the row too. The remaining rows are sampled
+(seeded) and standardised (zero mean, unit variance per feature, computed on the sample).
 """
 
 from __future__ import annotations
@@ -47,6 +52,44 @@ def colour_pairs(bands: list[str], mode: str) -> list[tuple[str, str]]:
     raise ValueError(f"unknown colour mode {mode!r}; use adjacent or all_pairs")
 
 
+def is_sentinel(values: np.ndarray, sentinels: list[float]) -> np.ndarray:
+    """Equal to a sentinel to a relative 1e-6 (float32-stored 9.9999 is 9.9999); the Training
+    Set Maker compares its z_sentinels the same way."""
+    values = np.asarray(values, dtype="float64")
+    hit = np.zeros(values.shape, dtype=bool)
+    for s in sentinels:
+        with np.errstate(invalid="ignore"):
+            hit |= np.abs(values - float(s)) <= 1e-6 * max(abs(float(s)), 1.0)
+    return hit
+
+
+def _band(column: str) -> str | None:
+    return column[len("mag_") :] if column.startswith("mag_") else None
+
+
+def limit_columns(features: dict[str, Any], available: list[str]) -> dict[str, dict[str, str]]:
+    """For each magnitude feature, the columns that tell a limit from a measurement, if present:
+    ``status`` (``status_<band>``) and ``error`` (``magerr_<band>``, ``mag_err_<band>``,
+    ``<column>_err``, the first found). Empty when ``exclude_limits`` is off."""
+    if not features.get("exclude_limits", True):
+        return {}
+    have = set(available)
+    out: dict[str, dict[str, str]] = {}
+    for col in features.get("magnitudes") or []:
+        band = _band(col)
+        found: dict[str, str] = {}
+        if band and f"status_{band}" in have:
+            found["status"] = f"status_{band}"
+        errors = [f"magerr_{band}", f"mag_err_{band}"] if band else []
+        for err in [*errors, f"{col}_err"]:
+            if err in have:
+                found["error"] = err
+                break
+        if found:
+            out[col] = found
+    return out
+
+
 def _short(name: str) -> str:
     for prefix in ("mag_", "f_"):
         if name.startswith(prefix):
@@ -55,12 +98,17 @@ def _short(name: str) -> str:
 
 
 def build_features(
-    raw: pd.DataFrame, features: dict[str, Any], source: str = "input"
+    raw: pd.DataFrame,
+    features: dict[str, Any],
+    source: str = "input",
+    limits: dict[str, dict[str, str]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Feature table (one column per feature, raw units) and the invalid-row mask reasons.
 
-    Returns ``(table, dropped)`` where ``table`` has every input row (NaN where invalid) and
-    ``dropped`` counts rows by the first reason they are unusable.
+    ``limits`` (``limit_columns``) names, per magnitude, the status / error columns of ``raw``
+    that mark non-detections and upper limits. Returns ``(table, dropped)`` where ``table`` has
+    every input row (NaN where invalid) and ``dropped`` counts rows by the first reason they
+    are unusable.
     """
     sentinels = [float(s) for s in features.get("sentinels", [99, -99])]
     missing = [c for c in feature_inputs(features) if c not in raw.columns]
@@ -70,20 +118,29 @@ def build_features(
             f"{', '.join(map(str, raw.columns[:60]))}"
         )
     bad = pd.Series("", index=raw.index, dtype=object)
+    limits = limits or {}
 
     def clean(col: str, *, flux: bool = False) -> pd.Series:
         values = pd.to_numeric(raw[col], errors="coerce").astype("float64")
         reasons = [
             (values.isna(), "not a number"),
             (np.isinf(values), "infinite"),
-            (values.isin(sentinels), "a sentinel value"),
+            (pd.Series(is_sentinel(values, sentinels), index=values.index), "a sentinel value"),
         ]
         if flux:
             reasons.append((values <= 0, "a non-positive flux"))
+        marks = limits.get(col, {})
+        if "status" in marks:
+            status = pd.to_numeric(raw[marks["status"]], errors="coerce")
+            reasons.append((status != 0, f"a non-detection ({marks['status']} not 0)"))
+        if "error" in marks:
+            err = pd.to_numeric(raw[marks["error"]], errors="coerce").astype("float64")
+            no_err = ~np.isfinite(err) | (err <= 0) | is_sentinel(err, sentinels)
+            reasons.append((no_err, f"an upper limit (no valid {marks['error']})"))
         for mask, why in reasons:
-            hit = mask.to_numpy() & (bad == "").to_numpy()
+            hit = np.asarray(mask, dtype=bool) & (bad == "").to_numpy()
             bad[hit] = f"{col} is {why}"
-        return values.where(~np.isinf(values) & ~values.isin(sentinels))
+        return values.where(~np.isinf(values) & ~is_sentinel(values, sentinels))
 
     table: dict[str, pd.Series] = {}
     for col in features.get("columns") or []:
@@ -115,12 +172,16 @@ def prepare(
     sampling: dict[str, Any],
     source: str = "input",
     min_rows: int = 20,
+    limits: dict[str, dict[str, str]] | None = None,
+    check_rows=None,
 ) -> FeatureSet:
     """Build, clean, sample and standardise the features of ``raw``.
 
     ``columns`` names the id, redshift, survey and label columns (each may be null / empty).
+    ``check_rows(n, dropped)``, when given, is called with the number of rows that will be
+    embedded before anything else is done with them (the settings that need enough rows).
     """
-    table, dropped = build_features(raw, features, source)
+    table, dropped = build_features(raw, features, source, limits)
     meta = pd.DataFrame(index=raw.index)
     if columns.get("id"):
         meta["id"] = raw[columns["id"]]
@@ -131,13 +192,13 @@ def prepare(
         meta["id"] = np.arange(len(raw), dtype="int64")
     if columns.get("redshift"):
         z = pd.to_numeric(raw[columns["redshift"]], errors="coerce").astype("float64")
-        bad_z = (
-            ~np.isfinite(z) | (z < 0) | z.isin([float(s) for s in features.get("sentinels", [])])
-        )
-        fresh = bad_z.to_numpy() & table.notna().all(axis=1).to_numpy()
+        z_sentinels = columns.get("redshift_sentinels", features.get("sentinels", []))
+        bad_z = ~np.isfinite(z) | (z < 0) | is_sentinel(z, z_sentinels)
+        fresh = np.asarray(bad_z, dtype=bool) & table.notna().all(axis=1).to_numpy()
         if fresh.any():
-            dropped[f"{columns['redshift']} is missing or negative"] = int(fresh.sum())
-        table[bad_z.to_numpy()] = np.nan
+            label = f"{columns['redshift']} is missing, negative or a placeholder (sentinel)"
+            dropped[label] = int(fresh.sum())
+        table[np.asarray(bad_z, dtype=bool)] = np.nan
         meta["z"] = z
     if columns.get("survey"):
         meta["survey"] = raw[columns["survey"]].astype("string")
@@ -151,6 +212,8 @@ def prepare(
             f"(dropped: {dropped}); at least {min_rows} are needed - check the feature columns "
             "and the sentinels"
         )
+    if check_rows is not None:
+        check_rows(min(n_valid, int(sampling["sample_size"])), dropped)
     idx = np.flatnonzero(valid)
     size = int(sampling["sample_size"])
     if n_valid > size:

@@ -44,8 +44,13 @@ def prepare_features(
     out_parquet: str | Path,
     out_json: str | Path,
     min_rows: int = 20,
+    row_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Read the input, build and clean the features, sample, standardise, write both files."""
+    """Read the input, build and clean the features, sample, standardise, write both files.
+
+    ``row_settings`` (``umap``, ``metrics``, ``stability``, ``redshift``) are checked against
+    the number of rows to embed as soon as it is known, before anything is fitted.
+    """
     path, fmt = source["path"], source["format"]
     needed = needed_columns(columns, features)
     available = io.list_columns(path, fmt, hdf5_key=source.get("hdf5_key"))
@@ -54,7 +59,16 @@ def prepare_features(
         raise InputDataError(
             f"{path}: column {missing[0]!r} not found; columns are: {', '.join(available[:60])}"
         )
-    raw = io.read_table(path, fmt, needed, hdf5_key=source.get("hdf5_key"))
+    limits = feat.limit_columns(features, available)
+    marks = [c for m in limits.values() for c in m.values()]
+    raw = io.read_table(
+        path, fmt, list(dict.fromkeys([*needed, *marks])), hdf5_key=source.get("hdf5_key")
+    )
+
+    def check_rows(n: int, dropped: dict[str, int]) -> None:
+        if row_settings:
+            check_enough_rows(n, **row_settings, source=str(path), dropped=dropped)
+
     fs = feat.prepare(
         raw,
         features=features,
@@ -62,12 +76,15 @@ def prepare_features(
         sampling=sampling,
         source=str(path),
         min_rows=min_rows,
+        limits=limits,
+        check_rows=check_rows,
     )
     table = fs.meta.copy()
     for i, name in enumerate(fs.names):
         table[FEATURE_PREFIX + name] = fs.X[:, i]
     write_parquet(table, out_parquet)
     stats = {"source": {k: v for k, v in source.items() if v is not None}, **fs.stats}
+    stats["limit_columns"] = limits
     write_json(stats, out_json)
     log.info(
         "%d rows in, %d valid, %d sampled; dropped: %s",
@@ -87,23 +104,77 @@ def read_features(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, list[str]
     return meta, X, [n[len(FEATURE_PREFIX) :] for n in names]
 
 
-def check_enough_rows(
-    n: int, umap_params: dict[str, Any], settings: dict[str, Any] | None = None
-) -> None:
-    """Fewer valid rows than the settings need is an InputDataError naming the setting."""
-    needs = [(int(umap_params["n_neighbors"]) + 1, "umap.n_neighbors + 1")]
-    if settings:
-        needs += [
-            (2 * max(int(k) for k in settings["k"]) + 1, "2 x max(metrics.k) + 1"),
-            (int(settings["knn_k"]) + 1, "metrics.knn_k + 1"),
-            (int(settings["photoz_k"]) * int(settings["photoz_folds"]), "photoz_k x photoz_folds"),
-        ]
-    for need, what in needs:
-        if n < need:
-            raise InputDataError(
-                f"only {n} rows have valid features, but {what} = {need} rows are needed; "
-                "lower that setting or check the input's missing values (features.json)"
+def row_requirements(
+    umap: dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+    stability: dict[str, Any] | None = None,
+    redshift: bool = True,
+) -> list[tuple[int, str, str]]:
+    """(rows needed, setting, how to fix) for every setting that depends on the row count n.
+
+    n is the number of rows embedded: min(valid rows, sampling.sample_size).
+    """
+    k = int(umap["n_neighbors"])
+    needs = [(k + 1, f"umap.n_neighbors = {k} needs n > {k}", "lower umap.n_neighbors")]
+    if stability is not None:
+        size = int(stability["sample_size"])
+        needs.append(
+            (
+                k + 1 if size > k else 10**9,
+                f"the stability fits (stability.sample_size = {size} rows) need more rows than "
+                f"umap.n_neighbors = {k}",
+                "raise stability.sample_size or lower umap.n_neighbors",
             )
+        )
+    if metrics is not None:
+        kmax, rank = max(int(v) for v in metrics["k"]), int(metrics["rank_sample_size"])
+        needs.append(
+            (
+                2 * kmax + 1 if rank > 2 * kmax else 10**9,
+                f"metrics.k = {kmax} needs 2 x {kmax} + 1 = {2 * kmax + 1} rows"
+                + ("" if rank > 2 * kmax else f" in metrics.rank_sample_size ({rank})"),
+                "lower metrics.k",
+            )
+        )
+        knn = int(metrics["knn_k"])
+        needs.append((knn + 1, f"metrics.knn_k = {knn} needs n > {knn}", "lower metrics.knn_k"))
+        if redshift:
+            pk, folds = int(metrics["photoz_k"]), int(metrics["photoz_folds"])
+            need = pk * folds
+            needs.append(
+                (
+                    need,
+                    f"the photo-z score (metrics.photoz_k x metrics.photoz_folds = {pk} x {folds})"
+                    f" needs {need} rows",
+                    "lower metrics.photoz_k or metrics.photoz_folds",
+                )
+            )
+    return needs
+
+
+def check_enough_rows(
+    n: int,
+    umap: dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+    stability: dict[str, Any] | None = None,
+    redshift: bool = True,
+    source: str = "input",
+    dropped: dict[str, int] | None = None,
+) -> None:
+    """Every row-count-dependent setting holds for ``n`` rows, else one InputDataError naming
+    each setting that fails, the rows it needs and the fix (checked before any fit)."""
+    failed = [
+        (need, what, fix)
+        for need, what, fix in row_requirements(umap, metrics, stability, redshift)
+        if n < need
+    ]
+    if failed:
+        why = "; ".join(f"{what} ({fix})" for _, what, fix in failed)
+        drops = f" (dropped: {dropped})" if dropped else ""
+        raise InputDataError(
+            f"{source}: only {n} rows will be embedded{drops}, too few for the settings: {why}; "
+            "or give an input with more valid rows"
+        )
 
 
 def fit_embedding(
@@ -112,12 +183,17 @@ def fit_embedding(
     stability: dict[str, Any],
     out_embedding: str | Path,
     out_replicates: str | Path,
+    row_settings: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """UMAP fit of the sample plus the stability replicates; returns seconds per step."""
+    """UMAP fit of the sample plus the stability replicates; returns seconds per step.
+
+    ``row_settings`` (``metrics``, and the stability settings) are checked with the UMAP ones
+    against the rows before the fit, so a setting too large for the data stops the run here.
+    """
     import time
 
     meta, X, _names = read_features(features_parquet)
-    check_enough_rows(len(X), umap_params)
+    check_enough_rows(len(X), umap_params, **(row_settings or {}), redshift="z" in meta)
     t0 = time.perf_counter()
     Y = fit.fit_umap(X, umap_params)
     t1 = time.perf_counter()
@@ -181,7 +257,7 @@ def compute_embedding_metrics(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Metrics of the UMAP embedding and of a PCA baseline; the output table with scores."""
     meta, X, names = read_features(features_parquet)
-    check_enough_rows(len(X), umap_params, settings)
+    check_enough_rows(len(X), umap_params, settings, stability, redshift="z" in meta)
     coords = pd.read_parquet(embedding_parquet)
     ucols = [c for c in coords.columns if c.startswith("umap_")]
     Y = coords[ucols].to_numpy(dtype="float64")
@@ -327,11 +403,22 @@ def fit_embedding_step(
     out_embedding: str | Path,
     out_replicates: str | Path,
     out_token: str | Path,
+    metrics: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """The ``fit_embedding`` rule: the fit, and the token a later run without refit reuses."""
+    """The ``fit_embedding`` rule: the fit, and the token a later run without refit reuses.
+
+    ``metrics`` (not a param of the rule: changing it must not refit) is only checked against
+    the rows before the fit."""
     if refit:
         log.info("refit: true - fitting again (run %s)", refit)
-    timings = fit_embedding(features_parquet, umap_params, stability, out_embedding, out_replicates)
+    timings = fit_embedding(
+        features_parquet,
+        umap_params,
+        stability,
+        out_embedding,
+        out_replicates,
+        row_settings={"metrics": metrics, "stability": stability},
+    )
     io.write_text(refit + "\n", out_token)
     return timings
 

@@ -1,11 +1,19 @@
 """Plots of an embedding: PNGs (matplotlib, UMAP and PCA side by side) and an offline HTML plot.
 
 The HTML plot is made with bokeh and embeds bokeh's JavaScript inline, so it opens without a
-network connection (e.g. on a cluster's login node or from an archive).
+network connection (e.g. on a cluster's login node or from an archive). It is byte-reproducible:
+bokeh numbers its objects from a process-wide counter and names the document and its roots with
+random UUIDs (``bokeh.util.serialization``); while the page is made, the counter restarts at its
+initial value and the UUIDs come from a seeded generator (``_fixed_bokeh_ids``), after a first
+page per process has let bokeh make the objects it makes lazily on first use.
 """
 
 from __future__ import annotations
 
+import contextlib
+import random
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -105,14 +113,43 @@ def png_plots(df: pd.DataFrame, out_dir: str | Path, run_name: str) -> list[Path
     return made
 
 
-def html_plot(df: pd.DataFrame, path: str | Path, title: str) -> Path:
-    """Interactive UMAP plot (pan, zoom, hover shows id, redshift, survey, score), offline."""
-    from bokeh.embed import file_html
-    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
-    from bokeh.palettes import Viridis256
-    from bokeh.plotting import figure
-    from bokeh.resources import INLINE
+_BOKEH_WARM = False
 
+
+@contextlib.contextmanager
+def _fixed_bokeh_ids(seed: int = 0) -> Iterator[None]:
+    """Deterministic bokeh ids inside the block: simple ids from bokeh's first value (p1000, ...)
+    and UUIDs from ``random.Random(seed)``. Restores bokeh's state after, and does nothing if a
+    bokeh version lacks these internals (the determinism test would then fail, not the plot)."""
+    import bokeh.util.serialization as ser
+
+    if not all(hasattr(ser, n) for n in ("uuid", "_simple_id", "_simple_id_lock")):
+        yield
+        return
+    rng = random.Random(seed)
+
+    class _SeededUUID:  # the part of the uuid module bokeh uses
+        UUID = uuid.UUID
+
+        @staticmethod
+        def uuid4() -> uuid.UUID:
+            return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+    with ser._simple_id_lock:
+        saved_id = ser._simple_id
+        ser._simple_id = 999  # bokeh's initial value: ids start at p1000
+    saved_uuid, ser.uuid = ser.uuid, _SeededUUID
+    try:
+        yield
+    finally:
+        ser.uuid = saved_uuid
+        with ser._simple_id_lock:  # never hand out an id twice in this process
+            ser._simple_id = max(ser._simple_id, saved_id)
+
+
+def html_plot(df: pd.DataFrame, path: str | Path, title: str) -> Path:
+    """Interactive UMAP plot (pan, zoom, hover shows id, redshift, survey, score), offline and
+    byte-reproducible."""
     colour = "z" if "z" in df else "knn_preservation"
     data = {
         "x": df["umap_1"].to_numpy(),
@@ -125,6 +162,25 @@ def html_plot(df: pd.DataFrame, path: str | Path, title: str) -> Path:
     if "survey" in df:
         data["survey"] = df["survey"].astype(str).to_numpy()
         tooltips.append(("survey", "@survey"))
+    global _BOKEH_WARM
+    if not _BOKEH_WARM:  # bokeh makes some objects lazily on first use: not inside the block
+        _bokeh_page(data, tooltips, colour, title)
+        _BOKEH_WARM = True
+    with _fixed_bokeh_ids():
+        html = _bokeh_page(data, tooltips, colour, title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html)
+    return path
+
+
+def _bokeh_page(data: dict, tooltips: list, colour: str, title: str) -> str:
+    from bokeh.embed import file_html
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
+    from bokeh.palettes import Viridis256
+    from bokeh.plotting import figure
+    from bokeh.resources import INLINE
+
     mapper = LinearColorMapper(
         palette=Viridis256,
         low=float(np.nanmin(data["colour"])),
@@ -149,7 +205,4 @@ def html_plot(df: pd.DataFrame, path: str | Path, title: str) -> Path:
     )
     fig.add_tools(HoverTool(tooltips=tooltips))
     fig.add_layout(ColorBar(color_mapper=mapper, title=colour), "right")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(file_html(fig, INLINE, title))
-    return path
+    return file_html(fig, INLINE, title)

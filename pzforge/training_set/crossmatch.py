@@ -36,21 +36,24 @@ def crossmatch(
     lsdb's k-NN crossmatch per tile, the right side with its margin cache (mandatory), so
     neighbours across tile borders are found. One row per matched spectroscopic object, with
     ``sep_arcsec`` and ``n_candidates`` (photometric objects within the radius, at most
-    ``n_neighbors``): the nearest wins, equal separations go to the smallest phot_id.
+    ``n_neighbors``): the nearest wins, equal separations go to the smallest phot_id, for every
+    ``n_neighbors`` (``nearest.NearestCrossmatch``: lsdb's own algorithm leaves ties to the
+    k-d tree's order).
     """
     import lsdb
 
     from pzforge.tiles.cluster import compute_catalog
     from pzforge.tiles.jit_cache import enable_jit_cache
+    from pzforge.training_set.nearest import NearestCrossmatch
 
     enable_jit_cache()
     left = lsdb.open_catalog(str(ref_hats))
     right = lsdb.open_catalog(str(phot_hats), columns=columns, margin_cache=str(phot_margin))
+    id_column = next((s for s, t in (rename or {}).items() if t == "phot_id"), "phot_id")
     try:
         matched = left.crossmatch(
             right,
-            n_neighbors=n_neighbors,
-            radius_arcsec=radius_arcsec,
+            algorithm=NearestCrossmatch(n_neighbors, radius_arcsec, id_column),
             require_right_margin=True,
             suffixes=("", _RIGHT_SUFFIX),
             suffix_method="overlapping_columns",
@@ -119,19 +122,25 @@ def plain_dtypes(df: pd.DataFrame) -> pd.DataFrame:
 def reference_matches(ref: pd.DataFrame, phot: pd.DataFrame, radius_arcsec: float) -> pd.DataFrame:
     """Brute force: nearest photometric object of each reference row by one global KD-tree.
 
+    Every photometric object within the radius is listed (``query_ball_point``), then the
+    smallest (separation, phot_id) wins: the documented tie rule, independently of lsdb.
     ``ref`` has id/ra/dec, ``phot`` phot_id/phot_ra/phot_dec. Returns id, phot_id, sep_arcsec.
     """
     pxyz = unit_vectors(phot["phot_ra"].to_numpy(float), phot["phot_dec"].to_numpy(float))
     rxyz = unit_vectors(ref["ra"].to_numpy(float), ref["dec"].to_numpy(float))
-    dist, idx = cKDTree(pxyz).query(rxyz, k=1, distance_upper_bound=chord_length(radius_arcsec))
-    ok = np.isfinite(dist)
-    return pd.DataFrame(
+    near = cKDTree(pxyz).query_ball_point(rxyz, r=chord_length(radius_arcsec))
+    left = np.repeat(np.arange(len(rxyz)), [len(n) for n in near])
+    right = np.fromiter((j for n in near for j in n), dtype=np.int64, count=len(left))
+    chord = np.linalg.norm(pxyz[right] - rxyz[left], axis=1)
+    pairs = pd.DataFrame(
         {
-            "id": ref["id"].to_numpy()[ok],
-            "phot_id": phot["phot_id"].to_numpy()[idx[ok]],
-            "sep_arcsec": chord_to_arcsec(dist[ok]),
+            "id": ref["id"].to_numpy()[left],
+            "phot_id": phot["phot_id"].to_numpy()[right],
+            "sep_arcsec": chord_to_arcsec(chord),
         }
-    ).sort_values("id", kind="stable", ignore_index=True)
+    )
+    pairs = pairs.sort_values(["id", "sep_arcsec", "phot_id"], kind="stable")
+    return pairs.drop_duplicates("id", keep="first").reset_index(drop=True)
 
 
 def resolve_many_to_one(matches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -23,6 +23,19 @@ def check_config(config: dict[str, Any]) -> None:
             "reference: give exactly one of reference.product (a registry id or internal name) "
             "and reference.path (a file or HATS catalog)"
         )
+    sel = ref["selection"]
+    if ref["columns"].get("z_flag") is None and sel["min_z_flag"] is not None:
+        raise ConfigError(
+            f"reference.columns.z_flag is null but reference.selection.min_z_flag is "
+            f"{sel['min_z_flag']}: map reference.columns.z_flag to a homogenized flag column, or "
+            "set reference.selection.min_z_flag: null to keep every row whatever its quality"
+        )
+    if ref["columns"].get("type") is None and sel["types"] is not None:
+        raise ConfigError(
+            f"reference.columns.type is null but reference.selection.types is {sel['types']}: "
+            "map reference.columns.type to a homogenized type column (s, g, p), or set "
+            "reference.selection.types: null to keep every type"
+        )
     phot_in = config["photometry"]
     if (phot_in.get("product") is None) == (phot_in.get("path") is None):
         raise ConfigError(

@@ -28,11 +28,36 @@ from pzforge.training_set import photometry
 from registry import REFERENCE_REDSHIFT_CATALOG
 
 # Columns of a combined catalog (DESIGN.md) kept by default when the reference is one.
-DEFAULT_KEEP = ("source_id", "catalog", "survey", "type_homogenized")
+DEFAULT_KEEP = ("source_id", "catalog", "survey")
 MATCH_COLUMNS = ["phot_id", "phot_ra", "phot_dec", "sep_arcsec", "n_candidates"]
 ROWS_PER_FILE = 500_000
 # The reference's standard columns (ingest_reference writes them all).
-REFERENCE_COLUMNS = ["id", "ra", "dec", "z", "z_err", "z_flag_homogenized"]
+REFERENCE_COLUMNS = ["id", "ra", "dec", "z", "z_err", "z_flag_homogenized", "type_homogenized"]
+SURVEY_COLUMN = "survey"  # per-survey counts use it when the reference has it
+ALL_SURVEYS = "(all)"  # the one row of per-survey counts when it does not
+STAR_FLAG = 6
+# Why a reference row is dropped, in the order the reasons are tried (the first one counts).
+DROP_DISCARDED = "discarded duplicate (tie_result 0)"
+DROP_POSITION = "ra/dec not finite or out of range"
+DROP_Z = "z not a finite number"
+DROP_SENTINEL = "z is a sentinel value"
+DROP_STAR = "star (z_flag_homogenized 6)"
+DROP_TYPE = "type not selected"
+
+
+def is_sentinel(values: Any, sentinels: list[float]) -> np.ndarray:
+    """Which values equal one of ``sentinels`` to a relative 1e-6 (at least 1e-6 absolute), so
+    a placeholder stored as float32 (9.9999 -> 9.99989986) is one; NaN never is."""
+    values = np.asarray(values, dtype="float64")
+    hit = np.zeros(values.shape, dtype=bool)
+    for s in sentinels:
+        with np.errstate(invalid="ignore"):
+            hit |= np.abs(values - float(s)) <= 1e-6 * max(abs(float(s)), 1.0)
+    return hit
+
+
+def drop_flag_reason(min_flag: int) -> str:
+    return f"z_flag_homogenized below {min_flag} or unknown"
 
 
 def resolve_reference(ref: dict[str, Any], registry_url: str | None) -> dict[str, Any]:
@@ -52,8 +77,16 @@ def _context(what: str, path: str | Path) -> str:
 def reference_keep_columns(ref: dict[str, Any], available: list[str]) -> list[str]:
     keep = ref.get("keep_columns")
     if keep is None:
-        return [c for c in DEFAULT_KEEP if c in available]
-    return list(keep)
+        keep = [c for c in DEFAULT_KEEP if c in available]
+    return [c for c in keep if c not in REFERENCE_COLUMNS]
+
+
+_COLUMN_FIXES = {
+    "z_flag": "or set reference.columns.z_flag: null and reference.selection.min_z_flag: null "
+    "to keep every row whatever its quality",
+    "type": "or set reference.columns.type: null and reference.selection.types: null to keep "
+    "every type",
+}
 
 
 def ingest_reference(
@@ -69,20 +102,27 @@ def ingest_reference(
     keep = reference_keep_columns(ref, available)
     missing += [f"{c!r} (keep_columns)" for c in keep if c not in available]
     if missing:
+        fixes = [
+            _COLUMN_FIXES[k] for k, v in cols.items() if v not in available and k in _COLUMN_FIXES
+        ]
         raise InputDataError(
             f"{where}: column {', '.join(missing)} not found; the file has: "
             f"{', '.join(available[:30])}. Fix reference.columns in the config"
+            + (f" ({'; '.join(fixes)})" if fixes else "")
         )
     tie = "tie_result" if ref.get("drop_discarded", True) and "tie_result" in available else None
-    wanted = list(dict.fromkeys([*cols.values(), *keep, *([tie] if tie else [])]))
+    survey_col = SURVEY_COLUMN if SURVEY_COLUMN in available else None
+    extra = [c for c in (tie, survey_col) if c]
+    wanted = list(dict.fromkeys([*cols.values(), *keep, *extra]))
     raw = io.read_table(path, fmt, wanted, **kwargs)
-    stats: dict[str, Any] = {"path": str(path), "rows_in": len(raw), "dropped": {}}
     if len(raw) == 0:
         raise InputDataError(f"{where}: the catalog has no rows")
-    if tie:
-        discarded = raw[tie].to_numpy(dtype="float64", na_value=np.nan) == 0
-        stats["dropped"]["discarded duplicate (tie_result 0)"] = int(discarded.sum())
-        raw = raw.loc[~discarded].reset_index(drop=True)
+    survey = (
+        as_text(raw[survey_col]).fillna("(none)").to_numpy(dtype=object)
+        if survey_col
+        else np.full(len(raw), ALL_SURVEYS, dtype=object)
+    )
+    stats: dict[str, Any] = {"path": str(path), "rows_in": len(raw)}
     df = pd.DataFrame(index=raw.index)
     if "id" in cols:
         df["id"] = as_text(raw[cols["id"]]).astype("string")
@@ -109,6 +149,10 @@ def ingest_reference(
         df["z_flag_homogenized"] = flag.astype("Int8")
     else:
         df["z_flag_homogenized"] = pd.array([pd.NA] * len(df), dtype="Int8")
+    if "type" in cols:
+        df["type_homogenized"] = as_text(raw[cols["type"]]).astype("string")
+    else:
+        df["type_homogenized"] = pd.Series(pd.NA, index=df.index, dtype="string")
     for name in keep:
         df[name] = raw[name]
     if df["id"].isna().any():
@@ -119,18 +163,92 @@ def ingest_reference(
             f"{where}: id column {cols.get('id')!r} is not unique (e.g. "
             f"{df.loc[dup, 'id'].head(3).tolist()}); give a unique id column or none"
         )
-    df = _drop_invalid_positions(df, "ra", "dec", stats)
-    bad_z = ~np.isfinite(df["z"].to_numpy())
-    if bad_z.any():
-        stats["dropped"]["z not a finite number"] = int(bad_z.sum())
-        df = df.loc[~bad_z]
+    reasons = drop_reasons(df, raw[tie] if tie else None, ref)
+    stats.update(count_drops(reasons, survey))
+    stats["selection"] = selection_summary(ref)
+    df = df.loc[reasons == ""]
     stats["rows_out"] = len(df)
     stats["product_id"] = location.get("product_id")
     if len(df) == 0:
-        raise InputDataError(f"{where}: no valid row left (dropped: {stats['dropped']})")
+        raise InputDataError(
+            f"{where}: no valid row left (dropped: {stats['dropped']}); check "
+            "reference.selection (min_z_flag, types, stars) and reference.z_sentinels"
+        )
     df = df.sort_values("id", kind="stable").reset_index(drop=True)
     _write_parts(pa.Table.from_pandas(df, preserve_index=False), out_dir)
     return stats
+
+
+def drop_reasons(df: pd.DataFrame, tie_result: pd.Series | None, ref: dict[str, Any]) -> np.ndarray:
+    """Per row, the first reason it is not a usable spectroscopic redshift ('' when it is).
+
+    In order: discarded duplicate; invalid position; z not finite; z a survey sentinel
+    (``reference.z_sentinels``); a star (flag 6, unless ``selection.stars``); flag below
+    ``selection.min_z_flag`` or unknown; type not in ``selection.types`` (or unknown).
+    """
+    sel = ref.get("selection") or {}
+    n = len(df)
+    ra, dec = df["ra"].to_numpy(dtype="float64"), df["dec"].to_numpy(dtype="float64")
+    z = df["z"].to_numpy(dtype="float64")
+    flag = df["z_flag_homogenized"].to_numpy(dtype="float64", na_value=np.nan)
+    checks: list[tuple[str, np.ndarray]] = []
+    if tie_result is not None:
+        tie = tie_result.to_numpy(dtype="float64", na_value=np.nan)
+        checks.append((DROP_DISCARDED, tie == 0))
+    bad_pos = ~np.isfinite(ra) | ~np.isfinite(dec) | (ra < 0) | (ra >= 360) | (dec < -90)
+    checks.append((DROP_POSITION, bad_pos | (dec > 90)))
+    checks.append((DROP_Z, ~np.isfinite(z)))
+    checks.append((DROP_SENTINEL, is_sentinel(z, ref.get("z_sentinels") or [])))
+    if not sel.get("stars", False):
+        checks.append((DROP_STAR, flag == STAR_FLAG))
+    min_flag = sel.get("min_z_flag")
+    if min_flag is not None:  # a star's 6 passes: stars are kept or dropped above
+        checks.append((drop_flag_reason(min_flag), ~(np.isfinite(flag) & (flag >= min_flag))))
+    types = sel.get("types")
+    if types is not None:
+        wanted = pd.array([str(t) for t in types], dtype="string")
+        checks.append((DROP_TYPE, ~df["type_homogenized"].isin(wanted).to_numpy(dtype=bool)))
+    reasons = np.full(n, "", dtype=object)
+    for why, mask in checks:
+        reasons[mask & (reasons == "")] = why
+    return reasons
+
+
+def count_drops(reasons: np.ndarray, survey: np.ndarray) -> dict[str, Any]:
+    """Drops per reason, and per survey: rows in, each reason, rows kept."""
+    dropped = pd.Series(reasons[reasons != ""]).value_counts()
+    order = [
+        DROP_DISCARDED,
+        DROP_POSITION,
+        DROP_Z,
+        DROP_SENTINEL,
+        DROP_STAR,
+        *sorted(r for r in dropped.index if r.startswith("z_flag")),
+        DROP_TYPE,
+    ]
+    by_survey: dict[str, dict[str, int]] = {}
+    frame = pd.DataFrame({"survey": survey, "reason": reasons})
+    for name, part in frame.groupby("survey", sort=True):
+        counts = part["reason"].value_counts()
+        row = {"rows_in": int(len(part))}
+        row |= {r: int(counts[r]) for r in order if r in counts.index}
+        row["rows_out"] = int(counts.get("", 0))
+        by_survey[str(name)] = row
+    return {
+        "dropped": {r: int(dropped[r]) for r in order if r in dropped.index},
+        "by_survey": by_survey,
+    }
+
+
+def selection_summary(ref: dict[str, Any]) -> dict[str, Any]:
+    """The reference cuts as configured (for the summary)."""
+    sel = ref.get("selection") or {}
+    return {
+        "min_z_flag": sel.get("min_z_flag"),
+        "types": sel.get("types"),
+        "stars": bool(sel.get("stars", False)),
+        "z_sentinels": list(ref.get("z_sentinels") or []),
+    }
 
 
 def _drop_invalid_positions(

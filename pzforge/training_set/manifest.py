@@ -36,7 +36,12 @@ def training_columns(
     """Column associations of a training set, from its Parquet schema and the band settings."""
     import pyarrow.parquet as pq
 
-    from pzforge.training_set.photometry import MAG_PREFIX, MAGERR_PREFIX, band_columns
+    from pzforge.training_set.photometry import (
+        MAG_PREFIX,
+        MAGERR_PREFIX,
+        STATUS_PREFIX,
+        band_columns,
+    )
 
     schema = pq.read_schema(parquet)
     unit = photometry.get("flux_unit", "nJy")
@@ -48,6 +53,8 @@ def training_columns(
         name, dtype = field.name, str(field.type)
         if name in TRAINING_COLUMNS:
             role, ucd, col_unit = TRAINING_COLUMNS[name]
+        elif name.startswith(STATUS_PREFIX):
+            role, ucd, col_unit = "other", "meta.code.qual;phot.mag", None
         elif name.startswith(MAGERR_PREFIX):
             role, ucd, col_unit = "error", "stat.error;phot.mag", "mag"
         elif name.startswith(MAG_PREFIX):

@@ -18,6 +18,10 @@ Every band value falls in exactly one class, counted per band:
   magnitude with a NaN error marks a limit). An upper limit needs a positive flux error; without
   one the value is counted as ``no_limit`` and set to NaN.
 
+The class is written as ``status_<band>`` (int8: 0 measured, 1 non-detection, 2 no
+measurement), so a limit or a sentinel is never mistaken for a measurement downstream (RAIL
+export, embeddings) whatever the policy.
+
 Dereddening subtracts ``R_band * E(B-V)`` from every finite magnitude (limits included).
 """
 
@@ -34,6 +38,8 @@ from pzforge.errors import ConfigError, InputDataError
 
 ZERO_POINTS = {"nJy": 31.4, "uJy": 23.9, "mJy": 16.4, "Jy": 8.9}
 MAG_PREFIX, MAGERR_PREFIX = "mag_", "magerr_"
+STATUS_PREFIX = "status_"  # status_<band>: int8 class of the band value, below
+MEASURED, NON_DETECTION, NO_MEASUREMENT = 0, 1, 2
 _ERR_FACTOR = 2.5 / math.log(10.0)
 
 
@@ -165,6 +171,10 @@ def compute_magnitudes(
             counts["no_limit"] = int((~np.isfinite(limit[nondet])).sum())
         out[MAG_PREFIX + band] = mag
         out[MAGERR_PREFIX + band] = magerr
+        status = np.full(len(values), MEASURED, dtype=np.int8)
+        status[nondet] = NON_DETECTION
+        status[missing] = NO_MEASUREMENT
+        out[STATUS_PREFIX + band] = status
         stats.bands[band] = counts
     dered = mags.get("dereddening") or {}
     if dered.get("enabled"):

@@ -2,7 +2,7 @@
 
 ingest_reference, ingest_photometry (or describe_photometry for a HATS catalog used as it is)
 -> partition_catalog (shared rule; the photometry with its margin cache) -> make_training_set
--> export_catalog (shared rule, per format) -> write_training_set_manifest
+-> export_catalog (shared rule, per format), export_rail (optional) -> write_training_set_manifest
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pzforge import io
 from pzforge.config import RegistrySettings
 from pzforge.products.manifest import write_manifest
 from pzforge.tiles.partition import catalog_paths
-from pzforge.training_set import build, inputs, summary
+from pzforge.training_set import build, coverage, inputs, rail, summary
 from pzforge.training_set.manifest import training_set_manifest
 from pzforge.training_set.settings import TrainingSetSettings
 
@@ -95,11 +95,13 @@ def make_training_set(
     out_text: str | Path,
     out_page: str | Path,
     out_plots: str | Path,
+    coverage: dict[str, Any] | None = None,
     dask_settings: dict[str, Any] | None = None,
     n_workers: int = 1,
 ) -> dict[str, Any]:
     """Crossmatch (margins), one row per photometric object, magnitudes, split; HATS + Parquet;
-    then the summary (JSON, text, Markdown page, PNG plots) from the rows still in memory.
+    then the summary (JSON, text, Markdown page, PNG plots) from the rows still in memory, with
+    the colour-magnitude ``coverage`` (``report.coverage``) against the whole photometry.
 
     ``reference`` and ``photometry`` are ``partition_catalog`` folders; a HATS photometric
     catalog used as it is comes with its own ``photometry_margin``.
@@ -128,15 +130,21 @@ def make_training_set(
         stats["rows"],
         stats["many_to_one_dropped"],
     )
+    phot_stats = io.read_json(photometry_stats)
+    chosen = summary.colour_bands(settings.photometry["bands"], colour_bands, list(table.columns))
+    cov = None
+    if chosen and (coverage or {}).get("enabled", True):
+        cov = _coverage(table, phot_hats, settings, chosen, phot_stats, coverage or {})
     data = summary.build_summary(
         table=table,
         reference=summary.read_reference_z(reference_rows),
         reference_stats=io.read_json(reference_stats),
-        photometry_stats=io.read_json(photometry_stats),
+        photometry_stats=phot_stats,
         partition=partitions,
         match_stats=stats,
         radius_arcsec=settings.crossmatch.radius_arcsec,
         outputs=output_paths,
+        coverage=cov,
     )
     plots = summary.write_summary(
         data,
@@ -150,6 +158,53 @@ def make_training_set(
     )
     log.info("summary written: %d plots", len(plots))
     return stats
+
+
+def _coverage(
+    table, phot_hats, settings: TrainingSetSettings, bands, phot_stats, cfg
+) -> dict[str, Any]:
+    """Colour-magnitude coverage of the training set against every photometric object."""
+    import time
+
+    started = time.perf_counter()
+    m_bin, c_bin = float(cfg.get("magnitude_bin", 0.5)), float(cfg.get("colour_bin", 0.2))
+    cells = coverage.photometric_cells(
+        phot_hats,
+        settings.photometry,
+        settings.magnitudes,
+        bands,
+        phot_stats.get("renamed") or {},
+        m_bin,
+        c_bin,
+    )
+    result = coverage.coverage_summary(table, cells, bands, m_bin, c_bin)
+    log.info(
+        "coverage: %.3f of %d photometric objects in cells without spec-z (%.1f s)",
+        result["photometric_fraction_in_cells_without_specz"] or 0.0,
+        result["photometric_objects"],
+        time.perf_counter() - started,
+    )
+    return result
+
+
+def export_rail(
+    *,
+    parquet: str | Path,
+    bands: list[str],
+    settings: dict[str, Any],
+    out_file: str | Path,
+    out_json: str | Path,
+) -> dict[str, Any]:
+    """A training set in RAIL's layout (``training_set.rail``) and the stage settings to read it."""
+    report = rail.write_rail(parquet, bands, settings, out_file, out_json)
+    log.info(
+        "RAIL %s file: %d of %d rows (dropped %s)",
+        report["format"],
+        report["rows"],
+        report["rows_in"],
+        report["dropped"] or "none",
+    )
+    return report
 
 
 def write_training_set_manifest(

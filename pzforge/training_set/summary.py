@@ -21,7 +21,16 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from pzforge.io import write_json, write_text
-from pzforge.training_set.photometry import MAG_PREFIX, MAGERR_PREFIX
+from pzforge.training_set.inputs import (
+    ALL_SURVEYS,
+    DROP_DISCARDED,
+    DROP_POSITION,
+    DROP_SENTINEL,
+    DROP_STAR,
+    DROP_TYPE,
+    DROP_Z,
+)
+from pzforge.training_set.photometry import MAG_PREFIX, MAGERR_PREFIX, MEASURED, STATUS_PREFIX
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_POINTS = 20_000  # points drawn in the colour-magnitude diagram
@@ -50,9 +59,28 @@ def _is_in(values: pd.Series, value_set: pd.Series) -> np.ndarray:
 
 
 def read_reference_z(reference_dir: str | Path) -> pd.DataFrame:
-    """Ids and redshifts of the valid reference rows (the ingested reference parts)."""
+    """Ids, redshifts (and surveys, when known) of the valid reference rows (ingested parts)."""
     dataset = pads.dataset(str(reference_dir), format="parquet")
-    return dataset.to_table(columns=["id", "z"]).to_pandas()
+    columns = ["id", "z", *(["survey"] if "survey" in dataset.schema.names else [])]
+    return dataset.to_table(columns=columns).to_pandas()
+
+
+def survey_contributions(
+    reference_stats: dict[str, Any], reference: pd.DataFrame, matched: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """Per survey: reference rows in, each cut, valid rows, training-set rows and their share."""
+    by_survey = {k: dict(v) for k, v in (reference_stats.get("by_survey") or {}).items()}
+    if "survey" in reference.columns:
+        names = reference["survey"].astype("string").fillna("(none)").to_numpy(dtype=object)
+    else:
+        names = np.full(len(reference), ALL_SURVEYS, dtype=object)
+    in_set = pd.Series(names[matched]).value_counts()
+    total = int(matched.sum())
+    for name in sorted(set(by_survey) | set(in_set.index)):
+        row = by_survey.setdefault(name, {})
+        row["training_rows"] = int(in_set.get(name, 0))
+        row["training_share"] = round(row["training_rows"] / total, 6) if total else 0.0
+    return dict(sorted(by_survey.items()))
 
 
 def build_summary(
@@ -65,14 +93,17 @@ def build_summary(
     match_stats: dict[str, Any],
     radius_arcsec: float,
     outputs: list[str],
+    coverage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary figures of a training set (``table``, all subsets) and its ``reference``
-    (id, z of every valid reference row); the other arguments are the jobs' statistics."""
+    (id, z, survey of every valid reference row); the other arguments are the jobs' statistics
+    and the colour-magnitude ``coverage`` (``coverage.coverage_summary``)."""
     ref_stats, phot_stats, stats, ref = reference_stats, photometry_stats, match_stats, reference
     matched_mask = _is_in(ref["id"], table["id"])
     z_all = ref["z"].to_numpy(dtype="float64")
     z_top = max(float(np.nanmax(z_all)) if len(z_all) else 1.0, 1e-3)
-    z_bins = np.linspace(0.0, float(np.ceil(z_top * 10) / 10), 41)
+    z_low = min(float(np.nanmin(z_all)) if len(z_all) else 0.0, 0.0)  # blueshifts count too
+    z_bins = np.linspace(float(np.floor(z_low * 100) / 100), float(np.ceil(z_top * 10) / 10), 41)
     sep = table["sep_arcsec"].to_numpy(dtype="float64") if len(table) else np.array([])
     summary: dict[str, Any] = {
         "reference": ref_stats,
@@ -100,12 +131,16 @@ def build_summary(
         "photometry_counts": stats.get("photometry", {}),
         "subsets": stats.get("subsets"),
         "n_candidates_gt1": int((table["n_candidates"] > 1).sum()) if len(table) else 0,
+        "surveys": survey_contributions(ref_stats, ref, matched_mask),
+        "coverage": coverage,
         "outputs": outputs,
     }
     for col in [c for c in table.columns if c.startswith(MAG_PREFIX)]:
         values = table[col].to_numpy(dtype="float64", na_value=np.nan)
-        finite = values[np.isfinite(values) & (np.abs(values) < 90)]
         band = col[len(MAG_PREFIX) :]
+        if STATUS_PREFIX + band in table.columns:  # measurements only, never limits
+            values = np.where(table[STATUS_PREFIX + band].to_numpy() == MEASURED, values, np.nan)
+        finite = values[np.isfinite(values) & (np.abs(values) < 90)]
         summary["magnitudes"][band] = {
             "finite": int(len(finite)),
             **_quantiles(finite),
@@ -118,9 +153,10 @@ def render_text(summary: dict[str, Any]) -> str:
     """Plain-text summary (printed by ``pzforge run``)."""
     ref, phot = summary["reference"], summary["photometry"]
     sep = summary["separation_arcsec"]
+    ref_drops = "; ".join(f"{k}: {v}" for k, v in ref["dropped"].items()) or "none"
     lines = [
         "Training Set Maker",
-        f"reference: {ref['rows_in']} rows in, {ref['rows_out']} valid (dropped {ref['dropped'] or 'none'})",
+        f"reference: {ref['rows_in']} rows in, {ref['rows_out']} valid (dropped {ref_drops})",
         f"photometry: {phot['rows_in']} rows in, {phot['rows_out']} valid (dropped {phot['dropped'] or 'none'})",
         f"matched within {summary['radius_arcsec']} arcsec: {summary['matched_before_many_to_one']} "
         f"spectroscopic rows; {summary['many_to_one_dropped']} dropped as many-to-one "
@@ -141,11 +177,69 @@ def render_text(summary: dict[str, Any]) -> str:
     bands = summary["photometry_counts"].get("bands", {})
     for band, counts in bands.items():
         lines.append(f"  band {band}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    selection = ref.get("selection")
+    if selection:
+        types = "any" if selection["types"] is None else ", ".join(selection["types"])
+        flag = "any" if selection["min_z_flag"] is None else f">= {selection['min_z_flag']}"
+        lines.append(
+            f"reference cuts: z_flag_homogenized {flag}; type {types}; stars "
+            f"{'kept' if selection['stars'] else 'dropped'}; {len(selection['z_sentinels'])} "
+            "sentinel redshifts"
+        )
+    lines += survey_table(summary.get("surveys") or {})
+    cov = summary.get("coverage")
+    if cov and cov["photometric_fraction_in_cells_without_specz"] is not None:
+        lines.append(
+            f"colour-magnitude coverage ({cov['colour']} vs {cov['magnitude']}, cells "
+            f"{cov['colour_bin']} x {cov['magnitude_bin']} mag): "
+            f"{cov['photometric_fraction_in_cells_without_specz']:.1%} of "
+            f"{cov['photometric_objects']} photometric objects lie in cells with no spec-z "
+            f"({cov['cells_with_photometry_and_no_specz']} of {cov['cells_with_photometry']} "
+            "cells)"
+        )
     if summary.get("subsets"):
         lines.append("subsets: " + ", ".join(f"{k} {v}" for k, v in summary["subsets"].items()))
     lines.append("outputs:")
     lines += [f"  {p}" for p in summary["outputs"]]
     return "\n".join(lines) + "\n"
+
+
+SURVEY_COLUMNS = (  # (heading, key in the per-survey counts)
+    ("rows in", "rows_in"),
+    ("discarded dup.", DROP_DISCARDED),
+    ("bad position", DROP_POSITION),
+    ("z not finite", DROP_Z),
+    ("z sentinel", DROP_SENTINEL),
+    ("star", DROP_STAR),
+    ("low/unknown flag", "flag"),
+    ("type", DROP_TYPE),
+    ("valid", "rows_out"),
+    ("in training set", "training_rows"),
+)
+
+
+def survey_table(surveys: dict[str, dict[str, Any]]) -> list[str]:
+    """The per-survey counts of every cut as aligned text columns (only cuts that dropped rows)."""
+    if not surveys:
+        return []
+
+    def value(row: dict[str, Any], key: str) -> int:
+        if key == "flag":
+            return sum(v for k, v in row.items() if k.startswith("z_flag_homogenized below"))
+        return int(row.get(key, 0))
+
+    shown = [
+        (h, k)
+        for h, k in SURVEY_COLUMNS
+        if k in ("rows_in", "rows_out", "training_rows")
+        or any(value(r, k) for r in surveys.values())
+    ]
+    width = max(len("survey"), *(len(n) for n in surveys))
+    lines = ["per survey:", "  " + "survey".ljust(width) + "".join(f" | {h}" for h, _ in shown)]
+    for name, row in surveys.items():
+        cells = "".join(f" | {str(value(row, k)).rjust(len(h))}" for h, k in shown)
+        lines.append("  " + name.ljust(width) + cells)
+    return lines
 
 
 def colour_bands(
@@ -169,7 +263,8 @@ def make_plots(
     bands: list[str],
     configured_colours: list[str] | None,
 ) -> list[Path]:
-    """Separation histogram, z histograms (matched vs unmatched), colour-magnitude diagram."""
+    """Separation histogram, z histograms (matched vs unmatched), colour-magnitude diagram and,
+    when computed, the colour-magnitude coverage with the per-survey contributions."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,17 +288,8 @@ def make_plots(
     fig.savefig(written[-1], dpi=100, metadata=meta)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    z = summary["redshift"]
-    ax.stairs(z["unmatched_counts"], z["histogram_edges"], label="unmatched", color="grey")
-    ax.stairs(z["matched_counts"], z["histogram_edges"], label="matched", color="C0")
-    ax.set_xlabel("spectroscopic redshift")
-    ax.set_ylabel("objects")
-    ax.legend()
-    fig.tight_layout()
     written.append(out_dir / "redshift.png")
-    fig.savefig(written[-1], dpi=100, metadata=meta)
-    plt.close(fig)
+    _redshift_plot(summary["redshift"], written[-1], meta)
 
     chosen = colour_bands(bands, configured_colours, list(table.columns))
     if chosen and len(table):
@@ -211,6 +297,8 @@ def make_plots(
         colour = table[MAG_PREFIX + a].to_numpy(float) - table[MAG_PREFIX + b].to_numpy(float)
         mag = table[MAG_PREFIX + c].to_numpy(float)
         ok = np.isfinite(colour) & np.isfinite(mag) & (np.abs(mag) < 90) & (np.abs(colour) < 20)
+        for band in {a, b, c} & {col[len(STATUS_PREFIX) :] for col in table.columns}:
+            ok &= table[STATUS_PREFIX + band].to_numpy() == MEASURED  # never a limit
         shown = np.flatnonzero(ok)
         if len(shown) > MAX_POINTS:  # a seeded subsample: same plot for the same inputs
             shown = np.sort(np.random.default_rng(0).choice(shown, MAX_POINTS, replace=False))
@@ -227,7 +315,110 @@ def make_plots(
         written.append(out_dir / "colour_magnitude.png")
         fig.savefig(written[-1], dpi=100, metadata=meta)
         plt.close(fig)
+    if summary.get("coverage") and summary["coverage"]["photometric_objects"]:
+        written.append(out_dir / "coverage.png")
+        _coverage_plot(summary["coverage"], summary.get("surveys") or {}, written[-1], meta)
     return written
+
+
+def _redshift_plot(z: dict[str, Any], path: Path, meta: dict[str, str]) -> None:
+    """Matched and unmatched redshifts as fractions of their own sample (so a sample 20 times
+    smaller stays visible), and the matched fraction per bin below."""
+    import matplotlib.pyplot as plt
+
+    edges = np.asarray(z["histogram_edges"])
+    matched = np.asarray(z["matched_counts"], dtype=float)
+    unmatched = np.asarray(z["unmatched_counts"], dtype=float)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
+    )
+    for counts, label, style in (
+        (unmatched, f"not in the training set ({int(unmatched.sum())})", {"color": "0.45"}),
+        (matched, f"in the training set ({int(matched.sum())})", {"color": "C0", "fill": True}),
+    ):
+        share = counts / counts.sum() if counts.sum() else counts
+        top.stairs(share, edges, label=label, alpha=0.75 if style.get("fill") else 1, **style)
+    top.set_ylabel("fraction of the sample")
+    top.set_title("Valid reference redshifts", fontsize=10)
+    top.legend(fontsize=8)
+    total = matched + unmatched
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(total > 0, matched / total, np.nan)
+    bottom.stairs(np.nan_to_num(frac), edges, color="C0", fill=True, alpha=0.75)
+    bottom.set_ylim(0, min(1.0, max(float(np.nanmax(frac, initial=0.0)) * 1.2, 0.05)))
+    bottom.set_ylabel("matched\nfraction")
+    bottom.set_xlabel("spectroscopic redshift")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=meta)
+    plt.close(fig)
+
+
+def _coverage_plot(
+    cov: dict[str, Any], surveys: dict[str, dict[str, Any]], path: Path, meta: dict[str, str]
+) -> None:
+    """Left: photometric objects per colour-magnitude cell, red where the cell has no spec-z,
+    blue where it has; training-set rows per cell as dots. Right: training rows per survey."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
+    cells = np.asarray(cov["cells"], dtype=np.int64).reshape(-1, 4)
+    ci, mi, n_phot, n_spec = cells.T
+    c0, m0 = ci.min(), mi.min()
+    grid_phot = np.zeros((ci.max() - c0 + 1, mi.max() - m0 + 1))
+    grid_phot[ci - c0, mi - m0] = n_phot
+    grid_spec = np.zeros_like(grid_phot)
+    grid_spec[ci - c0, mi - m0] = n_spec
+    m_edges = (np.arange(grid_phot.shape[1] + 1) + m0) * cov["magnitude_bin"]
+    c_edges = (np.arange(grid_phot.shape[0] + 1) + c0) * cov["colour_bin"]
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
+    norm = LogNorm(vmin=0.4, vmax=max(float(grid_phot.max()), 1.0))  # a single object shows
+    no_spec = np.where((grid_phot > 0) & (grid_spec == 0), grid_phot, np.nan)
+    with_spec = np.where((grid_phot > 0) & (grid_spec > 0), grid_phot, np.nan)
+    mesh = ax.pcolormesh(m_edges, c_edges, no_spec, cmap="Reds", norm=norm)
+    ax.pcolormesh(m_edges, c_edges, with_spec, cmap="Blues", norm=norm)
+    spec = n_spec > 0
+    ax.scatter(
+        (mi[spec] + 0.5) * cov["magnitude_bin"],
+        (ci[spec] + 0.5) * cov["colour_bin"],
+        s=6 + 4 * np.sqrt(n_spec[spec]),
+        color="black",
+        linewidth=0,
+    )
+    fig.colorbar(mesh, ax=ax, label="photometric objects per cell")
+    frac = cov["photometric_fraction_in_cells_without_specz"]
+    ax.set_title(
+        f"{frac:.0%} of {cov['photometric_objects']:,} photometric objects are in cells "
+        "with no spec-z",
+        fontsize=9,
+    )
+    ax.set_xlabel(f"{cov['magnitude']} [AB mag]")
+    ax.set_ylabel(cov["colour"])
+    ax.legend(
+        handles=[
+            Patch(color=plt.get_cmap("Reds")(0.7), label="no spec-z in the cell"),
+            Patch(color=plt.get_cmap("Blues")(0.7), label="spec-z in the cell (dot: rows)"),
+        ],
+        fontsize=8,
+        loc="upper right",
+    )
+    names = list(surveys)
+    rows = [int(surveys[n].get("training_rows", 0)) for n in names]
+    valid = [int(surveys[n].get("rows_out", 0)) for n in names]
+    y = np.arange(len(names))
+    bars.barh(y, rows, color="C0")
+    for yi, r, v in zip(y, rows, valid, strict=True):
+        bars.text(r, yi, f" {r} of {v} valid", va="center", fontsize=8)
+    bars.set_yticks(y, names, fontsize=8)
+    bars.invert_yaxis()
+    bars.set_xlim(0, max(max(rows, default=0), 1) * 1.6)
+    bars.xaxis.set_major_locator(MaxNLocator(integer=True))
+    bars.set_xlabel("training-set rows")
+    bars.set_title("Contribution per survey (of its valid reference rows)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=meta)
+    plt.close(fig)
 
 
 def render_page(summary: dict[str, Any], plots: list[Path], page: Path) -> str:

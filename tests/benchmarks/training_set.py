@@ -144,7 +144,12 @@ def main() -> None:
     config = {
         "pipeline": "training_set",
         "run_name": "bench",
-        "reference": {"path": str(ref_path)},
+        # every spectroscopic row is used (no type column; the same work as before the cuts)
+        "reference": {
+            "path": str(ref_path),
+            "columns": {"type": None},
+            "selection": {"min_z_flag": None, "types": None},
+        },
         "photometry": {"path": str(phot_path), "bands": ["g", "r", "i"]},
         "split": {"method": "random", "training_fraction": 0.8},
         "partition": {"pixel_threshold": 1_000_000},

@@ -23,6 +23,7 @@ from pzforge.embedding import features as feat
 from pzforge.embedding import metrics as M
 from pzforge.embedding.fit import UMAP_METRICS, fit_pca, fit_umap
 from pzforge.errors import ConfigError, InputDataError
+from pzforge.io import read_table
 from pzforge.pipelines import validate as validate_config
 
 PZFORGE = str(Path(sys.executable).parent / "pzforge")
@@ -168,8 +169,118 @@ def test_prepare_samples_standardises_and_counts(shared_data):
     from pzforge.embedding.pipeline import check_enough_rows
 
     settings = {"k": [5, 50], "knn_k": 15, "photoz_k": 10, "photoz_folds": 5}
-    with pytest.raises(InputDataError, match=r"only 90 rows.*2 x max\(metrics.k\) \+ 1 = 101"):
+    settings["rank_sample_size"] = 4000
+    with pytest.raises(InputDataError, match=r"only 90 rows.*metrics.k = 50 needs 2 x 50 \+ 1"):
         check_enough_rows(90, {"n_neighbors": 15}, settings)
+
+
+def test_limits_and_placeholder_redshifts_are_never_embedded():
+    raw = pd.DataFrame(
+        {
+            "mag_g": [20.0, 21.0, 22.0, 23.0, 24.0, 20.9],
+            "magerr_g": [0.01, np.nan, 0.02, 0.03, 0.02, 0.01],  # row 1: an upper limit
+            "mag_r": [19.5, 20.0, 20.0, 21.0, 21.0, 20.0],
+            "status_r": [0, 0, 1, 0, 0, 0],  # row 2: a non-detection (Training Set Maker)
+            "mag_i": [19.0, 19.8, 19.0, 21.0, 20.0, 19.2],
+            "z": [0.5, 0.6, 0.7, float(np.float32(9.9999)), -99.0, 0.4],
+        }
+    )
+    features = {"magnitudes": ["mag_g", "mag_r", "mag_i"], "sentinels": [99, -99]}
+    limits = feat.limit_columns(features, list(raw.columns))
+    assert limits == {"mag_g": {"error": "magerr_g"}, "mag_r": {"status": "status_r"}}
+    table, dropped = feat.build_features(raw, features, limits=limits)
+    assert table.notna().all(axis=1).tolist() == [True, False, False, True, True, True]
+    assert dropped == {
+        "mag_g is an upper limit (no valid magerr_g)": 1,
+        "mag_r is a non-detection (status_r not 0)": 1,
+    }
+    assert feat.limit_columns({**features, "exclude_limits": False}, list(raw.columns)) == {}
+    columns = {"id": None, "redshift": "z", "redshift_sentinels": [-99.0, 9.9999]}
+    fs = feat.prepare(
+        raw,
+        features=features,
+        columns=columns,
+        sampling={"sample_size": 100, "seed": 0},
+        min_rows=1,
+        limits=limits,
+    )
+    assert fs.meta["z"].tolist() == [0.5, 0.4]  # 9.9999 (as float32) and -99 are placeholders
+    assert fs.stats["dropped"]["z is missing, negative or a placeholder (sentinel)"] == 2
+
+
+def test_redshift_placeholders_match_the_training_set_makers():
+    ours = validate_config(config())["columns"]["redshift_sentinels"]
+    theirs = validate_config(
+        {"pipeline": "training_set", "reference": {"path": "x"}, "photometry": {"path": "y"}}
+    )
+    assert ours == theirs["reference"]["z_sentinels"] and 9.9999 in ours
+
+
+def test_settings_needing_rows_fail_before_any_fit(shared_data, tmp_path):
+    """The issue's case: 45 rows and default settings stop in the features step, naming every
+    setting that needs more rows, and nothing is fitted or written."""
+    from pzforge.embedding.pipeline import prepare_features
+
+    raw = read_table(shared_data / DC2, "hdf5", hdf5_key="photometry")
+    small = raw.loc[(raw["mag_u_lsst"] < 90) & (raw["mag_g_lsst"] < 90)].head(45)
+    small.to_parquet(tmp_path / "small.parquet")
+    cfg = validate_config(
+        config(input={"path": str(tmp_path / "small.parquet")}, columns={"redshift": "redshift"})
+    )
+    row_settings = {k: cfg[k] for k in ("umap", "metrics", "stability")} | {"redshift": True}
+    with pytest.raises(InputDataError) as err:
+        prepare_features(
+            {"path": str(tmp_path / "small.parquet"), "format": "parquet"},
+            cfg["columns"],
+            cfg["features"],
+            cfg["sampling"],
+            tmp_path / "features.parquet",
+            tmp_path / "features.json",
+            row_settings=row_settings,
+        )
+    message = str(err.value)
+    assert "only 45 rows will be embedded" in message and "\n" not in message
+    assert "metrics.k = 50 needs 2 x 50 + 1 = 101 rows" in message
+    assert "photoz_k x metrics.photoz_folds = 10 x 5) needs 50 rows" in message
+    assert "umap.n_neighbors" not in message.split("too few for the settings")[1].split(";")[0]
+    assert not (tmp_path / "features.parquet").exists()
+
+
+@pytest.mark.slow
+def test_small_input_stops_in_the_first_job(shared_data, tmp_path):
+    """Through `pzforge run`: the features job fails with the settings to change; no fit ran."""
+    raw = read_table(shared_data / DC2, "hdf5", hdf5_key="photometry")
+    raw.head(45).to_parquet(tmp_path / "small.parquet")
+    cfg = yaml.safe_load((Path(__file__).parents[2] / "config" / "embedding.yaml").read_text())
+    cfg["input"] = {"path": str(tmp_path / "small.parquet")}
+    cfg["registry"] = {"register": False}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    proc = pzforge("run", "embedding", "-c", "cfg.yaml", cwd=tmp_path, env={})
+    assert proc.returncode == 1
+    assert "metrics.k = 50 needs 2 x 50 + 1 = 101 rows" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "results" / "dc2_embedding" / "embedding" / "umap.parquet").exists()
+
+
+def test_html_plot_is_byte_reproducible(tmp_path):
+    from pzforge.embedding.plots import html_plot
+
+    df = pd.DataFrame(
+        {
+            "id": np.arange(30),
+            "umap_1": np.linspace(0, 1, 30),
+            "umap_2": np.linspace(1, 0, 30) ** 2,
+            "z": np.linspace(0, 2, 30),
+            "survey": ["A", "B", "C"] * 10,
+            "knn_preservation": np.linspace(0, 1, 30),
+        }
+    )
+    a = html_plot(df, tmp_path / "a.html", "t").read_bytes()
+    from bokeh.plotting import figure
+
+    figure()  # other bokeh objects made in between (ids come from a process-wide counter)
+    b = html_plot(df, tmp_path / "b.html", "t").read_bytes()
+    assert a == b
 
 
 # --- configuration ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pzforge.training_set.build import build_training_set
 from pzforge.training_set.crossmatch import crossmatch, reference_matches, resolve_many_to_one
 from pzforge.training_set.inputs import ingest_photometry
 from pzforge.training_set.split import assign_subset
+from registry.formats import read_table
 from tests.support.cli import pzforge
 from tests.support.specz import SPECZ
 
@@ -376,14 +377,79 @@ def test_n_neighbors_counts_candidates_and_keeps_the_nearest(border_catalogs):
     assert got["n_candidates"].between(1, 4).all()
 
 
+def planted_ties(n=300, seed=11):
+    """Spectroscopic points, each with a group of 2-6 photometric objects at one identical
+    position (exactly equal separations), larger ids stored first; every third point also has a
+    single nearer object, which must win over the tie group."""
+    rng = np.random.default_rng(seed)
+    ra, dec = rng.uniform(30.0, 34.0, n), rng.uniform(-5.0, -1.0, n)
+    tra, tdec = _offset(ra, dec, rng.uniform(0.2, 0.8, n), rng.uniform(0, 2 * np.pi, n))
+    sizes = rng.integers(2, 7, n)
+    rows, want = [], {}
+    next_id = 10 * n
+    for i in range(n):
+        ids = sorted(range(next_id, next_id + sizes[i]), reverse=True)  # largest id first
+        next_id += sizes[i]
+        rows += [(pid, tra[i], tdec[i]) for pid in ids]
+        want[f"t{i:04d}"] = min(ids)
+        if i % 3 == 0:  # a nearer single object
+            nra, ndec = _offset(ra[i], dec[i], 0.1, 1.0)
+            rows.append((i, nra, ndec))
+            want[f"t{i:04d}"] = i
+    ref = pd.DataFrame(
+        {
+            "id": [f"t{i:04d}" for i in range(n)],
+            "ra": ra,
+            "dec": dec,
+            "z": rng.uniform(0, 2, n),
+            "z_flag_homogenized": pd.array(np.full(n, 4), dtype="Int8"),
+        }
+    )
+    phot = pd.DataFrame(rows, columns=["phot_id", "phot_ra", "phot_dec"])
+    return ref, phot.astype({"phot_id": "int64"}), want
+
+
+def test_ranked_neighbours_complete_the_tie_set_beyond_k():
+    from pzforge.sky import unit_vectors
+    from pzforge.training_set.nearest import ranked_neighbours
+
+    left = unit_vectors(np.array([10.0]), np.array([0.0]))
+    ra, dec = _offset(10.0, 0.0, 0.5, 0.3)
+    right = unit_vectors(np.full(9, ra), np.full(9, dec))  # nine objects at one position
+    ids = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1])
+    for k in (1, 2, 4):
+        li, ri, sep = ranked_neighbours(left, right, ids, k, 1.0)
+        assert ids[ri].tolist() == list(range(1, k + 1))
+        assert len(set(sep)) == 1 and li.tolist() == [0] * k
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 2, 3])
+def test_equal_separations_go_to_the_smallest_phot_id(tmp_path_factory, n_neighbors):
+    """The documented tie rule for every n_neighbors (lsdb alone gave the larger id at k=1)."""
+    tmp = tmp_path_factory.getbasetemp() / "ties"
+    ref, phot, want = planted_ties()
+    if not (tmp / "phot").exists():
+        to_hats(ref, "ra", "dec", tmp / "ref", rows=100)
+        to_hats(phot, "phot_ra", "phot_dec", tmp / "phot", tmp / "phot_margin", rows=200)
+    got = crossmatch(tmp / "ref", tmp / "phot", tmp / "phot_margin", 1.0, n_neighbors)
+    assert dict(zip(got["id"].astype(str), got["phot_id"], strict=True)) == want
+    brute = reference_matches(ref, phot, 1.0)
+    assert dict(zip(brute["id"], brute["phot_id"], strict=True)) == want
+    assert got["n_candidates"].max() == n_neighbors
+
+
 def test_hats_inputs_on_both_sides(tmp_path, border_catalogs):
     """A HATS reference (as a combined product's main file is) and HATS photometry are read."""
     from pzforge.training_set.inputs import ingest_reference
 
     tmp, ref, phot, *_ = border_catalogs
-    ref_cfg = base_config(reference={"path": str(tmp / "ref"), "columns": {"z_err": None}})[
-        "reference"
-    ]
+    ref_cfg = base_config(
+        reference={
+            "path": str(tmp / "ref"),
+            "columns": {"z_err": None, "type": None},
+            "selection": {"min_z_flag": None, "types": None},  # every planted row
+        }
+    )["reference"]
     location = {"path": str(tmp / "ref"), "format": "hats", "product_id": None}
     stats = ingest_reference(ref_cfg, location, tmp_path / "ref_parts")
     got = pd.read_parquet(tmp_path / "ref_parts")
@@ -416,10 +482,90 @@ def test_reference_flags_must_be_on_the_homogenized_scale(tmp_path):
             "z_flag_homogenized": [4, 23],
         }
     ).to_parquet(path)
-    ref = base_config(reference={"path": str(path)})["reference"]
+    ref = base_config(
+        reference={"path": str(path), "columns": {"type": None}, "selection": {"types": None}}
+    )["reference"]
     location = {"path": str(path), "format": "parquet", "product_id": None}
     with pytest.raises(InputDataError, match=r"not on the homogenized 0-4 .* \[23\.0\]"):
         ingest_reference(ref, location, tmp_path / "out")
+
+
+def _reference_file(tmp_path: Path) -> Path:
+    """Two surveys; every cut planted once or more (see the counts in the test)."""
+    path = tmp_path / "ref.parquet"
+    z = [0.5, 9.9999, float(np.float32(9.9999)), -99.0, 0.4, 0.3, 0.2, 0.1, 0.6, 0.7, 0.8, 1.2]
+    pd.DataFrame(
+        {
+            "id": [f"r{i:02d}" for i in range(12)],
+            "ra": [10.0] * 11 + [400.0],
+            "dec": [0.0] * 12,
+            "z": z,
+            "z_err": [0.01] * 12,
+            "z_flag_homogenized": pd.array([4, 4, 4, 3, 6, 2, None, 3, 3, 4, 3, 4], dtype="Int8"),
+            "type_homogenized": ["s", "s", "g", "s", "s", "s", "s", "p", None, "g", "s", "s"],
+            "survey": ["VVDS"] * 4 + ["JADES"] * 8,
+        }
+    ).to_parquet(path)
+    return path
+
+
+def test_reference_selection_and_sentinels_counted_per_survey(tmp_path):
+    """Default cuts (flag >= 3, type s or g, no stars, survey sentinels): the Photo-z Server's."""
+    from pzforge.training_set.inputs import ingest_reference
+
+    path = _reference_file(tmp_path)
+    ref = base_config(reference={"path": str(path)})["reference"]
+    location = {"path": str(path), "format": "parquet", "product_id": None}
+    stats = ingest_reference(ref, location, tmp_path / "out")
+    kept = pd.read_parquet(tmp_path / "out")
+    assert kept["id"].tolist() == ["r00", "r09", "r10"]
+    assert set(kept["type_homogenized"]) <= {"s", "g"} and (kept["z_flag_homogenized"] >= 3).all()
+    assert stats["dropped"] == {
+        "ra/dec not finite or out of range": 1,
+        "z is a sentinel value": 3,  # 9.9999 as float64 and as float32, and -99
+        "star (z_flag_homogenized 6)": 1,
+        "z_flag_homogenized below 3 or unknown": 2,
+        "type not selected": 2,  # a photometric redshift and an unknown type
+    }
+    assert stats["by_survey"]["VVDS"] == {"rows_in": 4, "z is a sentinel value": 3, "rows_out": 1}
+    assert stats["by_survey"]["JADES"]["rows_in"] == 8
+    assert stats["by_survey"]["JADES"]["rows_out"] == 2
+    assert stats["rows_out"] == 3 and stats["selection"]["min_z_flag"] == 3
+
+    loose = base_config(
+        reference={
+            "path": str(path),
+            "selection": {"min_z_flag": None, "types": None, "stars": True},
+            "z_sentinels": [],
+        }
+    )["reference"]
+    stats = ingest_reference(loose, location, tmp_path / "loose")
+    assert stats["rows_out"] == 11 and stats["dropped"] == {"ra/dec not finite or out of range": 1}
+
+
+def test_reference_selection_needs_its_columns(tmp_path):
+    with pytest.raises(ConfigError, match=r"columns.z_flag is null .*min_z_flag: null"):
+        base_config(reference={"path": __file__, "columns": {"z_flag": None}})
+    with pytest.raises(ConfigError, match=r"columns.type is null .*selection.types: null"):
+        base_config(reference={"path": __file__, "columns": {"type": None}})
+    from pzforge.training_set.inputs import ingest_reference
+
+    path = tmp_path / "plain.parquet"
+    pd.DataFrame({"id": ["a"], "ra": [1.0], "dec": [1.0], "z": [0.1], "z_err": [0.1]}).to_parquet(
+        path
+    )
+    ref = base_config(reference={"path": str(path)})["reference"]
+    location = {"path": str(path), "format": "parquet", "product_id": None}
+    with pytest.raises(InputDataError, match=r"'type_homogenized' \(for type\).*types: null"):
+        ingest_reference(ref, location, tmp_path / "out")
+
+
+def test_reference_sentinels_include_combines_and_vvds():
+    """The default list is combine_redshift's validation.z_sentinels plus VVDS' 9.9999."""
+    combine = {"name": "x", "path": "x", "columns": {"ra": "a", "dec": "b", "z": "c"}}
+    theirs = validate_config({"catalogs": [combine | {"survey": {"value": "x"}}]})["validation"]
+    ours = base_config()["reference"]["z_sentinels"]
+    assert set(theirs["z_sentinels"]) | {9.9999} <= set(ours)
 
 
 def build(tmp: Path, ref_dir: Path, phot: Path, margin: Path, **cfg) -> tuple[dict, dict]:
@@ -680,7 +826,7 @@ def goodss(shared_data, tmp_path_factory):
         "crossmatch": {"n_neighbors": 3},
         "magnitudes": {"non_detection": "upper_limit"},
         "split": {"method": "random", "training_fraction": 0.8, "seed": 3},
-        "output": {"formats": ["parquet", "csv", "fits", "hdf5"]},
+        "output": {"formats": ["parquet", "csv", "fits", "hdf5"], "rail": {"enabled": True}},
         "partition": {"pixel_threshold": 1000, "highest_healpix_order": 10},  # many small tiles
     }
     cfg = workdir / "training.yaml"
@@ -704,7 +850,7 @@ def test_real_training_set_equals_brute_force(goodss):
         reference_matches(ref, phot, 1.0).merge(ref[["id", "z_flag_homogenized"]], on="id")
     )
     out = pd.read_parquet(results / "training" / "training_set.parquet")
-    assert 30 <= len(out) <= 120  # about 50 genuine matches in these samples
+    assert 2 <= len(out) <= 20  # spectroscopic-quality rows only (default selection)
     assert out["id"].tolist() == want["id"].tolist()
     assert out["phot_id"].tolist() == want["phot_id"].tolist()
     assert out["phot_id"].is_unique and out["sep_arcsec"].max() <= 1.0
@@ -716,7 +862,67 @@ def test_real_training_set_equals_brute_force(goodss):
     )
     for fmt in ("csv", "fits", "hdf5"):
         assert (results / "training" / f"training_set.{fmt}").is_file()
-    assert len(pd.read_hdf(results / "training" / "training_set.hdf5", "training_set")) == len(out)
+    hdf5 = read_table(results / "training" / "training_set.hdf5", "hdf5", hdf5_key="training_set")
+    assert hdf5["id"].tolist() == out["id"].tolist()
+    # every reference row, whatever its quality: the crossmatch on about 50 real pairs
+    every = pd.read_parquet(workdir / "goodss_specz.parquet", columns=["id", "ra", "dec"])
+    every = every.assign(z=0.5, z_flag_homogenized=pd.array([4] * len(every), dtype="Int8"))
+    to_hats(every, "ra", "dec", workdir / "every_ref", rows=2000)
+    hats = results / "hats" / "photometry"
+    got = crossmatch(workdir / "every_ref", hats / "catalog", hats / "margin", 1.0, 3)
+    brute = reference_matches(every, phot, 1.0)
+    assert 30 <= len(got) <= 120  # about 50 genuine matches in these samples
+    assert got["id"].astype(str).tolist() == brute["id"].tolist()
+    assert got["phot_id"].tolist() == brute["phot_id"].tolist()
+
+
+@pytestmark_slow
+def test_real_training_set_has_only_spectroscopic_quality_rows(goodss):
+    """The issue's case: by default no photometric redshift, no flag < 3, no VVDS 9.9999."""
+    workdir, proc, *_ = goodss
+    results = workdir / "results" / "goodss"
+    out = pd.read_parquet(results / "training" / "training_set.parquet")
+    assert len(out) > 0
+    assert set(out["type_homogenized"]) <= {"s", "g"}
+    assert (out["z_flag_homogenized"] >= 3).all() and (out["z_flag_homogenized"] != 6).all()
+    assert out["z"].max() < 9.9
+    summary = json.loads((results / "summary.json").read_text())
+    dropped = summary["reference"]["dropped"]
+    assert dropped["z is a sentinel value"] > 0 and dropped["type not selected"] > 0
+    vvds = summary["surveys"]["VVDS"]
+    assert vvds["z is a sentinel value"] > 0 and vvds["rows_in"] >= vvds["rows_out"]
+    assert sum(s["training_rows"] for s in summary["surveys"].values()) == len(out)
+    valid = pd.read_parquet(results / "ingest" / "reference", columns=["z"])["z"]
+    assert not np.isclose(valid, 9.9999, atol=1e-4).any()  # no placeholder left to plot
+    z = summary["redshift"]
+    edges = np.asarray(z["histogram_edges"])
+    spike_bin = np.searchsorted(edges, 9.9999) - 1
+    counts = np.asarray(z["matched_counts"]) + np.asarray(z["unmatched_counts"])
+    assert counts[spike_bin] == ((valid >= edges[spike_bin]) & (valid < edges[spike_bin + 1])).sum()
+    assert counts[spike_bin] < 5  # (real z ~ 10 JADES galaxies only), not the 124 placeholders
+    assert "per survey:" in proc.stdout and "z sentinel" in proc.stdout
+    cov = summary["coverage"]
+    assert (
+        cov["photometric_objects"] > 500
+        and 0 < cov["photometric_fraction_in_cells_without_specz"] < 1
+    )
+    assert "in cells with no spec-z" in proc.stdout
+
+
+@pytestmark_slow
+def test_real_rail_output_reads_like_rail(goodss):
+    """The RAIL file of a real run: group photometry/, RAIL's names, no NaN, and the settings."""
+    from tests.training_set.test_rail import knn_inform_inputs, read_like_tables_io
+
+    workdir, *_ = goodss
+    rail = workdir / "results" / "goodss" / "rail"
+    report = json.loads((rail / "training_set_rail.hdf5.json").read_text())
+    cfg = report["stage_config"]
+    assert cfg["bands"] == [f"mag_{b}" for b in ASTRODEEP_BANDS]  # not LSST bands: no _lsst
+    data = read_like_tables_io(rail / "training_set_rail.hdf5")
+    assert list(data) == ["photometry"] and "redshift" in data["photometry"]
+    mags, z = knn_inform_inputs(data, cfg)
+    assert np.isfinite(mags.to_numpy()).all() and len(z) == report["rows"] > 0
 
 
 @pytestmark_slow
@@ -733,7 +939,7 @@ def test_real_summary_page_and_plots(goodss):
     )
     assert sum(summary["separation_arcsec"]["histogram"]["counts"]) == len(out)
     assert set(summary["magnitudes"]) == set(ASTRODEEP_BANDS)
-    for name in ("separation.png", "redshift.png", "colour_magnitude.png"):
+    for name in ("separation.png", "redshift.png", "colour_magnitude.png", "coverage.png"):
         png = results / "report" / "plots" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"plots/{name}" in (results / "report" / "summary.md").read_text()

@@ -97,6 +97,26 @@ rule make_training_set:
         "../../scripts/make_training_set.py"
 
 
+rule export_rail:
+    """A training set in the layout RAIL's informers read, and the stage settings to read it."""
+    input:
+        parquet=f"{RESULTS}/training/{{product}}.parquet",
+    output:
+        file=f"{RESULTS}/rail/{{product}}_rail.{{suffix}}",
+        report=f"{RESULTS}/rail/{{product}}_rail.{{suffix}}.json",
+    params:
+        rail=config["output"]["rail"],
+        bands=config["photometry"]["bands"],
+    wildcard_constraints:
+        suffix="hdf5|pq",
+    conda:
+        "../../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/export_rail/{{product}}.{{suffix}}.log",
+    script:
+        "../../scripts/export_rail.py"
+
+
 rule write_training_set_manifest:
     """What to register: each training set (HATS) with its Parquet, exports, summary and page."""
     input:
