@@ -19,7 +19,7 @@ from sqlalchemy import select
 from registry import formats, hashing, names
 from registry.errors import IntegrityProblem, PermissionDenied, ValidationError
 from registry.models import Product, ProductFile, utcnow
-from registry.records import ColumnSpec, ProductInfo
+from registry.records import ColumnSpec, ProductInfo, product_info
 
 if TYPE_CHECKING:
     from registry.store import Registry
@@ -232,8 +232,6 @@ class ProductOperations:
         name: str | None = None,
     ) -> ProductInfo:
         """Change metadata (owner or admin). Renaming keeps the internal name stable."""
-        from registry.store import _info
-
         with self.session() as s:
             p = self._product(s, ref)
             self._may_edit(p)
@@ -245,11 +243,9 @@ class ProductOperations:
                 p.name = names.check_name(name)
             p.updated_at = utcnow()
             s.flush()
-            return _info(p, self._version(s, p))
+            return product_info(p, self._version(s, p))
 
     def set_official(self: Registry, ref: int | str, official: bool = True) -> ProductInfo:
-        from registry.store import _info
-
         if self.user is None or self.user not in self.admins:
             raise PermissionDenied(
                 f"only admins may mark products official; {self.user or 'nobody'} is not one"
@@ -259,7 +255,7 @@ class ProductOperations:
             p.official = official
             p.updated_at = utcnow()
             s.flush()
-            return _info(p, self._version(s, p))
+            return product_info(p, self._version(s, p))
 
     def delete(self: Registry, ref: int | str) -> None:
         """Delete a product (owner or admin). Files the registry stored for it are removed (only

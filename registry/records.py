@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from registry import hashing
+from registry.models import Product
 
 ROLES = (
     "ra",
@@ -130,3 +131,23 @@ class Registration:
     product: ProductInfo
     supersedes: int | None
     unchanged: bool
+
+
+def product_info(p: Product, version: int = 1) -> ProductInfo:
+    """The record of a product row (``version``: its place among the versions of its name)."""
+    return ProductInfo(
+        id=p.id,
+        name=p.name,
+        internal_name=p.internal_name,
+        product_type=p.product_type.name,
+        release=p.release.name if p.release else None,
+        owner=p.owner,
+        official=p.official,
+        description=p.description,
+        status=p.status,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+        run_id=p.run_id,
+        supersedes_id=p.supersedes_id,
+        version=version,
+    )

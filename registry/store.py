@@ -44,6 +44,7 @@ from registry.records import (
     ProductDetail,
     ProductInfo,
     Registration,
+    product_info,
 )
 from registry.storage import Storage, product_folder
 
@@ -63,25 +64,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SQLITE = "pzforge_registry.sqlite"
 DEFAULT_UPLOAD_LIMIT = 200 * 1024 * 1024  # bytes, as the Photo-z Server
 STORAGE_KEY = "storage_root"
-
-
-def _info(p: Product, version: int = 1) -> ProductInfo:
-    return ProductInfo(
-        id=p.id,
-        name=p.name,
-        internal_name=p.internal_name,
-        product_type=p.product_type.name,
-        release=p.release.name if p.release else None,
-        owner=p.owner,
-        official=p.official,
-        description=p.description,
-        status=p.status,
-        created_at=p.created_at,
-        updated_at=p.updated_at,
-        run_id=p.run_id,
-        supersedes_id=p.supersedes_id,
-        version=version,
-    )
 
 
 def default_url() -> str:
@@ -549,7 +531,7 @@ class Registry(ProductOperations, ProvenanceRecords):
                 if staging is not None:
                     staging.publish(product.id)
                 self._record_mtimes(product)
-                return _info(product, self._version(s, product))
+                return product_info(product, self._version(s, product))
         except BaseException:
             if staging is not None:
                 staging.unpublish()
@@ -599,7 +581,7 @@ class Registry(ProductOperations, ProvenanceRecords):
                     f.role == "main" and f.checksum == main["checksum"] for f in newest.files
                 )
                 if same:
-                    info = _info(newest, self._version(s, newest))
+                    info = product_info(newest, self._version(s, newest))
                     return Registration(info, newest.supersedes_id, unchanged=True)
             newest_id = newest.id if newest is not None else None
         measured = {
@@ -776,7 +758,7 @@ class Registry(ProductOperations, ProvenanceRecords):
             if limit:
                 q = q.limit(limit)
             rows = s.scalars(q).unique().all()
-            return [_info(p, v) for p, v in zip(rows, self._versions(s, rows), strict=True)]
+            return [product_info(p, v) for p, v in zip(rows, self._versions(s, rows), strict=True)]
 
     def _versions(self, s: Session, rows: Sequence[Product]) -> list[int]:
         """Version numbers of some products (one query for all of them)."""
@@ -815,5 +797,5 @@ class Registry(ProductOperations, ProvenanceRecords):
                 ColumnSpec(name=c.name, role=c.role, ucd=c.ucd, unit=c.unit, dtype=c.dtype)
                 for c in p.columns
             ]
-            info = _info(p, self._version(s, p))
+            info = product_info(p, self._version(s, p))
             return ProductDetail(**asdict(info), files=files, columns=cols, superseded_by=newer)
