@@ -36,6 +36,7 @@ STAGING = ".staging"
 LOCK = ".lock"
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 STALE_SECONDS = 3600  # a staging folder without a lock file older than this is debris
+FRESH_SECONDS = 2  # a free lock younger than this is not swept (its owner may be taking it)
 
 
 def product_folder(product_id: int) -> str:
@@ -184,6 +185,9 @@ class Storage:
                         removed.append(folder)
                 continue
             try:
+                # a lock this young may be one whose owner has not taken it yet (two syscalls)
+                if now - os.fstat(fd).st_mtime < FRESH_SECONDS:
+                    continue
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live registration holds it
