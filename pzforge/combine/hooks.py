@@ -29,17 +29,45 @@ def check_config(config: dict[str, Any]) -> None:
                 "(survey: {column: NAME} or survey: {value: SURVEY})"
             )
     union_extra_columns(config)
+    unknown = [c for c in config["resolution"]["catalog_priority"] if c not in seen]
+    if unknown:
+        raise ConfigError(
+            f"resolution.catalog_priority names {unknown[0]!r}, which is not a catalog; "
+            f"catalogs: {', '.join(names)}"
+        )
 
 
-def input_paths(config: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    pairs = [(cat, "path") for cat in config["catalogs"]]
-    pairs.append((config["homogenization"], "surveys_file"))
+def catalog_priority(config: Mapping[str, Any]) -> list[str]:
+    """Every catalog, best first: resolution.catalog_priority, then the order of ``catalogs:``."""
+    listed = list(dict.fromkeys(config["resolution"]["catalog_priority"]))
+    return listed + [c["name"] for c in config["catalogs"] if c["name"] not in listed]
+
+
+def resolution_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The resolution section a run uses, with the full catalog priority spelled out (so that
+    reordering ``catalogs:`` reruns the resolution)."""
+    return dict(config["resolution"]) | {"catalog_priority": catalog_priority(config)}
+
+
+def input_paths(config: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """Config entries holding input paths (tolerates a partial config: one file of several)."""
+    pairs = [(cat, "path") for cat in config.get("catalogs") or [] if isinstance(cat, dict)]
+    if isinstance(config.get("homogenization"), dict):
+        pairs.append((config["homogenization"], "surveys_file"))
+    pairs += [(fp, "moc") for fp in config.get("footprints") or [] if isinstance(fp, dict)]
     return pairs
 
 
-def surveys_file(config: Mapping[str, Any]) -> str:
-    """The survey rules the run uses: the config's file, else the shipped one."""
-    return config["homogenization"]["surveys_file"] or str(SHIPPED_SURVEYS_FILE)
+def surveys_files(config: Mapping[str, Any]) -> list[str]:
+    """The survey rules the run uses: the shipped file, then the config's own file (which adds
+    to and overrides the shipped rules survey by survey)."""
+    own = config["homogenization"]["surveys_file"]
+    return [str(SHIPPED_SURVEYS_FILE), *([own] if own else [])]
+
+
+def footprint_files(config: Mapping[str, Any]) -> list[str]:
+    """MOC files of the footprints (inputs of the write rule)."""
+    return [fp["moc"] for fp in config["footprints"] if fp.get("moc")]
 
 
 def union_extra_columns(config: Mapping[str, Any]) -> dict[str, str]:
@@ -83,3 +111,15 @@ def preflight(config: dict[str, Any], base: Path | None = None) -> None:
             io.detect_format(path, spec.get("format"))
         except InputDataError as exc:
             raise InputDataError(f"{where}: {exc}") from exc
+
+
+def qa_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the QA report uses and shows (the params of its rule)."""
+    return {
+        "radius_arcsec": config["crossmatch"]["radius_arcsec"],
+        "delta_z": config["resolution"]["delta_z"],
+        "mode": config["resolution"]["mode"],
+        "ties": config["resolution"]["ties"],
+        "seed": config["resolution"]["seed"],
+        "max_points": config["qa"]["max_points"],
+    }
