@@ -63,6 +63,7 @@ class Target:
     column: str
     last_digit: bool = False
     default: Any = None
+    has_default: bool = False  # ``default:`` given (null included: unmatched rows are unknown)
 
 
 @dataclass(frozen=True)
@@ -359,6 +360,7 @@ def _parse_target(survey: str, which: str, body: Any, source: str, allowed_out: 
         column=str(body.get("column", which if which == "z_flag" else "type")),
         last_digit=bool(body.get("last_digit", False)),
         default=body.get("default"),
+        has_default="default" in body,
     )
 
 
@@ -432,7 +434,7 @@ def _target_dict(t: Target) -> dict[str, Any]:
         d["column"] = t.column
     if t.last_digit:
         d["last_digit"] = True
-    if t.default is not None:
+    if t.has_default:
         d["default"] = t.default
     return d
 
@@ -477,9 +479,9 @@ def _explain_target(t: Target) -> list[str]:
         lines += [f"if {_explain_condition(r['when'])} -> {r['value']!r}" for r in t.spec]
         lines.append("first matching rule wins")
     lines.append(
-        f"otherwise -> {t.default!r}"
-        if t.default is not None
-        else "otherwise -> outside the documented values"
+        f"otherwise -> {'null (unknown)' if t.default is None else repr(t.default)}"
+        if t.has_default
+        else "otherwise -> outside the documented values (homogenization.on_unknown_flag)"
     )
     return lines
 
@@ -620,7 +622,9 @@ def _apply_target(df: pd.DataFrame, t: Target) -> tuple[pd.Series, np.ndarray]:
             m = ~matched & _evaluate(df, r["when"])
             out[m] = r["value"]
             matched |= m
-    if t.default is not None:
+        if t.column in df.columns:  # a missing flag no rule matched is unknown, not an error
+            present = df[t.column].notna().to_numpy()
+    if t.has_default:
         out[~matched] = t.default
         return out, np.zeros(n, dtype=bool)
     return out, ~matched & present
@@ -662,7 +666,8 @@ def homogenize(
             raise HomogenizationError(
                 f"{prefix}survey {name}'s rules read column(s) {', '.join(missing)}, which the catalog "
                 "does not provide; map z_flag / z_err / type in the catalog's `columns:`, keep the other "
-                f"columns in the file (see `pzforge surveys explain {name}`)"
+                f"columns in the file (see `pzforge surveys explain {name}`), or give the rule "
+                "`defaults:` for columns a file may lack"
             )
         for target, series, label in (
             (survey.z_flag, flags, "z_flag"),
@@ -678,8 +683,10 @@ def homogenize(
                     shown = ", ".join(f"{v!r} ({n} rows)" for v, n in counts.items())
                     raise HomogenizationError(
                         f"{prefix}{label} values outside survey {name}'s documented values in column "
-                        f"{column!r}: {shown} (e.g. rows {positions}). Fix the data, extend the rule in "
-                        f"{rulebook.source}, or set homogenization.on_unknown_flag: null to mark them unknown"
+                        f"{column!r}: {shown} (e.g. rows {positions}). Fix the data, override survey "
+                        f"{name}'s rule in your own rules file (homogenization.surveys_file, which adds "
+                        "to the shipped rules; docs/surveys.md), or set homogenization.on_unknown_flag: "
+                        "null to mark them unknown"
                     )
             series[mask] = values.to_numpy()
     out["z_flag_homogenized"] = pd.array(pd.to_numeric(flags, errors="coerce"), dtype="Int8")
