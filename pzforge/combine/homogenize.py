@@ -178,9 +178,13 @@ class RuleBook:
         return {c for c in cols if c not in CANONICAL}
 
     def missing_columns(self, survey: str, available: set[str]) -> list[str]:
-        """Raw columns the survey's rules read that a file lacks and that have no default."""
+        """Columns the survey's rules read (raw ones, or z_flag / z_err / type, which exist only
+        when the catalog maps them) that are not ``available`` and have no default."""
         s = self.surveys[self.resolve(survey)]
-        return sorted(c for c in self.required_columns(survey) - available if c not in s.defaults)
+        cols = _target_columns(s.z_flag) | _target_columns(s.type)
+        if s.no_redshift:
+            cols |= _condition_columns(s.no_redshift)
+        return sorted(c for c in cols - available - {"z"} if c not in s.defaults)
 
     def to_dict(self, survey: str) -> dict[str, Any]:
         s = self.surveys[self.resolve(survey)]
