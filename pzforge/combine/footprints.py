@@ -43,6 +43,8 @@ def read_moc(path: str | Path) -> Any:
     from mocpy import MOC
 
     path = Path(path)
+    if not path.is_file():  # checked first: mocpy would take a missing path for a URL
+        raise InputDataError(f"footprint MOC {path}: file not found; check footprints[].moc")
     try:
         if path.suffix.lower() == ".json":
             return MOC.from_json(json.loads(path.read_text()))
