@@ -185,9 +185,11 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def _survey_colours(surveys: list[str]) -> dict[str, Any]:
+    """One colour per survey: tab20's strong colours first, then its light ones."""
     plt = _plt()
     cmap = plt.get_cmap("tab20")
-    return {s: cmap(i % 20) for i, s in enumerate(sorted(surveys))}
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    return {s: cmap(order[i % 20]) for i, s in enumerate(sorted(surveys))}
 
 
 def _mollweide_xy(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -236,9 +238,10 @@ def _plot_sky(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[str, 
     return fig
 
 
-def dense_fields(rows: pd.DataFrame, n: int = 6, cell_deg: float = 3.0) -> list[dict]:
-    """The ``n`` densest sky cells (``cell_deg`` boxes) holding at least 20 rows, with the
-    extent of their rows (0.5-99.5 percentiles): where a zoomed map is worth drawing."""
+def dense_fields(rows: pd.DataFrame, n: int = 6, cell_deg: float = 1.0) -> list[dict]:
+    """The ``n`` densest sky cells (``cell_deg`` boxes, at least 20 rows, none next to a denser
+    one already chosen), with the extent of their rows (1-99 percentiles): where a zoomed map is
+    worth drawing."""
     if len(rows) == 0:
         return []
     ra = rows["ra"].to_numpy(float)
@@ -246,13 +249,17 @@ def dense_fields(rows: pd.DataFrame, n: int = 6, cell_deg: float = 3.0) -> list[
     cells = pd.DataFrame({"i": np.floor(ra / cell_deg), "j": np.floor(dec / cell_deg)})
     counts = cells.value_counts().sort_index()  # deterministic order before the stable sort
     counts = counts.sort_values(ascending=False, kind="stable")
-    out = []
+    out: list[dict] = []
+    chosen: list[tuple[float, float]] = []
     for (i, j), count in counts.items():
         if count < 20 or len(out) == n:
             break
+        if any(abs(i - ci) <= 2 and abs(j - cj) <= 2 for ci, cj in chosen):
+            continue
+        chosen.append((i, j))
         inside = (cells["i"].to_numpy() == i) & (cells["j"].to_numpy() == j)
-        lo_ra, hi_ra = np.percentile(ra[inside], [0.5, 99.5])
-        lo_dec, hi_dec = np.percentile(dec[inside], [0.5, 99.5])
+        lo_ra, hi_ra = np.percentile(ra[inside], [1, 99])
+        lo_dec, hi_dec = np.percentile(dec[inside], [1, 99])
         pad = max(hi_ra - lo_ra, hi_dec - lo_dec, 0.02) * 0.08
         out.append(
             {
@@ -266,6 +273,8 @@ def dense_fields(rows: pd.DataFrame, n: int = 6, cell_deg: float = 3.0) -> list[
 
 def _plot_fields(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[str, Any]) -> Any:
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     fields = dense_fields(rows)
     ncol = min(3, max(len(fields), 1))
     nrow = int(np.ceil(max(len(fields), 1) / ncol))
@@ -312,9 +321,10 @@ def _plot_fields(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[st
         ax.set_xlabel("RA (deg)", fontsize=8)
         ax.set_ylabel("Dec (deg)", fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.legend(fontsize=6, markerscale=1.5, loc="best", framealpha=0.7)
     fig.suptitle(
-        "The densest fields (3-degree cells), zoomed; black rings: duplicate group members"
+        "The densest fields (1-degree cells), zoomed; black rings: duplicate group members"
     )
     fig.tight_layout()
     return fig
@@ -441,11 +451,15 @@ OUTCOMES = [
 def _plot_per_survey(summary: dict[str, Any]) -> Any:
     plt = _plt()
     per = pd.DataFrame(summary.get("per_survey") or {}).T
-    fig, ax = plt.subplots(figsize=(10, 0.4 * max(len(per), 3) + 1.5))
+    height = 0.42 * max(len(per), 3) + 1.8
     if per.empty or "without_duplicate" not in per:
+        fig, ax = plt.subplots(figsize=(10, height))
         ax.text(0.5, 0.5, "no duplicate search (mode concatenate)", ha="center", va="center")
         ax.set_axis_off()
         return fig
+    fig, (ax, ax2) = plt.subplots(
+        1, 2, figsize=(14, height), sharey=True, gridspec_kw={"width_ratios": [3, 2]}
+    )
     per = per.sort_index(ascending=False)
     per["star"] = per["isolated_star"] + per["in_groups_star"]
     left = np.zeros(len(per))
@@ -454,18 +468,32 @@ def _plot_per_survey(summary: dict[str, Any]) -> Any:
         ax.barh(per.index, values, left=left, color=colour, label=label)
         left += values
     for y, (_survey, row) in enumerate(per.iterrows()):
-        ax.text(
-            left[y],
-            y,
-            f"  {int(row['in_output'])} out"
-            + (f", {int(row['without_redshift'])} no z" if row["without_redshift"] else ""),
-            va="center",
-            fontsize=7,
-        )
+        note = f"  {int(row['in_output'])} out"
+        if row["without_redshift"]:
+            note += f", {int(row['without_redshift'])} no z"
+        ax.text(left[y], y, note, va="center", fontsize=7)
     ax.set_xlabel("valid rows")
-    ax.set_xlim(0, left.max() * 1.25 if left.max() else 1)
-    ax.set_title(f"Outcome per survey (mode {summary['mode']}; 'out' = rows in the output)")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.set_xlim(0, left.max() * 1.22 if left.max() else 1)
+    ax.set_title(f"Every valid row (mode {summary['mode']}; 'out' = rows in the output)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=5, fontsize=8, frameon=False)
+    grouped = [
+        ("in_groups_kept", "kept", "seagreen"),
+        ("in_groups_discarded", "discarded", "indianred"),
+        ("in_groups_unresolved", "unresolved", "orange"),
+        ("in_groups_star", "star", "mediumpurple"),
+    ]
+    left = np.zeros(len(per))
+    for col, label, colour in grouped:
+        values = per[col].to_numpy(float)
+        ax2.barh(per.index, values, left=left, color=colour, label=label)
+        left += values
+    for y, total in enumerate(left):
+        if total:
+            ax2.text(total, y, f" {int(total)}", va="center", fontsize=7)
+    ax2.set_xlim(0, left.max() * 1.15 if left.max() else 1)
+    ax2.set_xlabel("rows in duplicate groups")
+    ax2.set_title("Rows in duplicate groups only, by tie_result")
+    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
