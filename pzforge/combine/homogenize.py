@@ -39,6 +39,7 @@ OPERATORS = (
     "not_null",
     "last_digit",
     "bits_any",
+    "startswith",
 )
 DECIMALS = 6  # flags are compared rounded to this many decimals (float32 2.4 equals 2.4)
 RULE_KINDS = ("value", "map", "ranges", "rules")
@@ -396,6 +397,16 @@ def _check_condition(cond: Any, survey: str, where: str, source: str) -> None:
             for op in ("in", "not_in"):
                 if op in test and not isinstance(test[op], list):
                     raise _fail(source, survey, f"{where}.{key}", f"{op} takes a list")
+            if "startswith" in test:
+                values = test["startswith"]
+                values = values if isinstance(values, list) else [values]
+                if not values or not all(isinstance(v, str) and v for v in values):
+                    raise _fail(
+                        source,
+                        survey,
+                        f"{where}.{key}",
+                        "startswith takes a text or a list of texts",
+                    )
             for op in ("last_digit", "bits_any"):
                 if op in test:
                     values = test[op] if isinstance(test[op], list) else [test[op]]
@@ -546,6 +557,10 @@ def _compare(values: pd.Series, op: str, arg: Any) -> np.ndarray:
         text = values.astype("string").str.strip()
         hit = (text == str(arg).strip()).fillna(False).to_numpy(dtype=bool)
         return hit if op == "eq" else (~hit & values.notna().to_numpy())
+    if op == "startswith":
+        prefixes = tuple(str(a) for a in (arg if isinstance(arg, list) else [arg]))
+        text = values.astype("string").str.strip()
+        return text.str.startswith(prefixes).fillna(False).to_numpy(dtype=bool)
     if op == "last_digit":
         digits = [float(a) for a in (arg if isinstance(arg, list) else [arg])]
         return _last_digit(values).isin(digits).to_numpy()

@@ -275,3 +275,17 @@ def test_display_name_is_one_spelling_per_survey(book):
     assert {book.display_name(n) for n in ("2DFGRS", "2dfgrs", "2dFGRS", "2-dFGRS")} == {"2dFGRS"}
     assert {book.display_name(n) for n in ("candels", "CANDELS")} == {"CANDELS"}
     assert book.display_name("Unknown Thing") == "Unknown Thing"
+
+
+def test_letter_grades_with_suffixes():
+    rule = {
+        "z_flag": {
+            "rules": [
+                {"when": {"z_flag": {"startswith": "A"}}, "value": 4},
+                {"when": {"z_flag": {"startswith": ["B", "C"]}}, "value": 3},
+            ],
+            "default": 0,
+        },
+        "type": "s",
+    }
+    assert one(rule, z_flag=["A", "A+", " A:", "B?", "C1", "D", None]) == [4, 4, 4, 3, 3, 0, 0]
