@@ -46,9 +46,10 @@ def criterion_reason(criterion: dict[str, Any]) -> str:
 def _rank_key(values: pd.Series, order: Any, column: str) -> np.ndarray:
     """A float key where smaller is better; missing values rank last (+inf)."""
     if isinstance(order, list):
-        lookup = {v: float(i) for i, v in enumerate(order)}  # a dict: hashed, not a lambda per row
-        mapped = values.astype(object).map(lookup)
-        return mapped.astype("float64").fillna(float(len(order))).to_numpy()
+        lookup = {v: float(i) for i, v in enumerate(order)}  # ranked per distinct value
+        codes, uniques = pd.factorize(values)
+        ranks = np.array([lookup.get(u, float(len(order))) for u in uniques] + [len(order)])
+        return ranks.astype("float64")[np.where(codes < 0, len(uniques), codes)]
     if order not in ("asc", "desc"):
         raise ConfigError(f"resolution.criteria: order of {column!r} must be asc, desc or a list")
     if pd.api.types.is_numeric_dtype(values):
@@ -64,10 +65,12 @@ def _catalog_rank(catalogs: pd.Series, priority: list[str] | tuple[str, ...]) ->
     """Position of each row's catalog in the priority list; catalogs not listed come after, in
     name order (a run always passes the full list: resolution.catalog_priority, then the order
     of ``catalogs:`` in the config)."""
+    codes, uniques = pd.factorize(catalogs)  # rank the few distinct names, then take
     order = list(dict.fromkeys(priority))
-    rest = sorted(set(catalogs.dropna().astype(str)) - set(order))
+    rest = sorted({str(u) for u in uniques} - set(order))
     lookup = {c: float(i) for i, c in enumerate([*order, *rest])}
-    return catalogs.astype(object).map(lookup).astype("float64").fillna(np.inf).to_numpy()
+    ranks = np.array([lookup[str(u)] for u in uniques] + [np.inf], dtype="float64")
+    return ranks[np.where(codes < 0, len(uniques), codes)]
 
 
 def resolve_groups(
@@ -220,14 +223,29 @@ def singletons(flags: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _group_surveys(df: pd.DataFrame) -> pd.Series:
-    """For each member, the distinct surveys of its group, sorted, comma-separated."""
+    """For each member (df sorted by group_id), the distinct surveys of its group, sorted,
+    comma-separated. A bitmask per group (OR over its rows), spelled once per distinct mask."""
     if "survey" not in df.columns:
         return pd.Series([None] * len(df), dtype="string")
-    pairs = pd.DataFrame({"g": df["group_id"].to_numpy(), "s": df["survey"].astype(str)})
-    per_group = (
-        pairs.drop_duplicates().sort_values(["g", "s"]).groupby("g", sort=False)["s"].agg(",".join)
+    codes, names = pd.factorize(df["survey"].astype(str), sort=True)
+    groups = df["group_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if len(groups) else []
+    if len(names) > 62:  # too many surveys for one int64 mask: per group, in Python
+        out: list[str] = []
+        ends = np.r_[starts[1:], len(groups)]
+        for s, e in zip(starts, ends, strict=True):
+            text = ",".join(sorted({names[c] for c in codes[s:e]}))
+            out += [text] * (e - s)
+        return pd.Series(out, dtype="string")
+    bits = np.left_shift(np.int64(1), codes.astype(np.int64))
+    masks = np.bitwise_or.reduceat(bits, starts) if len(bits) else bits
+    distinct, inverse = np.unique(masks, return_inverse=True)
+    spelled = np.array(
+        [",".join(names[i] for i in range(len(names)) if m >> i & 1) for m in distinct],
+        dtype=object,
     )
-    return pd.Series(per_group.reindex(pairs["g"]).to_numpy(), dtype="string")
+    sizes = np.diff(np.r_[starts, len(groups)])
+    return pd.Series(np.repeat(spelled[inverse], sizes), dtype="string")
 
 
 def _sorted_by_group_and_id(members: pd.DataFrame) -> pd.DataFrame:

@@ -95,8 +95,9 @@ def test_same_inputs_give_byte_identical_parquet(demo, tmp_path):
     env = {"PZFORGE_REGISTRY_URL": f"sqlite:///{tmp_path / 'registry.sqlite'}"}
     proc = pzforge("demo", "--workdir", tmp_path, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    name = "results/demo_combined/combined/demo_combined.parquet"
-    assert (workdir / name).read_bytes() == (tmp_path / name).read_bytes()
+    for ext in ("parquet", "csv", "fits"):
+        name = f"results/demo_combined/combined/demo_combined.{ext}"
+        assert (workdir / name).read_bytes() == (tmp_path / name).read_bytes(), ext
 
 
 def test_remove_mode_keeps_one_row_per_resolved_group(demo, tmp_path):
