@@ -50,6 +50,11 @@ def _norm_name(name: str) -> str:
     return re.sub(r"[\s_\-.]", "", str(name)).lower()
 
 
+def norm_survey_name(name: str) -> str:
+    """A survey name as compared: case, spaces, dashes, underscores and dots ignored."""
+    return _norm_name(name)
+
+
 def same_survey_name(a: str, b: str) -> bool:
     """Two spellings of one name (case, spaces, dashes, underscores, dots ignored)."""
     return _norm_name(a) == _norm_name(b)

@@ -28,7 +28,18 @@ def check_config(config: dict[str, Any]) -> None:
                 f"catalog {cat['name']!r}: say where its survey name comes from "
                 "(survey: {column: NAME} or survey: {value: SURVEY})"
             )
-    union_extra_columns(config)
+    extra = union_extra_columns(config)
+    taken = set(COLUMNS) | set(RESOLUTION_COLUMNS) | set(extra)
+    footprints: set[str] = set()
+    for fp in config.get("footprints") or []:
+        if fp["name"] in taken or fp["name"] in footprints:
+            raise ConfigError(
+                f"footprint name {fp['name']!r} is already an output column or another "
+                f"footprint's name; give it its own name (e.g. in_{fp['name']})"
+            )
+        if not fp.get("circles") and not fp.get("moc"):
+            raise ConfigError(f"footprint {fp['name']!r}: give circles, a moc file, or both")
+        footprints.add(fp["name"])
     unknown = [c for c in config["resolution"]["catalog_priority"] if c not in seen]
     if unknown:
         raise ConfigError(

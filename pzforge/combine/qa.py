@@ -92,7 +92,7 @@ def build_qa(
 
     catalog_dir, _margin = catalog_paths(partitioned)
     rows = read_valid_rows(catalog_dir, ["id", "survey", "ra", "dec", "z", "z_flag_homogenized"])
-    rows = rows.sort_values("id", kind="stable", ignore_index=True)
+    # partitions are read in sky order: the same rows, in the same order, every run
     summary = read_json(summary_file)
     pairs = pd.read_parquet(pairs_file) if pairs_file else _no_pairs()
     resolution = pd.read_parquet(resolution_file) if resolution_file else resolve.empty_resolution()

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
+from pzforge.combine.homogenize import norm_survey_name
 from pzforge.combine.settings import ResolutionSettings
 from pzforge.errors import ConfigError, PipelineError
 from pzforge.strings import as_arrow_strings
@@ -103,8 +104,10 @@ def resolve_groups(
     given; sorted by (group_id, id).
     """
     crit = [dict(c) for c in criteria]
-    if survey_priority:
-        crit.append({"column": "survey", "order": list(survey_priority), "reason": SURVEY_PRIORITY})
+    if survey_priority:  # survey names compared as the rules match them (case-insensitively)
+        members = members.assign(_survey_key=members["survey"].astype(str).map(norm_survey_name))
+        order = [norm_survey_name(s) for s in survey_priority]
+        crit.append({"column": "_survey_key", "order": order, "reason": SURVEY_PRIORITY})
     for c in crit:
         if c["column"] not in members.columns:
             raise ConfigError(

@@ -63,6 +63,7 @@ def test_z_err_breaks_type_tie_and_missing_ranks_last():
 def test_survey_priority_is_the_last_criterion():
     df = members([("a", 1, 0.5, 3, "s", 0.1, "X"), ("b", 1, 0.9, 3, "s", 0.1, "Y")])
     assert ties(df, survey_priority=["Y", "X"]) == {"a": 0, "b": 1}
+    assert ties(df, survey_priority=["y"]) == {"a": 0, "b": 1}  # names as the rules match them
 
 
 def test_tie_with_agreeing_redshifts_keeps_smallest_id():
