@@ -61,7 +61,7 @@ def build_summary(
         catalogs[stats["catalog"]] = stats
     combined = pq.read_table(combined_parquet, columns=["survey"]).to_pandas()
     catalog_dir, _margin = catalog_paths(partitioned)
-    valid = read_valid_rows(catalog_dir, ["id", "survey", "z", "z_flag_homogenized"])
+    valid = read_valid_rows(catalog_dir, ["survey", "z", "z_flag_homogenized"])
     summary: dict[str, Any] = {
         "mode": mode,
         "ties": ties if mode == "remove" else None,
@@ -100,46 +100,46 @@ def build_summary(
         if pairs is None or len(pairs) == 0
         else survey_pair_counts(pairs, resolution).to_dict(orient="records"),
     }
-    singles = valid.loc[~valid["id"].isin(resolution["id"])]
-    flags = singles["z_flag_homogenized"].astype("float64").to_numpy(na_value=np.nan)
-    tie, reason, _keep = resolve.singletons(flags, mode)
-    reasons = pd.concat(
-        [pd.Series(reason, dtype="string"), resolution["tie_reason"].astype("string")],
-        ignore_index=True,
-    )
-    summary["tie_reasons"] = {
-        str(k): int(v) for k, v in reasons.value_counts().sort_index().items()
-    }
-    summary["per_survey"] = _per_survey(valid, singles, tie, resolution, out_counts)
+    summary["tie_reasons"], summary["per_survey"] = _per_survey(valid, resolution, out_counts)
     return summary
 
 
 def _per_survey(
-    valid: pd.DataFrame,
-    singles: pd.DataFrame,
-    single_tie: np.ndarray,
-    resolution: pd.DataFrame,
-    out_counts: pd.Series,
-) -> dict[str, dict[str, int]]:
-    """Per survey, over all valid rows: without duplicate, isolated stars, group members by
-    tie_result, rows without redshift, and rows in the output."""
+    valid: pd.DataFrame, resolution: pd.DataFrame, out_counts: pd.Series
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """The tie_reason counts, and per survey over all valid rows: without duplicate, isolated
+    stars, group members by tie_result, rows without redshift, rows in the output.
+
+    Rows without a duplicate are all rows minus group members (no id lookup: the summary reads
+    three columns of the valid rows)."""
+    surveys = valid["survey"].astype(str)
+    star = (valid["z_flag_homogenized"].astype("float64") == resolve.STAR_FLAG).to_numpy()
+    rows = surveys.value_counts()
+    stars = surveys[star].value_counts()
+    no_z = surveys[valid["z"].isna().to_numpy()].value_counts()
+    members = resolution.groupby([resolution["survey"].astype(str), "tie_result"]).size()
+    in_groups = resolution["survey"].astype(str).value_counts()
     out: dict[str, dict[str, int]] = {}
-    single = pd.DataFrame({"survey": singles["survey"].to_numpy(), "tie": single_tie})
-    single_counts = single.groupby(["survey", "tie"]).size()
-    members = resolution.groupby(["survey", "tie_result"]).size()
-    no_z = valid.loc[valid["z"].isna(), "survey"].value_counts()
-    for survey, n in valid["survey"].value_counts().sort_index().items():
+    for survey in sorted(rows.index):
+        isolated_star = int(stars.get(survey, 0)) - int(members.get((survey, resolve.STAR), 0))
         row = {
-            "rows_valid": int(n),
-            "without_duplicate": int(single_counts.get((survey, resolve.KEPT), 0)),
-            "isolated_star": int(single_counts.get((survey, resolve.STAR), 0)),
+            "rows_valid": int(rows[survey]),
+            "without_duplicate": int(rows[survey]) - int(in_groups.get(survey, 0)) - isolated_star,
+            "isolated_star": isolated_star,
         }
         for code, name in TIE_NAMES.items():
             row[f"in_groups_{name}"] = int(members.get((survey, code), 0))
         row["without_redshift"] = int(no_z.get(survey, 0))
         row["in_output"] = int(out_counts.get(survey, 0))
-        out[str(survey)] = row
-    return out
+        out[survey] = row
+    reasons = resolution["tie_reason"].astype(str).value_counts().to_dict()
+    singles = {
+        resolve.UNIQUE: sum(r["without_duplicate"] for r in out.values()),
+        resolve.REASON_STAR: sum(r["isolated_star"] for r in out.values()),
+    }
+    for reason, n in singles.items():
+        reasons[reason] = reasons.get(reason, 0) + n
+    return {str(k): int(v) for k, v in sorted(reasons.items()) if v}, out
 
 
 def render_summary(summary: dict[str, Any]) -> str:
