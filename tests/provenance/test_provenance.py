@@ -69,6 +69,7 @@ def test_rerun_runs_only_the_jobs_whose_params_changed(reruns):
         "resolve_duplicates",
         "write_combined_catalog",
         "summarize_run",
+        "write_qa_report",
         "write_combined_manifest",
     }
     assert "Params have changed" in rules["find_duplicates"]["reason"]
