@@ -289,3 +289,17 @@ def test_letter_grades_with_suffixes():
         "type": "s",
     }
     assert one(rule, z_flag=["A", "A+", " A:", "B?", "C1", "D", None]) == [4, 4, 4, 3, 3, 0, 0]
+
+
+def test_surveys_list_shows_where_each_rule_comes_from(tmp_path):
+    from tests.support.cli import pzforge
+
+    path = user_file(
+        tmp_path, {"MYSURVEY": {"z_flag": 3, "type": "s"}, "VVDS": {"z_flag": 1, "type": "s"}}
+    )
+    proc = pzforge("surveys", "list", "--surveys-file", path, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = {ln.split()[0]: ln for ln in proc.stdout.splitlines() if ln.strip()}
+    assert "shipped" in lines["2dFGRS"]
+    assert str(path) in lines["MYSURVEY"] and "(added)" in lines["MYSURVEY"]
+    assert "overrides the shipped VVDS" in lines["VVDS"]
