@@ -16,6 +16,7 @@ only for it. ``python -m pzforge.pipelines > config/README.md`` regenerates the 
 from __future__ import annotations
 
 import importlib
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -51,10 +52,45 @@ def validate(config: dict[str, Any], pipeline: str | None = None) -> dict[str, A
 
 
 def load(
-    paths: Iterable[str | Path], overrides: Iterable[str] = (), pipeline: str | None = None
+    paths: Iterable[str | Path],
+    overrides: Iterable[str] = (),
+    pipeline: str | None = None,
+    *,
+    base_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Read and merge config files (later files win), apply overrides, validate."""
-    return validate(loading.read_config(paths, overrides), pipeline)
+    """Read and merge config files (later files win), apply overrides, validate.
+
+    A relative input path resolves against the directory of the config file that sets it
+    (``base_dir`` instead, when given); ``--set`` values are left as given (the runner resolves
+    them against the current directory).
+    """
+    merged: dict[str, Any] = {}
+    for path in paths:
+        data = loading.read_yaml(path)
+        name = loading.pipeline_of(data, pipeline or merged.get("pipeline"))
+        folder = base_dir if base_dir is not None else Path(path).resolve().parent
+        _absolutize_file_paths(name, data, folder)
+        merged = loading.deep_merge(merged, data)
+    return validate(loading.apply_overrides(merged, overrides), pipeline)
+
+
+def _absolutize_file_paths(pipeline: str, data: dict[str, Any], base: Path) -> None:
+    """The input paths one config file sets, made absolute against ``base`` (in place).
+
+    The file may be partial (one of several): missing sections are simply not there.
+    """
+    fn = getattr(hooks(pipeline), "input_paths", None) if pipeline in PIPELINES else None
+    if fn is None:
+        return
+    try:
+        pairs = fn(defaultdict(dict, data))
+    except (KeyError, TypeError, AttributeError):  # a malformed section: validation reports it
+        return
+    for container, key in pairs:
+        value = container.get(key) if isinstance(container, dict) else None
+        if isinstance(value, str) and value:
+            p = Path(value).expanduser()
+            container[key] = str(p if p.is_absolute() else (base / p).resolve())
 
 
 def preflight(pipeline: str, config: dict[str, Any]) -> None:

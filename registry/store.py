@@ -278,10 +278,10 @@ class Registry(ProductOperations, ProvenanceRecords):
         """Record the store's root the first time a file goes into it (outside any session)."""
         storage = self.storage
         if not self._storage_recorded:
-            with contextlib.suppress(NameCollision):  # another process recorded it first
-                with self.session() as s:
-                    if s.get(Setting, STORAGE_KEY) is None:
-                        s.add(Setting(key=STORAGE_KEY, value=str(storage.root)))
+            # another process may record it first: then its insert wins and ours is dropped
+            with contextlib.suppress(NameCollision), self.session() as s:
+                if s.get(Setting, STORAGE_KEY) is None:
+                    s.add(Setting(key=STORAGE_KEY, value=str(storage.root)))
             self._storage_recorded = True
         storage.root.mkdir(parents=True, exist_ok=True)
         return storage

@@ -14,7 +14,7 @@ with snakemake_job(snakemake):
         CatalogSpec.from_config(snakemake.params.spec),
         ValidationSettings.from_config(snakemake.params.validation),
         HomogenizationSettings.from_config(snakemake.params.homogenization),
-        snakemake.input.surveys,
+        list(snakemake.input.surveys),
         snakemake.params.extra_columns,
         snakemake.output.table,
         snakemake.output.stats,

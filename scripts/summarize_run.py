@@ -20,4 +20,5 @@ with snakemake_job(snakemake):
         outputs=snakemake.params.outputs,
         out_json=snakemake.output.json,
         out_text=snakemake.output.text,
+        z_flag_min=snakemake.params.z_flag_min,
     )

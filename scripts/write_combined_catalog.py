@@ -16,4 +16,6 @@ with snakemake_job(snakemake):
         snakemake.params.extra_columns,
         snakemake.output.hats,
         snakemake.output.parquet,
+        footprints=snakemake.params.footprints,
+        z_flag_min=snakemake.params.z_flag_min,
     )

@@ -12,9 +12,15 @@ if TYPE_CHECKING:
 with snakemake_job(snakemake):
     write_combined_manifest(
         hats_dir=snakemake.input.hats,
-        aux_files=[snakemake.input.parquet, *snakemake.input.exports, snakemake.input.summary],
+        aux_files=[
+            snakemake.input.parquet,
+            *snakemake.input.exports,
+            snakemake.input.summary,
+            *snakemake.input.qa,
+        ],
         registry=RegistrySettings.from_config(snakemake.params.registry),
         run_name=snakemake.params.run_name,
         extra_columns=snakemake.params.extra_columns,
+        footprints=snakemake.params.footprints,
         out_manifest=snakemake.output.manifest,
     )

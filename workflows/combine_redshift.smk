@@ -1,13 +1,23 @@
 # Combine Redshift Catalogs: ingest each catalog -> one HATS catalog + margin -> duplicate pairs
-# and groups -> resolution -> combined catalog (HATS, Parquet, exports) -> summary -> manifest.
-# Steps: pzforge.combine.pipeline (one function per rule).
-from pzforge.combine.hooks import surveys_file, union_extra_columns
+# and groups -> resolution -> combined catalog (HATS, Parquet, exports) -> summary -> QA report
+# -> manifest. Steps: pzforge.combine.pipeline (one function per rule).
+from pzforge.combine.hooks import (
+    footprint_files,
+    qa_settings,
+    resolution_params,
+    surveys_files,
+    union_extra_columns,
+)
 
 
 CATALOGS = {c["name"]: c for c in config["catalogs"]}
 EXTRA_COLUMNS = union_extra_columns(config)
-SURVEYS_FILE = surveys_file(config)
+SURVEYS_FILES = surveys_files(config)
+RESOLUTION = resolution_params(config)
+FOOTPRINT_FILES = footprint_files(config)
 MODE = config["resolution"]["mode"]
+QA = config["qa"]["enabled"]
+QA_SETTINGS = qa_settings(config)
 EXPORT_HDF5_KEY = "combined"
 
 
@@ -59,8 +69,12 @@ def get_manifests(wildcards=None):
     return [str(LAYOUT.manifest("combined"))]
 
 
+def get_qa_report(wildcards=None):
+    return [f"{RESULTS}/qa.html"] if QA else []
+
+
 def get_final_output():
-    return [f"{RESULTS}/summary.json", *get_exports(), *get_manifests()]
+    return [f"{RESULTS}/summary.json", *get_qa_report(), *get_exports(), *get_manifests()]
 
 
 include: "../rules/partition.smk"

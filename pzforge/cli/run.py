@@ -113,12 +113,25 @@ def demo(
         out.print(f"  {p.id:>4}  {p.internal_name}  [{p.product_type}]", markup=False)
 
 
-def validate_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
-    """Check a config against its schema and print it with defaults filled in."""
+def validate_config(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    schema_only: Annotated[
+        bool, typer.Option("--schema-only", help="Check keys and values only, not the inputs.")
+    ] = False,
+) -> None:
+    """Check a config (schema, then every input: files, columns, surveys, rules - all problems in
+    one pass, as `run` does before any job) and print it with defaults and absolute paths."""
     import yaml
 
     from pzforge import pipelines
+    from pzforge.config import pipeline_of
     from pzforge.paths import DEFAULT_CONFIG
 
-    resolved = pipelines.load(list(config or [DEFAULT_CONFIG]), list(set_ or []))
+    base = None if config else Path.cwd()  # the demo default's data/ is in the working directory
+    resolved = pipelines.load(list(config or [DEFAULT_CONFIG]), list(set_ or []), base_dir=base)
+    name = pipeline_of(resolved)
+    resolved = pipelines.absolutize_paths(name, resolved, Path.cwd())
+    if not schema_only:
+        pipelines.preflight(name, resolved)
     out.print(yaml.safe_dump(resolved, sort_keys=False), markup=False, highlight=False)

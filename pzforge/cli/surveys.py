@@ -13,7 +13,12 @@ from pzforge.cli.render import out
 surveys_app = typer.Typer(help="Survey quality-flag homogenization rules.", no_args_is_help=True)
 
 SurveysFileOpt = Annotated[
-    Path | None, typer.Option("--surveys-file", help="Rules file (default config/surveys.yaml).")
+    Path | None,
+    typer.Option(
+        "--surveys-file",
+        help="Your rules file (homogenization.surveys_file): it adds to and overrides the "
+        "shipped config/surveys.yaml survey by survey.",
+    ),
 ]
 
 
@@ -21,14 +26,32 @@ def _rulebook(surveys_file: Path | None):
     from pzforge.combine.homogenize import RuleBook
     from pzforge.paths import SHIPPED_SURVEYS_FILE
 
-    return RuleBook.load(surveys_file or SHIPPED_SURVEYS_FILE)
+    return RuleBook.load_layers([SHIPPED_SURVEYS_FILE, *([surveys_file] if surveys_file else [])])
 
 
 @surveys_app.command("list")
-def surveys_list(surveys_file: SurveysFileOpt = None) -> None:
-    """List the surveys that have homogenization rules."""
-    for name in _rulebook(surveys_file).known_surveys():
-        out.print(name, markup=False, highlight=False)
+def surveys_list(
+    surveys_file: SurveysFileOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the surveys that have homogenization rules, and where each rule comes from."""
+    from pzforge.paths import SHIPPED_SURVEYS_FILE
+
+    book = _rulebook(surveys_file)
+    rows = []
+    for name in book.known_surveys():
+        s = book.surveys[name]
+        shipped = s.origin == str(SHIPPED_SURVEYS_FILE)
+        origin = "shipped" if shipped else s.origin
+        note = f"overrides the shipped {s.replaces}" if s.replaces else ("" if shipped else "added")
+        rows.append({"survey": name, "aliases": list(s.aliases), "from": origin, "note": note})
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    width = max(len(r["survey"]) for r in rows)
+    for r in rows:
+        line = f"{r['survey']:<{width}}  {r['from']}" + (f"  ({r['note']})" if r["note"] else "")
+        out.print(line, markup=False, highlight=False)
 
 
 @surveys_app.command("explain")

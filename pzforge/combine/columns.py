@@ -38,16 +38,45 @@ RESOLUTION_COLUMNS: dict[str, tuple[pa.DataType, str, str | None, str | None, st
         "other",
         "meta.id.assoc",
         None,
-        "Duplicate group (null: no duplicate)",
+        "Duplicate group: rows within the radius of each other, transitively (null: no duplicate)",
+    ),
+    "n_members": (
+        pa.int32(),
+        "other",
+        "meta.number",
+        None,
+        "Rows of this object: the group's size (1 without duplicate)",
     ),
     "tie_result": (
         pa.int8(),
         "other",
         "meta.code",
         None,
-        "1 kept, 0 duplicate discarded, 2 unresolved tie, 3 star",
+        "1 kept, 0 duplicate discarded, 2 unresolved tie, 3 star (every star)",
     ),
-    "compared_to": (pa.string(), "other", "meta.id.cross", None, "Other ids in the same group"),
+    "tie_reason": (
+        pa.string(),
+        "other",
+        "meta.code",
+        None,
+        "What decided tie_result: a criterion's column, survey_priority, catalog_priority, "
+        "delta_z, no_z, unresolved, star or unique (docs/combine_redshift.md)",
+    ),
+    "compared_to": (
+        pa.string(),
+        "other",
+        "meta.id.cross",
+        None,
+        "Ids of the other rows of the group (stars included), ascending, comma-separated; "
+        "null without duplicate",
+    ),
+    "group_surveys": (
+        pa.string(),
+        "other",
+        "meta.dataset",
+        None,
+        "Distinct surveys among the object's rows, sorted, comma-separated",
+    ),
 }
 INGEST_COLUMNS = list(COLUMNS)
 OUTPUT_COLUMNS = INGEST_COLUMNS + list(RESOLUTION_COLUMNS)

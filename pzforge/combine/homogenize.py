@@ -25,13 +25,34 @@ from pzforge.errors import HomogenizationError
 FLAG_VALUES = (0, 1, 2, 3, 4, 6)
 TYPE_VALUES = ("s", "g", "p")
 CANONICAL = ("z_flag", "z_err", "z", "type")
-OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "between", "is_null", "not_null")
+OPERATORS = (
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "in",
+    "not_in",
+    "between",
+    "is_null",
+    "not_null",
+    "last_digit",
+    "bits_any",
+    "startswith",
+)
+DECIMALS = 6  # flags are compared rounded to this many decimals (float32 2.4 equals 2.4)
 RULE_KINDS = ("value", "map", "ranges", "rules")
 MAX_EXAMPLES = 5
 
 
 def _norm_name(name: str) -> str:
     return re.sub(r"[\s_\-.]", "", str(name)).lower()
+
+
+def norm_survey_name(name: str) -> str:
+    """A survey name as compared: case, spaces, dashes, underscores and dots ignored."""
+    return _norm_name(name)
 
 
 def same_survey_name(a: str, b: str) -> bool:
@@ -48,6 +69,7 @@ class Target:
     column: str
     last_digit: bool = False
     default: Any = None
+    has_default: bool = False  # ``default:`` given (null included: unmatched rows are unknown)
 
 
 @dataclass(frozen=True)
@@ -59,29 +81,67 @@ class Survey:
     z_flag: Target
     type: Target
     defaults: Mapping[str, Any]  # values for optional raw columns the file may lack
+    no_redshift: dict | None = None  # condition: the row's z is a placeholder (no redshift)
+    origin: str = "<memory>"  # the rules file it comes from
+    replaces: str | None = None  # the shipped survey it overrides, if any
 
 
 class RuleBook:
-    """Every survey's rules, loaded from YAML and checked before any data is touched."""
+    """Every survey's rules, loaded from YAML and checked before any data is touched.
+
+    Several files are layers (:meth:`load_layers`): each later file adds surveys and overrides
+    earlier ones survey by survey (by name, ignoring case and punctuation); its names and
+    aliases take precedence when a row's survey name is matched.
+    """
 
     def __init__(self, surveys: dict[str, Survey], source: str = "<memory>"):
         self.surveys = surveys
         self.source = source
-        self._lookup = {}
-        for survey in surveys.values():
-            for alias in (survey.name, *survey.aliases):
+        self._lookup: dict[str, str] = {}
+        self._spelling: dict[str, str] = {}
+        self._learn(surveys.values())
+
+    def _learn(self, surveys: Any) -> None:
+        """Map names and aliases to rules; a name wins over another survey's alias."""
+        surveys = list(surveys)
+        for survey in surveys:
+            for alias in survey.aliases:
                 self._lookup[_norm_name(alias)] = survey.name
+                self._spelling[_norm_name(alias)] = alias
+        for survey in surveys:
+            self._lookup[_norm_name(survey.name)] = survey.name
+            self._spelling[_norm_name(survey.name)] = survey.name
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> RuleBook:
-        try:
-            with open(path) as fh:
-                data = yaml.safe_load(fh)
-        except OSError as exc:
-            raise HomogenizationError(f"survey rules file {path} cannot be read: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise HomogenizationError(f"survey rules file {path} is not valid YAML: {exc}") from exc
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(_read_rules(path), source=str(path))
+
+    @classmethod
+    def load_layers(cls, paths: list[str | os.PathLike]) -> RuleBook:
+        """The shipped rules first, then each user file adding and overriding survey by survey."""
+        paths = [str(p) for p in dict.fromkeys(str(p) for p in paths if p)]
+        book = cls.load(paths[0])
+        for path in paths[1:]:
+            book = book.overlay(cls.load(path))
+        return book
+
+    def overlay(self, other: RuleBook) -> RuleBook:
+        """These rules with ``other``'s added; a survey of ``other`` named like one of these
+        (ignoring case and punctuation) replaces it."""
+        surveys = dict(self.surveys)
+        renamed: dict[str, str] = {}
+        for name, survey in other.surveys.items():
+            replaced = next((n for n in surveys if same_survey_name(n, name)), None)
+            if replaced is not None:
+                del surveys[replaced]
+                renamed[replaced] = name
+            surveys[name] = Survey(**{**survey.__dict__, "replaces": replaced})
+        book = RuleBook(surveys, f"{self.source} + {other.source}")
+        # the replaced rule's aliases now lead to the rule that replaces it
+        book._lookup = {k: renamed.get(v, v) for k, v in self._lookup.items()}
+        book._spelling = dict(self._spelling)
+        book._learn(other.surveys.values())
+        return book
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<memory>") -> RuleBook:
@@ -95,20 +155,42 @@ class RuleBook:
     def known_surveys(self) -> list[str]:
         return sorted(self.surveys, key=str.lower)
 
+    def find(self, survey: str) -> str | None:
+        """The rule name for a survey name or alias (case and punctuation ignored), or None."""
+        return self._lookup.get(_norm_name(survey))
+
+    def display_name(self, survey: str) -> str:
+        """One spelling per survey in the output: the rule's name, or the alias as the rules
+        spell it (2DFGRS, 2dfgrs -> 2dFGRS; candels -> CANDELS); unknown names as given."""
+        return self._spelling.get(_norm_name(survey), survey)
+
     def resolve(self, survey: str) -> str:
-        found = self._lookup.get(_norm_name(survey))
+        found = self.find(survey)
         if found is None:
             raise HomogenizationError(
                 f"survey {survey!r} has no homogenization rules; known surveys: "
-                f"{', '.join(self.known_surveys())}. Add rules to {self.source}, or set "
-                "`flags_homogenized: true` on the catalog if its flags are already on the common scale"
+                f"{', '.join(self.known_surveys())}. Write a rule for it in your own rules file "
+                "and name that file in homogenization.surveys_file (it adds to the shipped rules; "
+                "docs/surveys.md), or set `flags_homogenized: true` on the catalog if its flags "
+                "are already on the common scale"
             )
         return found
 
     def required_columns(self, survey: str) -> set[str]:
         s = self.surveys[self.resolve(survey)]
         cols = _target_columns(s.z_flag) | _target_columns(s.type)
+        if s.no_redshift:
+            cols |= _condition_columns(s.no_redshift)
         return {c for c in cols if c not in CANONICAL}
+
+    def missing_columns(self, survey: str, available: set[str]) -> list[str]:
+        """Columns the survey's rules read (raw ones, or z_flag / z_err / type, which exist only
+        when the catalog maps them) that are not ``available`` and have no default."""
+        s = self.surveys[self.resolve(survey)]
+        cols = _target_columns(s.z_flag) | _target_columns(s.type)
+        if s.no_redshift:
+            cols |= _condition_columns(s.no_redshift)
+        return sorted(c for c in cols - available - {"z"} if c not in s.defaults)
 
     def to_dict(self, survey: str) -> dict[str, Any]:
         s = self.surveys[self.resolve(survey)]
@@ -120,15 +202,25 @@ class RuleBook:
             "z_flag": _target_dict(s.z_flag),
             "type": _target_dict(s.type),
             "defaults": dict(s.defaults),
+            "no_redshift": s.no_redshift,
+            "origin": s.origin,
+            "replaces": s.replaces,
         }
 
     def explain(self, survey: str) -> str:
         s = self.surveys[self.resolve(survey)]
         lines = [f"{s.name}" + (f" (aliases: {', '.join(s.aliases)})" if s.aliases else "")]
+        lines.append(
+            f"  from: {s.origin}" + (f" (overrides the shipped {s.replaces})" if s.replaces else "")
+        )
         if s.description:
             lines.append(f"  {s.description}")
         if s.reference:
             lines.append(f"  reference: {s.reference}")
+        if s.no_redshift:
+            lines.append(
+                f"  no redshift (z is a placeholder) when {_explain_condition(s.no_redshift)}"
+            )
         lines.append("  z_flag_homogenized:")
         lines += [f"    {ln}" for ln in _explain_target(s.z_flag)]
         lines.append("  type_homogenized:")
@@ -139,6 +231,39 @@ class RuleBook:
                 + ", ".join(f"{k} = {v!r}" for k, v in s.defaults.items())
             )
         return "\n".join(lines)
+
+    def no_redshift(self, df: pd.DataFrame) -> np.ndarray:
+        """Rows whose z is a survey's placeholder (its ``no_redshift`` condition)."""
+        out = np.zeros(len(df), dtype=bool)
+        if "survey" not in df.columns or len(df) == 0:
+            return out
+        surveys = df["survey"].astype("string")
+        for raw in pd.unique(surveys.dropna()):
+            name = self.find(raw)
+            cond = self.surveys[name].no_redshift if name else None
+            if not cond:
+                continue
+            mask = (surveys == raw).fillna(False).to_numpy(dtype=bool)
+            part = _with_defaults(df.loc[mask], self.surveys[name])
+            if _condition_columns(cond) - set(part.columns):
+                continue  # the homogenization step reports missing columns
+            out[mask] = _evaluate(part, cond)
+        return out
+
+
+def _read_rules(path: str | os.PathLike) -> Any:
+    try:
+        with open(path) as fh:
+            return yaml.safe_load(fh)
+    except OSError as exc:
+        raise HomogenizationError(f"survey rules file {path} cannot be read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise HomogenizationError(f"survey rules file {path} is not valid YAML: {exc}") from exc
+
+
+def _with_defaults(part: pd.DataFrame, survey: Survey) -> pd.DataFrame:
+    missing = {k: v for k, v in survey.defaults.items() if k not in part.columns}
+    return part.assign(**missing) if missing else part
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -151,7 +276,7 @@ def _fail(source: str, survey: str, where: str, message: str) -> HomogenizationE
 def _parse_survey(name: str, body: Any, source: str) -> Survey:
     if not isinstance(body, dict):
         raise _fail(source, name, "entry", "must be a mapping with z_flag and type")
-    allowed = {"aliases", "description", "reference", "z_flag", "type", "defaults"}
+    allowed = {"aliases", "description", "reference", "z_flag", "type", "defaults", "no_redshift"}
     unknown = set(body) - allowed
     if unknown:
         raise _fail(
@@ -167,8 +292,17 @@ def _parse_survey(name: str, body: Any, source: str) -> Survey:
         reference=str(body.get("reference", "")),
         z_flag=_parse_target(name, "z_flag", body["z_flag"], source, FLAG_VALUES),
         type=_parse_target(name, "type", body["type"], source, TYPE_VALUES),
-        defaults=dict(body.get("defaults", {})),
+        defaults=dict(body.get("defaults") or {}),
+        no_redshift=_parse_no_redshift(name, body.get("no_redshift"), source),
+        origin=source,
     )
+
+
+def _parse_no_redshift(name: str, cond: Any, source: str) -> dict | None:
+    if cond is None:
+        return None
+    _check_condition(cond, name, "no_redshift", source)
+    return dict(cond)
 
 
 def _parse_target(survey: str, which: str, body: Any, source: str, allowed_out: tuple) -> Target:
@@ -236,6 +370,7 @@ def _parse_target(survey: str, which: str, body: Any, source: str, allowed_out: 
         column=str(body.get("column", which if which == "z_flag" else "type")),
         last_digit=bool(body.get("last_digit", False)),
         default=body.get("default"),
+        has_default="default" in body,
     )
 
 
@@ -267,6 +402,28 @@ def _check_condition(cond: Any, survey: str, where: str, source: str) -> None:
             for op in ("in", "not_in"):
                 if op in test and not isinstance(test[op], list):
                     raise _fail(source, survey, f"{where}.{key}", f"{op} takes a list")
+            if "startswith" in test:
+                values = test["startswith"]
+                values = values if isinstance(values, list) else [values]
+                if not values or not all(isinstance(v, str) and v for v in values):
+                    raise _fail(
+                        source,
+                        survey,
+                        f"{where}.{key}",
+                        "startswith takes a text or a list of texts",
+                    )
+            for op in ("last_digit", "bits_any"):
+                if op in test:
+                    values = test[op] if isinstance(test[op], list) else [test[op]]
+                    if not values or not all(
+                        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
+                    ):
+                        raise _fail(
+                            source,
+                            survey,
+                            f"{where}.{key}",
+                            f"{op} takes a non-negative integer or a list of them",
+                        )
 
 
 def _condition_columns(cond: dict) -> set[str]:
@@ -297,7 +454,7 @@ def _target_dict(t: Target) -> dict[str, Any]:
         d["column"] = t.column
     if t.last_digit:
         d["last_digit"] = True
-    if t.default is not None:
+    if t.has_default:
         d["default"] = t.default
     return d
 
@@ -342,9 +499,9 @@ def _explain_target(t: Target) -> list[str]:
         lines += [f"if {_explain_condition(r['when'])} -> {r['value']!r}" for r in t.spec]
         lines.append("first matching rule wins")
     lines.append(
-        f"otherwise -> {t.default!r}"
-        if t.default is not None
-        else "otherwise -> outside the documented values"
+        f"otherwise -> {'null (unknown)' if t.default is None else repr(t.default)}"
+        if t.has_default
+        else "otherwise -> outside the documented values (homogenization.on_unknown_flag)"
     )
     return lines
 
@@ -359,22 +516,23 @@ def _as_number(s: pd.Series) -> pd.Series:
 
 
 def _key(v: Any) -> Any:
-    """Map keys and values compared in one form: numbers as float, text stripped."""
+    """Map keys and values compared in one form: numbers as float (rounded to DECIMALS, so a
+    float32 2.4 equals 2.4), text stripped."""
     if isinstance(v, bool):
         return float(v)
     if isinstance(v, (int, float, np.integer, np.floating)):
-        return float(v)
+        return round(float(v), DECIMALS)
     try:
-        return float(str(v).strip())
+        return round(float(str(v).strip()), DECIMALS)
     except ValueError:
         return str(v).strip()
 
 
 def _keys(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        return s.astype("float64")
+        return s.astype("float64").round(DECIMALS)
     text = s.astype("string").str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
+    numbers = pd.to_numeric(text, errors="coerce").round(DECIMALS)
     return pd.Series(
         np.where(numbers.notna(), numbers.astype(object), text.astype(object)),
         index=s.index,
@@ -383,8 +541,11 @@ def _keys(s: pd.Series) -> pd.Series:
 
 
 def _last_digit(s: pd.Series) -> pd.Series:
-    num = _as_number(s)
-    digit = np.floor(np.abs(num.to_numpy())) % 10
+    """Last digit of the integer part (12.5 -> 2, 219 -> 9); negative flags have none (NaN):
+    VVDS-family negative flags mean "not usable", not the class of their last digit."""
+    num = _as_number(s).to_numpy()
+    with np.errstate(invalid="ignore"):
+        digit = np.where(num >= 0, np.floor(num) % 10, np.nan)
     return pd.Series(digit, index=s.index)
 
 
@@ -401,11 +562,29 @@ def _compare(values: pd.Series, op: str, arg: Any) -> np.ndarray:
         text = values.astype("string").str.strip()
         hit = (text == str(arg).strip()).fillna(False).to_numpy(dtype=bool)
         return hit if op == "eq" else (~hit & values.notna().to_numpy())
+    if op == "startswith":
+        prefixes = tuple(str(a) for a in (arg if isinstance(arg, list) else [arg]))
+        text = values.astype("string").str.strip()
+        return text.str.startswith(prefixes).fillna(False).to_numpy(dtype=bool)
+    if op == "last_digit":
+        digits = [float(a) for a in (arg if isinstance(arg, list) else [arg])]
+        return _last_digit(values).isin(digits).to_numpy()
+    if op == "bits_any":
+        num = _as_number(values).to_numpy()
+        ok = np.isfinite(num) & (num >= 0) & (num == np.floor(np.nan_to_num(num)))
+        ints = np.where(ok, np.nan_to_num(num), 0).astype(np.int64)
+        mask = 0
+        for bit in arg if isinstance(arg, list) else [arg]:
+            mask |= 1 << int(bit)
+        return ok & ((ints & mask) != 0)
     num = _as_number(values).to_numpy()
     with np.errstate(invalid="ignore"):
         if op == "between":
             return (num >= float(arg[0])) & (num <= float(arg[1]))
         a = float(arg)
+        if op in ("eq", "ne"):
+            num = np.round(num, DECIMALS)
+            a = round(a, DECIMALS)
         return {
             "eq": num == a,
             "ne": (num != a) & ~np.isnan(num),
@@ -467,7 +646,9 @@ def _apply_target(df: pd.DataFrame, t: Target) -> tuple[pd.Series, np.ndarray]:
             m = ~matched & _evaluate(df, r["when"])
             out[m] = r["value"]
             matched |= m
-    if t.default is not None:
+        if t.column in df.columns:  # a missing flag no rule matched is unknown, not an error
+            present = df[t.column].notna().to_numpy()
+    if t.has_default:
         out[~matched] = t.default
         return out, np.zeros(n, dtype=bool)
     return out, ~matched & present
@@ -509,7 +690,8 @@ def homogenize(
             raise HomogenizationError(
                 f"{prefix}survey {name}'s rules read column(s) {', '.join(missing)}, which the catalog "
                 "does not provide; map z_flag / z_err / type in the catalog's `columns:`, keep the other "
-                f"columns in the file (see `pzforge surveys explain {name}`)"
+                f"columns in the file (see `pzforge surveys explain {name}`), or give the rule "
+                "`defaults:` for columns a file may lack"
             )
         for target, series, label in (
             (survey.z_flag, flags, "z_flag"),
@@ -525,8 +707,10 @@ def homogenize(
                     shown = ", ".join(f"{v!r} ({n} rows)" for v, n in counts.items())
                     raise HomogenizationError(
                         f"{prefix}{label} values outside survey {name}'s documented values in column "
-                        f"{column!r}: {shown} (e.g. rows {positions}). Fix the data, extend the rule in "
-                        f"{rulebook.source}, or set homogenization.on_unknown_flag: null to mark them unknown"
+                        f"{column!r}: {shown} (e.g. rows {positions}). Fix the data, override survey "
+                        f"{name}'s rule in your own rules file (homogenization.surveys_file, which adds "
+                        "to the shipped rules; docs/surveys.md), or set homogenization.on_unknown_flag: "
+                        "null to mark them unknown"
                     )
             series[mask] = values.to_numpy()
     out["z_flag_homogenized"] = pd.array(pd.to_numeric(flags, errors="coerce"), dtype="Int8")

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from pzforge import io
 from pzforge.combine.columns import ingest_schema
-from pzforge.combine.homogenize import RuleBook, check_homogenized, homogenize, same_survey_name
+from pzforge.combine.homogenize import RuleBook, check_homogenized, homogenize
 from pzforge.combine.settings import CatalogSpec, HomogenizationSettings, ValidationSettings
 from pzforge.errors import InputDataError
 from pzforge.strings import as_text
@@ -39,6 +39,7 @@ class IngestStats:
     rows_out: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     z_err_nulled: int = 0
+    kept_without_redshift: dict[str, int] = field(default_factory=dict)
     surveys: dict[str, int] = field(default_factory=dict)
     z_flag_homogenized: dict[str, int] = field(default_factory=dict)
 
@@ -118,7 +119,7 @@ def ingest_catalog(
     if len(raw) == 0:
         raise InputDataError(f"{_context(spec)}: the catalog has no rows")
     df = _map_columns(raw, spec)
-    df = _validate_rows(df, spec, validation, stats)
+    df = _validate_rows(df, spec, validation, stats, rulebook)
     df = _homogenize(df, spec, homogenization, rulebook)
     df = _finalize(df, spec)
     stats.rows_out = len(df)
@@ -171,25 +172,55 @@ def _map_columns(raw: pd.DataFrame, spec: CatalogSpec) -> pd.DataFrame:
     return out
 
 
+Z_MISSING = "z missing (null)"
+Z_SENTINEL = "z is a sentinel value"
+Z_PLACEHOLDER = "z is the survey's no-redshift placeholder"
+
+
 def _validate_rows(
-    df: pd.DataFrame, spec: CatalogSpec, validation: ValidationSettings, stats: IngestStats
+    df: pd.DataFrame,
+    spec: CatalogSpec,
+    validation: ValidationSettings,
+    stats: IngestStats,
+    rulebook: RuleBook | None,
 ) -> pd.DataFrame:
+    """Drop (or stop at) invalid rows; rows without a redshift follow validation.no_redshift.
+
+    A row has no redshift when z is null, a ``z_sentinels`` value, or its survey's
+    ``no_redshift`` placeholder; with ``keep`` it stays with z null (``_no_z`` marks it).
+    """
     cols = spec.columns
     ra = _numeric(df, "ra", cols["ra"], spec)
     dec = _numeric(df, "dec", cols["dec"], spec)
     z = _numeric(df, "z", cols["z"], spec)
     sentinels = np.asarray(validation.z_sentinels, dtype=float)
+    z_values = z.to_numpy()
+    placeholder = (
+        rulebook.no_redshift(df.assign(z=z)) if rulebook is not None else np.zeros(len(df), bool)
+    )
+    no_z_reasons: list[tuple[str, np.ndarray]] = [
+        (Z_MISSING, np.isnan(z_values)),
+        (Z_SENTINEL, np.isin(z_values, sentinels)),
+        (Z_PLACEHOLDER, placeholder),
+    ]
+    no_z = np.zeros(len(df), dtype=bool)
+    for _reason, mask in no_z_reasons:
+        no_z |= mask
+    keep_no_z = validation.no_redshift == "keep"
     checks: list[tuple[str, str, np.ndarray]] = [
         ("ra not a finite number", "ra", ~np.isfinite(ra.to_numpy())),
         ("dec not a finite number", "dec", ~np.isfinite(dec.to_numpy())),
         ("ra outside [0, 360)", "ra", ~((ra >= 0) & (ra < 360)).to_numpy()),
         ("dec outside [-90, 90]", "dec", ~((dec >= -90) & (dec <= 90)).to_numpy()),
-        ("z not a finite number", "z", ~np.isfinite(z.to_numpy())),
-        ("z is a sentinel value", "z", np.isin(z.to_numpy(), sentinels)),
+    ]
+    if not keep_no_z:
+        checks += [(reason, "z", mask) for reason, mask in no_z_reasons]
+    checks += [
+        ("z not a finite number", "z", np.isinf(z_values)),
         (
             f"z outside [{validation.z_min}, {validation.z_max}]",
             "z",
-            ~((z >= validation.z_min) & (z <= validation.z_max)).to_numpy(),
+            ~no_z & ~((z >= validation.z_min) & (z <= validation.z_max)).to_numpy(),
         ),
     ]
     invalid = np.zeros(len(df), dtype=bool)
@@ -202,15 +233,28 @@ def _validate_rows(
                     f"{_context(spec)}: {int(new.sum())} rows with {reason} in column "
                     f"{cols[col]!r} ({_examples(df[col], new)}); fix them, or set "
                     "validation.on_invalid: drop to drop and count them"
+                    + (
+                        ", or validation.no_redshift: keep to keep them without a redshift"
+                        if reason in (Z_MISSING, Z_SENTINEL, Z_PLACEHOLDER)
+                        else ""
+                    )
                 )
         invalid |= mask
+    if keep_no_z:
+        counted = invalid.copy()
+        for reason, mask in no_z_reasons:
+            new = mask & ~counted
+            if new.any():
+                stats.kept_without_redshift[reason] = int(new.sum())
+            counted |= mask
     if invalid.all():
         worst = max(stats.dropped, key=stats.dropped.get)
         raise InputDataError(
             f"{_context(spec)}: no valid row left (all {len(df)} rows invalid, mostly: {worst}); "
             "check the column map (ra/dec in degrees, the right z column)"
         )
-    df = df.assign(ra=ra, dec=dec, z=z).loc[~invalid].copy()
+    z = z.mask(no_z)  # a placeholder is never a redshift
+    df = df.assign(ra=ra, dec=dec, z=z, _no_z=no_z).loc[~invalid].copy()
     if "z_err" in df.columns:
         zerr = _numeric(df, "z_err", cols["z_err"], spec)
         bad = (
@@ -238,17 +282,32 @@ def _homogenize(
         check_homogenized(out, context=context)
         out["z_flag_homogenized"] = pd.to_numeric(out["z_flag_homogenized"]).astype("Int8")
         out["type_homogenized"] = out["type_homogenized"].astype("string")
-        return out
-    if rulebook is None:
-        raise InputDataError(f"{context}: no survey rules loaded")
-    out = homogenize(df, rulebook, on_unknown_flag=homogenization.on_unknown_flag, context=context)
-    # One spelling per survey in the output (2DFGRS, 2dfgrs -> 2dFGRS); other aliases (a
-    # compilation's own name, e.g. CANDELS) stay as the file says.
-    canonical = {}
-    for raw in out["survey"].dropna().unique():
-        name = rulebook.resolve(raw)
-        canonical[raw] = name if same_survey_name(raw, name) else raw
-    out["survey"] = out["survey"].map(canonical).astype("string")
+    else:
+        if rulebook is None:
+            raise InputDataError(f"{context}: no survey rules loaded")
+        no_z = (
+            df["_no_z"].to_numpy(dtype=bool) if "_no_z" in df.columns else np.zeros(len(df), bool)
+        )
+        parts = [
+            homogenize(
+                df.loc[~no_z],
+                rulebook,
+                on_unknown_flag=homogenization.on_unknown_flag,
+                context=context,
+            )
+        ]
+        if no_z.any():  # no redshift: the rules give the type; unknown flags do not matter
+            parts.append(
+                homogenize(df.loc[no_z], rulebook, on_unknown_flag="null", context=context)
+            )
+        out = pd.concat(parts).loc[df.index]
+    if "_no_z" in out.columns:  # kept without a redshift (validation.no_redshift: keep): flag 0
+        out.loc[out["_no_z"].to_numpy(dtype=bool), "z_flag_homogenized"] = 0
+    if rulebook is not None:
+        # One spelling per survey in the output, case-insensitively: 2DFGRS, 2dfgrs -> 2dFGRS;
+        # an alias as the rules spell it (candels -> CANDELS); unknown names as given.
+        names = {raw: rulebook.display_name(raw) for raw in out["survey"].dropna().unique()}
+        out["survey"] = out["survey"].map(names).astype("string")
     return out
 
 

@@ -10,7 +10,7 @@ from pzforge.products.manifest import ColumnAssociation, ProductManifest
 from registry import REFERENCE_REDSHIFT_CATALOG
 
 
-def combined_columns(extra: dict[str, str]) -> list[ColumnAssociation]:
+def combined_columns(extra: dict[str, str], footprints: list[str] = ()) -> list[ColumnAssociation]:
     """Column associations of the combined catalog (role, UCD, unit) for the registry."""
     specs = [
         ColumnAssociation(name=name, role=role, ucd=ucd, unit=unit, dtype=str(arrow_type))
@@ -21,6 +21,9 @@ def combined_columns(extra: dict[str, str]) -> list[ColumnAssociation]:
     for spec in specs:
         if spec.name in ("z_flag", "type"):
             spec.role = "other"
+    specs += [
+        ColumnAssociation(name=n, role="other", ucd="meta.code", dtype="bool") for n in footprints
+    ]
     specs += [
         ColumnAssociation(name=n, role="other", dtype=str(EXTRA_DTYPES[t]))
         for n, t in extra.items()
@@ -35,6 +38,7 @@ def combined_manifest(
     settings: RegistrySettings,
     run_name: str,
     extra: dict[str, str],
+    footprints: list[str] = (),
 ) -> ProductManifest:
     """The manifest of the Combine Redshift Catalogs output."""
     return ProductManifest(
@@ -45,6 +49,6 @@ def combined_manifest(
         aux_files=[str(p) for p in aux_files],
         description=settings.description
         or f"Combined spectroscopic redshift catalog made by pzforge combine_redshift ({run_name}).",
-        columns=combined_columns(extra),
+        columns=combined_columns(extra, list(footprints)),
         release=settings.release,
     )

@@ -5,7 +5,7 @@ Each step takes the rule's paths and typed settings and writes its outputs; the 
 (``pzforge.tiles.partition.partition_step``, ``pzforge.io.export.export_catalog``).
 
 ingest_catalog (one per catalog) -> partition_catalog -> find_duplicates -> resolve_duplicates
--> write_combined_catalog -> export_catalog (per format) -> summarize_run -> write_combined_manifest
+-> write_combined_catalog -> export_catalog (per format) -> summarize_run -> write_qa_report -> write_combined_manifest
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pzforge import io
-from pzforge.combine import duplicates, ingest, resolve, summary, write
+from pzforge.combine import duplicates, ingest, qa, resolve, summary, write
 from pzforge.combine.homogenize import RuleBook
 from pzforge.combine.manifest import combined_manifest
 from pzforge.combine.settings import (
@@ -38,13 +38,16 @@ def ingest_catalog(
     spec: CatalogSpec,
     validation: ValidationSettings,
     homogenization: HomogenizationSettings,
-    surveys_file: str | Path,
+    surveys_files: list[str | Path] | str | Path,
     extra_columns: dict[str, str],
     out_table: str | Path,
     out_stats: str | Path,
 ) -> ingest.IngestStats:
-    """One catalog: read, validate, homogenize; Parquet with every catalog's extra columns."""
-    rulebook = None if spec.flags_homogenized else RuleBook.load(surveys_file)
+    """One catalog: read, validate, homogenize; Parquet with every catalog's extra columns.
+
+    ``surveys_files``: the shipped rules, then the user's file adding to and overriding them."""
+    files = [surveys_files] if isinstance(surveys_files, (str, Path)) else list(surveys_files)
+    rulebook = RuleBook.load_layers(files)
     df, stats = ingest.ingest_catalog(spec, validation, homogenization, rulebook)
     for name in extra_columns:
         if name not in df.columns:
@@ -100,11 +103,24 @@ def write_combined_catalog(
     extra_columns: dict[str, str],
     out_hats: str | Path,
     out_parquet: str | Path,
+    *,
+    footprints: list[dict[str, Any]] | None = None,
+    z_flag_min: int | None = None,
 ) -> dict[str, Any]:
-    """The combined catalog as HATS and as one sorted, byte-reproducible Parquet file."""
+    """The combined catalog as HATS and as one sorted, byte-reproducible Parquet file, with the
+    footprint flags and the optional z_flag_homogenized cut."""
     catalog, _margin = catalog_paths(partitioned)
     table = pd.read_parquet(resolution) if resolution else None
-    info = write.write_combined(catalog, table, mode, extra_columns, out_hats, out_parquet)
+    info = write.write_combined(
+        catalog,
+        table,
+        mode,
+        extra_columns,
+        out_hats,
+        out_parquet,
+        footprints=footprints,
+        z_flag_min=z_flag_min,
+    )
     log.info("combined catalog: %s", info)
     return info
 
@@ -121,21 +137,47 @@ def summarize_run(
     outputs: list[str],
     out_json: str | Path,
     out_text: str | Path,
+    z_flag_min: int | None = None,
 ) -> dict[str, Any]:
     """Counts per catalog and survey, as JSON and as readable text with the same numbers."""
     data = summary.build_summary(
         stats_files=stats_files,
-        partition_file=str(Path(partitioned) / "partition.json"),
+        partitioned=str(partitioned),
         duplicate_files=duplicate_files,
         resolution_files=resolution_files,
         combined_parquet=str(combined_parquet),
         mode=mode,
         ties=ties,
         outputs=outputs,
+        z_flag_min=z_flag_min,
     )
     io.write_json(data, out_json)
     io.write_text(summary.render_summary(data), out_text)
     return data
+
+
+def write_qa_report(
+    *,
+    partitioned: str | Path,
+    duplicate_files: list[str],
+    resolution_files: list[str],
+    summary_file: str | Path,
+    settings: dict[str, Any],
+    out_html: str | Path,
+    out_dir: str | Path,
+) -> dict[str, Any]:
+    """The QA report next to the summary: qa.html (PNGs embedded) and qa/ (PNGs, qa.json)."""
+    numbers = qa.build_qa(
+        partitioned=partitioned,
+        pairs_file=duplicate_files[0] if duplicate_files else None,
+        resolution_file=resolution_files[0] if resolution_files else None,
+        summary_file=summary_file,
+        settings=settings,
+        out_html=out_html,
+        out_dir=out_dir,
+    )
+    log.info("residual close pairs after remove: %s", numbers["residual_pairs_after_remove"])
+    return numbers
 
 
 def write_combined_manifest(
@@ -146,14 +188,17 @@ def write_combined_manifest(
     run_name: str,
     extra_columns: dict[str, str],
     out_manifest: str | Path,
+    footprints: list[str] = (),
 ) -> None:
-    """What to register: the combined catalog (HATS) with its Parquet, exports and summary."""
+    """What to register: the combined catalog (HATS) with its Parquet, exports, summary and QA
+    page."""
     manifest = combined_manifest(
         hats_dir=hats_dir,
         aux_files=aux_files,
         settings=registry,
         run_name=run_name,
         extra=extra_columns,
+        footprints=list(footprints),
     )
     write_manifest(manifest, out_manifest)
     log.info("manifest of %s written", manifest.name)

@@ -47,6 +47,7 @@ class ValidationSettings(Section):
     z_sentinels: list[float]
     z_min: float
     z_max: float
+    no_redshift: str
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,4 @@ class ResolutionSettings(Section):
     delta_z: float
     criteria: list[dict[str, Any]]
     survey_priority: list[str]
+    catalog_priority: list[str]

@@ -61,7 +61,11 @@ def prepare_run(
 ) -> tuple[str, dict[str, Any], Path]:
     """Validate the config and write the resolved copy the run will use."""
     files = list(config_files) or [DEFAULT_CONFIG]
-    config = pipelines.load(files, overrides, pipeline=pipeline)
+    if not config_files and base_dir is None:
+        base_dir = Path.cwd()  # the demo default's data/ lives in the working directory
+    # relative paths resolve against each config file's directory (or base_dir), --set values
+    # against the current directory; --workdir changes neither
+    config = pipelines.load(files, overrides, pipeline=pipeline, base_dir=base_dir)
     if config.get("pipeline", pipeline) != pipeline:
         raise PipelineError(f"the config is for pipeline {config['pipeline']!r}, not {pipeline!r}")
     config = pipelines.absolutize_paths(pipeline, config, (base_dir or Path.cwd()).resolve())

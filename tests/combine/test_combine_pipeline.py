@@ -97,8 +97,9 @@ def test_same_inputs_give_byte_identical_parquet(demo, tmp_path):
     env = {"PZFORGE_REGISTRY_URL": f"sqlite:///{tmp_path / 'registry.sqlite'}"}
     proc = pzforge("demo", "--workdir", tmp_path, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    name = "results/demo_combined/combined/demo_combined.parquet"
-    assert (workdir / name).read_bytes() == (tmp_path / name).read_bytes()
+    for ext in ("parquet", "csv", "fits"):
+        name = f"results/demo_combined/combined/demo_combined.{ext}"
+        assert (workdir / name).read_bytes() == (tmp_path / name).read_bytes(), ext
 
 
 def test_remove_mode_keeps_one_row_per_resolved_group(demo, tmp_path):
@@ -164,3 +165,124 @@ def test_all_real_specz_samples_groups_match_reference(shared_data, tmp_path):
     cross = groups.groupby("group_id")["catalog"].nunique()
     assert (cross > 1).sum() > 20
     assert (groups.groupby("group_id")["tie_result"].apply(lambda s: (s == 1).sum()) <= 1).all()
+
+
+# --- issue 15: runs without duplicates, stars, rows without redshift, footprints, QA ----------
+
+
+def small_catalog(path, ra0, n=30, seed=0, star_rows=(), no_z_rows=()):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "ID": [f"s{i}" for i in range(n)],
+            "RA": ra0 + np.arange(n) * 0.01,  # 36" apart: no duplicate inside a catalog
+            "DEC": np.full(n, -5.0),
+            "Z": rng.uniform(0.1, 1.0, n),
+            "Q": rng.choice([3, 4], n),
+            "MAG": rng.uniform(18, 24, n),
+        }
+    )
+    df.loc[list(star_rows), "Q"] = 6
+    df.loc[list(star_rows), "Z"] = 0.0
+    df.loc[list(no_z_rows), "Z"] = np.nan
+    df.to_parquet(path)
+    return path
+
+
+def small_config(paths, **extra):
+    return {
+        "run_name": "small",
+        "catalogs": [
+            {
+                "name": name,
+                "path": str(path),
+                "columns": {"id": "ID", "ra": "RA", "dec": "DEC", "z": "Z", "z_flag": "Q"},
+                "survey": {"value": "6dFGS"},
+                "extra_columns": {"MAG": "float64"},
+            }
+            for name, path in paths.items()
+        ],
+        "output": {"formats": ["parquet", "csv"]},
+        "registry": {"register": False},
+        "partition": {"pixel_threshold": 1000, "highest_healpix_order": 6},
+        **extra,
+    }
+
+
+def run_small(tmp_path, config):
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    proc = pzforge("run", "combine_redshift", "-c", cfg, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = tmp_path / "results" / "small"
+    return pd.read_parquet(results / "combined" / "small.parquet"), results, proc
+
+
+def test_disjoint_catalogs_without_any_duplicate(tmp_path):
+    """No duplicates at all: the run finishes (no KeyError in the summary), every star is 3,
+    rows without redshift are kept with flag 0, footprint flags and extra columns are there."""
+    paths = {
+        "a": small_catalog(tmp_path / "a.parquet", 10.0, star_rows=[3], no_z_rows=[5]),
+        "b": small_catalog(tmp_path / "b.parquet", 50.0, seed=1, star_rows=[0, 7]),
+    }
+    config = small_config(
+        paths,
+        validation={"no_redshift": "keep"},
+        footprints=[{"name": "in_a", "circles": [{"ra": 10.1, "dec": -5.0, "radius_deg": 0.05}]}],
+    )
+    out, results, proc = run_small(tmp_path, config)
+    assert list(out.columns) == [*OUTPUT_COLUMNS, "in_a", "MAG"]
+    assert len(out) == 60 and out["group_id"].isna().all() and (out["n_members"] == 1).all()
+    stars = out["z_flag_homogenized"] == 6
+    assert stars.sum() == 3
+    assert (out.loc[stars, "tie_result"] == 3).all() and (
+        out.loc[stars, "tie_reason"] == "star"
+    ).all()
+    assert (out.loc[~stars, "tie_result"] == 1).all() and (
+        out.loc[~stars, "tie_reason"] == "unique"
+    ).all()
+    no_z = out["id"] == "a:s5"
+    assert out.loc[no_z, "z"].isna().all() and (out.loc[no_z, "z_flag_homogenized"] == 0).all()
+    assert (out["group_surveys"] == "6dFGS").all()
+    # within 0.05 deg of (10.1, -5): RA 10.05 ... 10.15
+    assert set(out.loc[out["in_a"], "id"]) == {f"a:s{i}" for i in range(5, 16)}
+    assert out["MAG"].notna().all()
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["duplicates"]["pairs"] == 0 and summary["rows_without_redshift"] == 1
+    assert summary["tie_reasons"] == {"star": 3, "unique": 57}
+    assert summary["per_survey"]["6dFGS"]["isolated_star"] == 3
+    assert (results / "qa.html").is_file() and (results / "qa" / "sky.png").is_file()
+    qa = json.loads((results / "qa" / "qa.json").read_text())
+    assert qa["residual_pairs_after_remove"]["total"] == 0
+
+
+def test_single_catalog_remove_mode_drops_every_star(tmp_path):
+    paths = {"a": small_catalog(tmp_path / "a.parquet", 10.0, star_rows=[1, 2])}
+    config = small_config(paths, resolution={"mode": "remove"}, output={"z_flag_min": 3})
+    out, results, _ = run_small(tmp_path, config)
+    assert len(out) == 28 and set(out["tie_result"]) == {1}
+    assert (out["z_flag_homogenized"] >= 3).all()
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["rows_out"] == 28 and summary["per_survey"]["6dFGS"]["isolated_star"] == 2
+
+
+def test_real_samples_tie_reasons_and_survey_pairs(shared_data, tmp_path):
+    """The 12 real samples: groups equal brute force (above) and every group member has a
+    tie_reason; printed for the record."""
+    cfg = tmp_path / "specz.yaml"
+    config = specz_config(shared_data)
+    config["resolution"] = {"mode": "mark"}
+    cfg.write_text(yaml.safe_dump(config))
+    proc = pzforge("run", "combine_redshift", "-c", cfg, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = tmp_path / "results" / "specz"
+    out = assert_groups_match_reference(results)
+    assert out["tie_reason"].notna().all()
+    assert (out.loc[out["z_flag_homogenized"] == 6, "tie_result"] == 3).all()
+    groups = out.loc[out["group_id"].notna()]
+    assert (groups.groupby("group_id")["tie_result"].apply(lambda s: (s == 1).sum()) <= 1).all()
+    qa = json.loads((results / "qa" / "qa.json").read_text())
+    assert qa["residual_pairs_after_remove"]["other"] == 0
+    print(out["tie_reason"].value_counts().to_string())

@@ -14,7 +14,7 @@ def book():
 
 def flags(book, survey, **cols):
     n = len(next(iter(cols.values())))
-    df = pd.DataFrame({"survey": [survey] * n, **cols})
+    df = pd.DataFrame({"survey": [survey] * n, "z": [0.5] * n, **cols})
     out = homogenize(df, book)
     return out["z_flag_homogenized"].astype("float64").fillna(-1).astype(int).tolist(), out[
         "type_homogenized"
@@ -60,7 +60,8 @@ def test_value_map(book):
 
 
 def test_last_digit(book):
-    assert flags(book, "VVDS", z_flag=[0, 1, 2, 3, 4, 9, 12, 23, 219, 14.5])[0] == [
+    """VVDS: prefixes 1x/2x/21x keep the class of their last digit; negatives are not usable."""
+    assert flags(book, "VVDS", z_flag=[0, 1, 2, 3, 4, 9, 12, 23, 219, 214, -99, -29, -11])[0] == [
         0,
         1,
         2,
@@ -71,7 +72,20 @@ def test_last_digit(book):
         3,
         2,
         4,
+        0,
+        0,
+        0,
     ]
+
+
+def test_last_digit_map_ignores_negative_flags():
+    book = RuleBook.from_dict(
+        {"surveys": {"X": {"z_flag": {"map": {2: 2, 9: 2}, "last_digit": True}, "type": "s"}}}
+    )
+    out = homogenize(
+        pd.DataFrame({"survey": ["X"] * 3, "z_flag": [12, -99, -12]}), book, on_unknown_flag="null"
+    )
+    assert out["z_flag_homogenized"].astype("float64").fillna(-1).tolist() == [2, -1, -1]
 
 
 def test_ranges(book):
@@ -92,23 +106,22 @@ def test_conditions_over_several_columns(book):
         flag2=[0, 0, 0, 0, 0, 0],
         use_phot=[0, 0, 0, 0, 1, 0],
     )
-    assert f == [6, 3, 3, 0, 3, 0] and t == ["s", "s", "g", "g", "p", "p"]
+    assert f == [6, 3, 3, 0, 1, 0] and t == ["s", "s", "g", "g", "p", "p"]
     f, _ = flags(
         book,
         "DESI",
-        z_flag=[0, 0, 4, 0, 0],
-        z_err=[1e-4, 2e-3, 1e-4, 1e-4, 1e-4],
-        SPECTYPE=["GALAXY", "GALAXY", "QSO", "STAR", "GALAXY"],
-        ZCAT_PRIMARY=[True, True, True, True, False],
+        z_flag=[0, 0, 0, 4, 0, 0, 4],
+        DELTACHI2=[100.0, 30.0, 12.0, 100.0, 100.0, 100.0, 100.0],
+        SPECTYPE=["GALAXY", "GALAXY", "GALAXY", "QSO", "STAR", "GALAXY", "STAR"],
+        ZCAT_PRIMARY=[True, True, True, True, True, False, True],
     )
-    assert f == [4, 3, 1, 6, 0]
+    # Delta chi2 >= 40 -> 4, >= 25 -> 3, else 2; warnings -> 1; a STAR fit with warnings is no star
+    assert f == [4, 3, 2, 1, 6, 0, 1]
 
 
 def test_optional_column_default(book):
-    f, _ = flags(
-        book, "DESI", z_flag=[0], z_err=[1e-4], SPECTYPE=["GALAXY"]
-    )  # no ZCAT_PRIMARY: primary
-    assert f == [4]
+    f, _ = flags(book, "DESI", z_flag=[0], z_err=[1e-4])  # no ZCAT_PRIMARY, DELTACHI2, SPECTYPE
+    assert f == [3]
 
 
 def test_2mrs_from_z_err(book):
@@ -123,7 +136,7 @@ def test_unknown_survey_lists_known(book):
 
 
 def test_unknown_flag_policies(book):
-    df = pd.DataFrame({"survey": ["2dFGRS"] * 3, "z_flag": [4, 17, 17]})
+    df = pd.DataFrame({"survey": ["2dFGRS"] * 3, "z": [0.1] * 3, "z_flag": [4, 17, 17]})
     with pytest.raises(
         HomogenizationError, match=r"'17' \(2 rows\).*rows \[1, 2\].*on_unknown_flag: null"
     ):
@@ -133,7 +146,9 @@ def test_unknown_flag_policies(book):
 
 
 def test_missing_flag_value_is_unknown_not_an_error(book):
-    out = homogenize(pd.DataFrame({"survey": ["2dFGRS"] * 2, "z_flag": [4, np.nan]}), book)
+    out = homogenize(
+        pd.DataFrame({"survey": ["2dFGRS"] * 2, "z": [0.1, 0.1], "z_flag": [4, np.nan]}), book
+    )
     assert out["z_flag_homogenized"].isna().tolist() == [False, True]
 
 
@@ -185,8 +200,9 @@ def test_rule_strings_are_never_executed(tmp_path):
 
 def test_explain(book):
     text = book.explain("vvds")
-    assert "last digit of z_flag" in text and "9 -> 2" in text
-    assert book.to_dict("2dfgrs")["z_flag"]["map"][5] == 4
+    assert "z_flag in [9, 19, 29, 219] -> 2" in text and "z_flag lt 0 -> 0" in text
+    assert "no redshift (z is a placeholder) when z gt 9.99" in text
+    assert book.to_dict("6dfgs")["z_flag"]["map"][6] == 6
 
 
 def test_check_homogenized(shared_data):
@@ -204,8 +220,12 @@ def test_check_homogenized(shared_data):
 
 def test_real_sample_2dfgrs_matches_readme_rule(shared_data, book):
     df = pd.read_parquet(shared_data / "specz" / "2dfgrs_final_release_random_sample.parquet")
-    out = homogenize(df.rename(columns={"quality": "z_flag", "survey_name": "survey"}), book)
-    q = df["quality"]
+    df = df.rename(columns={"quality": "z_flag", "survey_name": "survey"})
+    df = df.loc[~book.no_redshift(df)]  # z = -9: no redshift
+    out = homogenize(df, book)
+    q = df["z_flag"]
     h = out["z_flag_homogenized"]
-    assert (h == 4).sum() == q.isin([4, 5]).sum()
-    assert (h == 3).sum() == (q == 3).sum() and (h == 0).sum() == (q == 1).sum()
+    star = (q >= 3) & (df["z"] < 0.002)  # 2dFGRS has no star flag: the documented heuristic
+    assert (h == 6).sum() == star.sum() == 44
+    assert (h == 4).sum() == (q.isin([4, 5]) & ~star).sum()
+    assert (h == 3).sum() == ((q == 3) & ~star).sum() and (h == 0).sum() == (q == 1).sum()

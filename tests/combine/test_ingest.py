@@ -143,3 +143,44 @@ def test_preflight(tmp_path):
     cfg["catalogs"][0]["path"] = str(tmp_path / "x.dat")
     with pytest.raises(InputDataError, match="set `format:`"):
         preflight(cfg)
+
+
+def test_rows_without_redshift_dropped_or_kept(tmp_path):
+    path = tmp_path / "c.parquet"
+    df = pd.DataFrame(
+        {
+            "ID": ["a", "b", "c", "d", "e"],
+            "RA": [10.0, 10.1, 10.2, 10.3, 10.4],
+            "DEC": [1.0] * 5,
+            "Z": [0.5, np.nan, 9.9999, 9.9994, -5.0],
+            "Q": [4, 4, 4, 4, 4],
+        }
+    )
+    df.to_parquet(path)
+    spec, val, hom = spec_for(path, survey={"value": "VVDS"})
+    dropped, stats = ingest_catalog(spec, val, hom, BOOK)
+    assert dropped["id"].tolist() == ["t:a"]
+    assert stats.dropped == {
+        "z missing (null)": 1,
+        "z is a sentinel value": 1,  # 9.9999 is in validation.z_sentinels
+        "z is the survey's no-redshift placeholder": 1,  # VVDS: z > 9.99 (9.9994)
+        "z outside [-0.01, 20.0]": 1,
+    }
+    val["no_redshift"] = "keep"
+    kept, stats = ingest_catalog(spec, val, hom, BOOK)
+    assert kept["id"].tolist() == ["t:a", "t:b", "t:c", "t:d"]
+    assert kept["z"].isna().tolist() == [False, True, True, True]  # a placeholder is no redshift
+    assert kept["z_flag_homogenized"].tolist() == [4, 0, 0, 0]
+    assert stats.kept_without_redshift == {
+        "z missing (null)": 1,
+        "z is a sentinel value": 1,
+        "z is the survey's no-redshift placeholder": 1,
+    }
+    assert stats.dropped == {"z outside [-0.01, 20.0]": 1}
+
+
+def test_survey_names_one_spelling_whatever_the_case(tmp_path):
+    path = tmp_path / "c.parquet"
+    frame().iloc[[0, 5]].assign(S=["2DFGRS", "2dfgrs"]).to_parquet(path)
+    df, stats = ingest_catalog(*spec_for(path, survey={"column": "S"}), BOOK)
+    assert df["survey"].tolist() == ["2dFGRS", "2dFGRS"] and stats.surveys == {"2dFGRS": 2}

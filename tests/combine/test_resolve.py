@@ -63,6 +63,7 @@ def test_z_err_breaks_type_tie_and_missing_ranks_last():
 def test_survey_priority_is_the_last_criterion():
     df = members([("a", 1, 0.5, 3, "s", 0.1, "X"), ("b", 1, 0.9, 3, "s", 0.1, "Y")])
     assert ties(df, survey_priority=["Y", "X"]) == {"a": 0, "b": 1}
+    assert ties(df, survey_priority=["y"]) == {"a": 0, "b": 1}  # names as the rules match them
 
 
 def test_tie_with_agreeing_redshifts_keeps_smallest_id():
@@ -217,17 +218,24 @@ def test_resolution_lookup_matches_ids_not_positions():
         {
             "id": ["a:2", "b:1", "c:9", "d:4"],
             "group_id": [1, 1, 2, 2],
+            "n_members": np.array([2, 2, 2, 2], dtype=np.int32),
             "tie_result": np.array([1, 0, 1, 0], dtype=np.int8),
+            "tie_reason": ["z_err", "z_err", "unique", "delta_z"],
             "compared_to": ["b:1", "a:2", "d:4", "c:9"],
+            "group_surveys": ["X", "X", "Y", "Y"],
             "keep": [True, False, True, True],
             "_healpix_29": [50, 50, 10**12, 7],  # c:9 lives in another partition
         }
     )
-    lookup = ResolutionLookup(resolution)
+    lookup = ResolutionLookup(resolution, "remove")
     # a:2 and b:1 at the same position; x:1 shares their pixel but is no member; d:4 first
     part = pd.DataFrame(
-        {"id": pd.array(["d:4", "x:1", "a:2", "b:1", "y:5"], dtype="string")},
-        index=pd.Index([7, 50, 50, 50, 60], name="_healpix_29"),
+        {
+            "id": pd.array(["d:4", "x:1", "a:2", "b:1", "y:5", "s:1"], dtype="string"),
+            "survey": pd.array(["Y", "X", "X", "X", "Z", "Z"], dtype="string"),
+            "z_flag_homogenized": pd.array([3, 4, 4, 3, None, 6], dtype="Int8"),
+        },
+        index=pd.Index([7, 50, 50, 50, 60, 61], name="_healpix_29"),
     )
     rows = lookup.member_index(part).to_pylist()
     assert [None if r is None else lookup.ids[r].as_py() for r in rows] == [
@@ -236,11 +244,181 @@ def test_resolution_lookup_matches_ids_not_positions():
         "a:2",
         "b:1",
         None,
+        None,
     ]
     out = lookup.apply(part)
-    assert out["id"].tolist() == ["d:4", "x:1", "a:2", "y:5"]  # b:1 not kept
+    # b:1 not kept; s:1 is an isolated star: tie_result 3, dropped by remove mode
+    assert out["id"].tolist() == ["d:4", "x:1", "a:2", "y:5"]
     assert out["tie_result"].tolist() == [0, 1, 1, 1]  # rows without a group count as kept
+    assert out["tie_reason"].tolist() == ["delta_z", "unique", "z_err", "unique"]
+    assert out["n_members"].tolist() == [2, 1, 2, 1]
+    assert out["group_surveys"].tolist() == ["Y", "X", "X", "Z"]
     assert out["group_id"].isna().tolist() == [False, True, False, True]
+    marked = ResolutionLookup(resolution, "mark").apply(part)
+    star = marked.loc[marked["id"] == "s:1"].iloc[0]
+    assert (star["tie_result"], star["tie_reason"]) == (3, "star")
     assert lookup.member_index(part.iloc[:0]).to_pylist() == []
-    far = part.set_axis(pd.Index([1, 2, 3, 4, 5], name="_healpix_29"))
+    far = part.set_axis(pd.Index([1, 2, 3, 4, 5, 6], name="_healpix_29"))
     assert lookup.member_index(far).null_count == len(far)  # no member in range
+
+
+# --- issue 15: stars, delta-z subsets, catalog priority, tie_reason ---------------------------
+
+
+def explain(df, **kw):
+    out = resolve_groups(df, DEFAULT, **kw)
+    return {
+        i: (t, r) for i, t, r in zip(out["id"], out["tie_result"], out["tie_reason"], strict=True)
+    }
+
+
+def with_catalogs(df, catalogs):
+    return df.assign(catalog=catalogs)
+
+
+def test_three_row_tie_two_agree_one_disagrees():
+    """Two rows agree within delta_z, one does not: one copy 0, two unresolved 2."""
+    df = members(
+        [
+            ("a", 1, 0.5000, 3, "s", None, "X"),
+            ("b", 1, 0.5004, 3, "s", None, "Y"),
+            ("c", 1, 0.9000, 3, "s", None, "Z"),
+        ]
+    )
+    assert explain(df, delta_z=0.001) == {
+        "a": (2, "unresolved"),
+        "b": (0, "delta_z"),
+        "c": (2, "unresolved"),
+    }
+
+
+def test_tie_where_all_agree_keeps_one_by_catalog_priority():
+    df = with_catalogs(
+        members(
+            [
+                ("a:1", 1, 0.5000, 3, "s", None, "X"),
+                ("b:1", 1, 0.5002, 3, "s", None, "Y"),
+                ("c:1", 1, 0.5009, 3, "s", None, "Z"),
+            ]
+        ),
+        ["a", "b", "c"],
+    )
+    assert explain(df, delta_z=0.001, catalog_priority=["c", "a", "b"]) == {
+        "a:1": (0, "delta_z"),
+        "b:1": (0, "delta_z"),
+        "c:1": (1, "catalog_priority"),
+    }
+
+
+def test_identical_copies_kept_by_config_order_not_by_name():
+    """The same measurement in two catalogs: the config's catalog order decides, both ways."""
+    rows = [("alpha:7", 1, 0.3, 4, "s", 0.001, "SDSS"), ("zeta:7", 1, 0.3, 4, "s", 0.001, "SDSS")]
+    df = with_catalogs(members(rows), ["alpha", "zeta"])
+    assert explain(df, catalog_priority=["zeta", "alpha"]) == {
+        "alpha:7": (0, "delta_z"),
+        "zeta:7": (1, "catalog_priority"),
+    }
+    assert explain(df, catalog_priority=["alpha", "zeta"]) == {
+        "alpha:7": (1, "catalog_priority"),
+        "zeta:7": (0, "delta_z"),
+    }
+    # member order in the input does not matter either
+    assert explain(
+        with_catalogs(members(rows[::-1]), ["zeta", "alpha"]),
+        catalog_priority=[
+            "zeta",
+            "alpha",
+        ],
+    )["zeta:7"] == (1, "catalog_priority")
+
+
+def test_tie_reason_names_the_deciding_criterion():
+    df = members(
+        [
+            ("a", 1, 0.5, 4, "s", 0.01, "X"),  # best
+            ("b", 1, 0.5, 3, "s", 0.001, "Y"),  # loses on the flag
+            ("c", 1, 0.5, 4, "p", 0.001, "Y"),  # loses on the type
+            ("d", 1, 0.5, 4, "s", 0.02, "Y"),  # loses on z_err: the runner-up
+        ]
+    )
+    assert explain(df) == {
+        "a": (1, "z_err"),
+        "b": (0, "z_flag_homogenized"),
+        "c": (0, "type_homogenized"),
+        "d": (0, "z_err"),
+    }
+    df = members([("a", 2, 0.5, 3, "s", 0.1, "X"), ("b", 2, 0.9, 3, "s", 0.1, "Y")])
+    assert explain(df, survey_priority=["Y", "X"]) == {
+        "a": (0, "survey_priority"),
+        "b": (1, "survey_priority"),
+    }
+
+
+def test_stars_in_a_group_and_a_galaxy_alone_among_stars():
+    df = members(
+        [
+            ("a", 1, 0.0, 6, "s", 0.0, "X"),
+            ("b", 1, 0.5, 1, "p", 0.1, "Y"),
+            ("c", 2, 0.0, 6, "s", 0.0, "X"),
+            ("d", 2, 0.0, 6, "s", 0.0, "Y"),
+        ]
+    )
+    assert explain(df) == {
+        "a": (3, "star"),
+        "b": (1, "unique"),
+        "c": (3, "star"),
+        "d": (3, "star"),
+    }
+
+
+def test_isolated_stars_get_3_and_remove_mode_drops_every_star():
+    from pzforge.combine.resolve import singletons
+
+    tie, reason, keep = singletons(np.array([6.0, 4.0, np.nan]), "mark")
+    assert tie.tolist() == [3, 1, 1] and reason.tolist() == ["star", "unique", "unique"]
+    assert keep.tolist() == [True, True, True]
+    assert singletons(np.array([6.0, 4.0]), "remove")[2].tolist() == [False, True]
+    grouped = apply_mode(
+        resolve_groups(
+            members([("a", 1, 0.0, 6, "s", 0.0, "X"), ("b", 1, 0.5, 3, "s", 0.1, "Y")]),
+            DEFAULT,
+        ),
+        "remove",
+        "keep_all",
+        1,
+    )
+    assert grouped.set_index("id")["keep"].to_dict() == {"a": False, "b": True}
+
+
+def test_rows_without_redshift_never_win():
+    df = members(
+        [
+            ("a", 1, None, 0, "s", None, "X"),
+            ("b", 1, 0.7, 0, "s", None, "Y"),
+            ("c", 2, None, 0, "s", None, "X"),
+            ("d", 2, None, 0, "s", None, "Y"),
+        ]
+    )
+    df = with_catalogs(df.astype({"z": "float64"}), ["x", "y", "x", "y"])
+    assert explain(df, catalog_priority=["y", "x"]) == {
+        "a": (0, "no_z"),
+        "b": (1, "no_z"),
+        "c": (0, "delta_z"),  # two rows without redshift: one object, one copy kept
+        "d": (1, "catalog_priority"),
+    }
+
+
+def test_group_columns():
+    df = members(
+        [
+            ("a", 1, 0.5, 4, "s", 0.1, "VVDS"),
+            ("b", 1, 0.5, 3, "s", 0.1, "DESI"),
+            ("c", 1, 0.5, 3, "s", 0.1, "VVDS"),
+            ("d", 2, 0.5, 2, "s", 0.1, "X"),
+            ("e", 2, 0.5, 3, "s", 0.1, "X"),
+        ]
+    )
+    out = resolve_groups(df, DEFAULT).set_index("id")
+    assert out["n_members"].tolist() == [3, 3, 3, 2, 2]
+    assert out.loc["a", "group_surveys"] == "DESI,VVDS" and out.loc["d", "group_surveys"] == "X"
+    assert out.loc["a", "compared_to"] == "b,c"

@@ -117,3 +117,16 @@ def test_config_readme_documents_every_key():
     assert (CONFIG_DIR / "README.md").read_text() == render(), (
         "run: python -m pzforge.pipelines > config/README.md"
     )
+
+
+def test_footprints_and_catalog_priority_are_checked():
+    with pytest.raises(ConfigError, match="footprint name 'z' is already an output column"):
+        validate_config(
+            minimal(footprints=[{"name": "z", "circles": [{"ra": 1, "dec": 1, "radius_deg": 1}]}])
+        )
+    with pytest.raises(ConfigError, match="give circles, a moc file, or both"):
+        validate_config(minimal(footprints=[{"name": "in_x"}]))
+    with pytest.raises(ConfigError, match="catalog_priority names 'b', which is not a catalog"):
+        validate_config(minimal(resolution={"catalog_priority": ["a", "b"]}))
+    cfg = validate_config(minimal(resolution={"catalog_priority": ["a"]}))
+    assert cfg["validation"]["no_redshift"] == "drop" and cfg["output"]["z_flag_min"] is None

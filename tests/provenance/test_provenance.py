@@ -69,6 +69,7 @@ def test_rerun_runs_only_the_jobs_whose_params_changed(reruns):
         "resolve_duplicates",
         "write_combined_catalog",
         "summarize_run",
+        "write_qa_report",
         "write_combined_manifest",
     }
     assert "Params have changed" in rules["find_duplicates"]["reason"]
@@ -193,21 +194,23 @@ def test_failed_run_keeps_provenance_and_registers_nothing(tmp_path, sample_cata
     url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
     cfg = small_config(tmp_path, sample_catalogs)
     proc = pzforge(
-        "run", "combine_redshift", "-c", cfg, "--set", "catalogs.jades.columns.z=no_such_column",
+        # a column that exists (so the checks before any job pass) but holds letters A-E: the
+        # ingest job fails
+        "run", "combine_redshift", "-c", cfg, "--set", "catalogs.jades.columns.z=z_Spec_flag",
         cwd=tmp_path, env={"PZFORGE_REGISTRY_URL": url},
     )  # fmt: skip
     assert proc.returncode == 1
-    assert "no_such_column" in proc.stderr
+    assert "z_Spec_flag" in proc.stderr
     reg = Registry.from_url(url, user="tests")
     assert reg.list_products() == []
     (run,) = reg.list_runs()
     detail = reg.get_run(run["id"])
-    assert detail["status"] == "failed" and "no_such_column" in detail["error"]
+    assert detail["status"] == "failed" and "z_Spec_flag" in detail["error"]
     failed = [j for j in detail["jobs"] if j["status"] == "failed"]
     assert [(j["rule"], j["wildcards"]) for j in failed] == [
         ("ingest_catalog", {"catalog": "jades"})
     ]
-    assert "no_such_column" in failed[0]["error"]
+    assert "z_Spec_flag" in failed[0]["error"]
     assert any(j["status"] == "incomplete" for j in detail["jobs"])  # planned, never finished
 
 

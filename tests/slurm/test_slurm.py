@@ -109,13 +109,14 @@ def test_slurm_output_is_byte_identical_to_local(slurm, sample_catalogs, tmp_pat
 def test_failed_job_fails_the_run_and_shows_its_log(slurm, sample_catalogs, tmp_path):
     config = write_config(tmp_path / "fail", sample_catalogs)
     data = yaml.safe_load(config.read_text())
-    data["catalogs"][0]["survey"] = {"value": "NoSuchSurvey"}  # fails inside the ingest job
+    # z mapped to a text column: the checks before any job pass (it exists), the ingest job fails
+    data["catalogs"][0]["columns"]["z"] = "survey_name"
     config.write_text(yaml.safe_dump(data))
     done = run(config, "slurm")
     assert done.returncode != 0
     text = done.stdout + done.stderr
     assert "Error in rule ingest_catalog" in text
-    assert "PZFORGE-ERROR" in text and "NoSuchSurvey" in text  # the rule's log is shown
+    assert "PZFORGE-ERROR" in text and "not numeric" in text  # the rule's log is shown
 
 
 def test_sigint_cancels_jobs_and_rerun_resumes(slurm, sample_catalogs, tmp_path):

@@ -5,7 +5,7 @@ rule ingest_catalog:
     """Read one input catalog, validate its rows, make ids and homogenize its flags."""
     input:
         catalog=get_catalog_path,
-        surveys=SURVEYS_FILE,
+        surveys=SURVEYS_FILES,
     output:
         table=f"{RESULTS}/ingest/{{catalog}}.parquet",
         stats=f"{RESULTS}/ingest/{{catalog}}.json",
@@ -52,7 +52,7 @@ rule resolve_duplicates:
     output:
         resolution=f"{RESULTS}/duplicates/resolution.parquet",
     params:
-        resolution=config["resolution"],
+        resolution=RESOLUTION,
     conda:
         "../../envs/pzforge.yaml"
     log:
@@ -68,12 +68,15 @@ rule write_combined_catalog:
     input:
         partitioned=f"{RESULTS}/hats/input",
         resolution=get_resolution,
+        footprints=FOOTPRINT_FILES,
     output:
         hats=directory(f"{RESULTS}/combined/{RUN}_hats"),
         parquet=f"{RESULTS}/combined/{RUN}.parquet",
     params:
         mode=MODE,
         extra_columns=EXTRA_COLUMNS,
+        footprints=config["footprints"],
+        z_flag_min=config["output"]["z_flag_min"],
     threads: 1
     conda:
         "../../envs/pzforge.yaml"
@@ -100,12 +103,35 @@ rule summarize_run:
         mode=MODE,
         ties=config["resolution"]["ties"],
         outputs=get_output_paths,
+        z_flag_min=config["output"]["z_flag_min"],
     conda:
         "../../envs/pzforge.yaml"
     log:
         f"{LOGS}/summarize_run/summarize_run.log",
     script:
         "../../scripts/summarize_run.py"
+
+
+rule write_qa_report:
+    """The QA report next to the summary: qa.html (PNGs embedded) and qa/ (PNGs, qa.json)."""
+    input:
+        partitioned=f"{RESULTS}/hats/input",
+        duplicates=get_duplicate_tables,
+        resolution=get_resolution,
+        summary=f"{RESULTS}/summary.json",
+    output:
+        html=f"{RESULTS}/qa.html",
+        folder=directory(f"{RESULTS}/qa"),
+    params:
+        settings=QA_SETTINGS,
+    conda:
+        "../../envs/pzforge.yaml"
+    log:
+        f"{LOGS}/write_qa_report/write_qa_report.log",
+    benchmark:
+        f"{BENCH}/write_qa_report/write_qa_report.tsv"
+    script:
+        "../../scripts/write_qa_report.py"
 
 
 rule write_combined_manifest:
@@ -115,12 +141,14 @@ rule write_combined_manifest:
         parquet=f"{RESULTS}/combined/{RUN}.parquet",
         exports=get_exports,
         summary=f"{RESULTS}/summary.json",
+        qa=get_qa_report,
     output:
         manifest=str(LAYOUT.manifest("combined")),
     params:
         registry=REGISTRY,
         run_name=RUN,
         extra_columns=EXTRA_COLUMNS,
+        footprints=[fp["name"] for fp in config["footprints"]],
     localrule: True
     conda:
         "../../envs/pzforge.yaml"
