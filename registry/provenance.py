@@ -291,6 +291,43 @@ class ProvenanceRecords:
                 "downstream": self._lineage(s, p.id, up=False),
             }
 
+    def file_provenance(self, checksum: str) -> dict[str, Any]:
+        """What the registry knows of a file by its sha256 (or collection digest): the products
+        holding it and the jobs (and runs) that wrote it. Content-addressed: a copy anywhere is
+        found."""
+        from registry.models import ProductFile
+
+        with self.session(readonly=True) as s:
+            products = (
+                s.scalars(
+                    select(Product)
+                    .join(ProductFile, ProductFile.product_id == Product.id)
+                    .where(ProductFile.checksum == checksum)
+                    .order_by(Product.id)
+                )
+                .unique()
+                .all()
+            )
+            jobs = (
+                s.scalars(
+                    select(Job)
+                    .join(JobFile, JobFile.job_id == Job.id)
+                    .join(DataFile, DataFile.id == JobFile.file_id)
+                    .where(JobFile.role == "generated", DataFile.checksum == checksum)
+                    .order_by(Job.started_at)
+                )
+                .unique()
+                .all()
+            )
+            return {
+                "checksum": checksum,
+                "products": [
+                    {"id": p.id, "internal_name": p.internal_name, "run_id": p.run_id}
+                    for p in products
+                ],
+                "generated_by": [_job_dict(j, files=False) | {"run_id": j.run_id} for j in jobs],
+            }
+
     def upstream(self, ref: int | str) -> list[dict[str, Any]]:
         """Every product this one was derived from, transitively (nearest first)."""
         with self.session(readonly=True) as s:

@@ -203,6 +203,10 @@ class Registry(ProductOperations, ProvenanceRecords):
     ) -> Registry:
         """Open a registry; an empty database is created, an outdated one must be upgraded."""
         url = url or default_url()
+        if not auto_create and url.startswith("sqlite:///"):
+            database = Path(url.split("sqlite:///", 1)[1].split("?", 1)[0])
+            if str(database) not in ("", ":memory:") and not database.exists():
+                raise SchemaOutdated(f"no registry at {url} (the file does not exist)")
         try:
             engine = make_engine(url)
         except Exception as exc:  # a malformed URL: one line, not a traceback

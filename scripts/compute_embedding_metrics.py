@@ -19,4 +19,5 @@ with snakemake_job(snakemake):
         stability=snakemake.params.stability,
         out_parquet=snakemake.output.table,
         out_json=snakemake.output.metrics,
+        stamp=snakemake.params.stamp,
     )

@@ -33,4 +33,5 @@ if __name__ == "__main__":
             out_plots=out.plots,
             dask_settings=snakemake.config.get("dask"),  # runtime, not a param: no reruns
             n_workers=snakemake.threads,
+            stamp=p.stamp,
         )

@@ -18,4 +18,5 @@ with snakemake_job(snakemake):
         snakemake.output.parquet,
         footprints=snakemake.params.footprints,
         z_flag_min=snakemake.params.z_flag_min,
+        stamp=snakemake.params.stamp,
     )

@@ -6,8 +6,10 @@ from pzforge.combine.hooks import (
     qa_settings,
     resolution_params,
     surveys_files,
+    stamp_inputs,
     union_extra_columns,
 )
+from pzforge.products.stamp import make_stamp
 
 
 CATALOGS = {c["name"]: c for c in config["catalogs"]}
@@ -16,6 +18,8 @@ SURVEYS_FILES = surveys_files(config)
 RESOLUTION = resolution_params(config)
 FOOTPRINT_FILES = footprint_files(config)
 MODE = config["resolution"]["mode"]
+# provenance inside the product files: inputs by catalog name and format
+STAMP = make_stamp(config, PIPELINE, stamp_inputs(config))
 QA = config["qa"]["enabled"]
 QA_SETTINGS = qa_settings(config)
 EXPORT_HDF5_KEY = "combined"

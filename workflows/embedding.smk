@@ -2,10 +2,12 @@
 # replicates) -> metrics vs a PCA baseline -> plots -> summary -> product manifest (Validation Results).
 # Steps: pzforge.embedding.pipeline (one function per rule).
 from pzforge.embedding.hooks import refit_token, resolve_source
+from pzforge.products.stamp import make_stamp, stamp_inputs
 
 
 SOURCE = on_submit_host(workflow, "embedding_source", lambda: resolve_source(config))
 REFIT_TOKEN = refit_token(config, f"{RESULTS}/embedding/fit_token.txt")
+STAMP = make_stamp(config, PIPELINE, stamp_inputs(SOURCE))  # provenance inside the files
 
 
 def get_embedding_input(wildcards=None):

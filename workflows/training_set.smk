@@ -2,6 +2,7 @@
 # HATS (the photometry with a margin cache) -> nearest-neighbour crossmatch, one spectroscopic row
 # per photometric object, magnitudes, split -> HATS + Parquet (+ exports) -> summary -> manifest.
 # Steps: pzforge.training_set.pipeline (one function per rule).
+from pzforge.products.stamp import make_stamp, stamp_inputs
 from pzforge.training_set.inputs import resolve_photometry, resolve_reference
 from pzforge.training_set.rail import SUFFIXES as RAIL_SUFFIXES
 
@@ -22,6 +23,8 @@ PHOTOMETRY_SETTINGS = {**config["photometry"], **PHOTOMETRY}
 # A HATS photometric catalog with its own margin cache is crossmatched as it is.
 DIRECT = config["photometry"]["margin_cache"] is not None
 SPLIT = config["split"]
+# provenance inside the product files: the input products (or files) by id and name
+STAMP = make_stamp(config, PIPELINE, stamp_inputs(REFERENCE, PHOTOMETRY))
 EXPORT_HDF5_KEY = "training_set"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -55,7 +56,9 @@ def runs_cmd(
 
 @provenance_app.command("show")
 def show(ref: Ref, fmt: FormatOpt = Format.table, url: UrlOpt = None) -> None:
-    """The run (or the run behind a product): config, jobs and files."""
+    """The run (or the run behind a product) - or, for a FILE, the provenance it carries."""
+    if Path(ref).exists():
+        return show_file(Path(ref), fmt, url)
     reg = registry_at(url)
     kind, value = _resolve(reg, ref)
     info = reg.product_provenance(value) if kind == "product" else None
@@ -72,6 +75,44 @@ def show(ref: Ref, fmt: FormatOpt = Format.table, url: UrlOpt = None) -> None:
         out.print("no run recorded for this product (uploaded by hand?)")
         return
     _print_run(run)
+
+
+def show_file(path: Path, fmt: Format, url: str | None) -> None:
+    """A bare file's provenance: what it carries inside, plus what a registry knows of it."""
+    from pzforge.io.stamps import read_stamp
+    from pzforge.products.site import open_registry
+    from registry import RegistryError
+    from registry.hashing import checksum_path
+
+    stamp = read_stamp(path)
+    checksum = checksum_path(path)
+    known: dict[str, Any] = {"products": [], "generated_by": []}
+    with contextlib.suppress(RegistryError):  # no registry here: the file's stamp is all we have
+        known = open_registry(url, auto_create=False).file_provenance(checksum)
+    if fmt is Format.json:
+        out.print_json(json.dumps({"file": str(path), "stamp": stamp, **known}, default=str))
+        return
+    out.print(f"[bold]file[/bold] {path}  sha256 {checksum}", markup=True, highlight=False)
+    if stamp is None:
+        out.print("  carries no pzforge provenance (made elsewhere, or CSV)")
+    else:
+        out.print(f"  pipeline {stamp['pipeline']}, run name {stamp['run_name']}, product "
+                  f"{stamp['product']}", markup=False)  # fmt: skip
+        out.print(f"  config sha256 {stamp['config_sha256']}", markup=False)
+        software = ", ".join(f"{k} {v}" for k, v in sorted(stamp.get("software", {}).items()))
+        out.print(f"  software: {software}", markup=False)
+        for item in stamp.get("inputs", []):
+            what = item.get("internal_name") or f"{item.get('name')} ({item.get('format')})"
+            extra = f" (product id {item['product_id']})" if item.get("product_id") else ""
+            out.print(f"  input: {what}{extra}", markup=False)
+    for p in known["products"]:
+        out.print(f"  registered as {p['internal_name']} (id {p['id']}), run {p['run_id']}",
+                  markup=False)  # fmt: skip
+    for j in known["generated_by"]:
+        out.print(f"  written by rule {j['rule']} in run {j['run_id']} at {j['ended_at']}",
+                  markup=False)  # fmt: skip
+    if not known["products"] and not known["generated_by"]:
+        out.print("  not known to the registry here", markup=False)
 
 
 def _print_run(run: dict[str, Any]) -> None:

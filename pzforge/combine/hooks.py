@@ -241,3 +241,15 @@ def qa_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "seed": config["resolution"]["seed"],
         "max_points": config["qa"]["max_points"],
     }
+
+
+def stamp_inputs(config: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The inputs a combined catalog's stamp names: each catalog by name and file format."""
+    out = []
+    for cat in config["catalogs"]:
+        try:
+            fmt = io.detect_format(cat["path"], cat.get("format"))
+        except InputDataError:
+            fmt = "unknown"
+        out.append({"name": cat["name"], "format": fmt})
+    return out

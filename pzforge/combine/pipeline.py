@@ -106,9 +106,10 @@ def write_combined_catalog(
     *,
     footprints: list[dict[str, Any]] | None = None,
     z_flag_min: int | None = None,
+    stamp: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The combined catalog as HATS and as one sorted, byte-reproducible Parquet file, with the
-    footprint flags and the optional z_flag_homogenized cut."""
+    footprint flags and the optional z_flag_homogenized cut; both carry ``stamp``."""
     catalog, _margin = catalog_paths(partitioned)
     table = pd.read_parquet(resolution) if resolution else None
     info = write.write_combined(
@@ -120,6 +121,7 @@ def write_combined_catalog(
         out_parquet,
         footprints=footprints,
         z_flag_min=z_flag_min,
+        stamp=stamp,
     )
     log.info("combined catalog: %s", info)
     return info

@@ -21,6 +21,7 @@ from pzforge.combine import resolve
 from pzforge.combine.columns import COLUMNS, EXTRA_DTYPES, RESOLUTION_COLUMNS, pandas_dtype
 from pzforge.combine.footprints import FootprintFlags
 from pzforge.io import atomic_path
+from pzforge.io.stamps import parquet_metadata
 from pzforge.strings import as_arrow_strings
 from pzforge.tiles.partition import HEALPIX, WRITE_TABLE_KWARGS, partition_files, write_hats
 
@@ -136,8 +137,10 @@ def write_combined(
     *,
     footprints: list[dict[str, Any]] | None = None,
     z_flag_min: int | None = None,
+    stamp: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the combined catalog as HATS (lsdb.write_catalog) and as one sorted Parquet file."""
+    """Write the combined catalog as HATS (lsdb.write_catalog) and as one sorted Parquet file,
+    both carrying ``stamp`` (provenance inside the files, ``pzforge.io.stamps``)."""
     import lsdb
 
     out_hats, out_parquet = Path(out_hats), Path(out_parquet)
@@ -155,8 +158,8 @@ def write_combined(
     combined = catalog.map_partitions(
         lambda part: _apply_resolution(part, lookup, flags, z_flag_min, columns), meta=meta
     )
-    write_hats(combined, out_hats)
-    rows = _write_flat_parquet(out_hats, columns, extra, flags.names, out_parquet)
+    write_hats(combined, out_hats, stamp)
+    rows = _write_flat_parquet(out_hats, columns, extra, flags.names, out_parquet, stamp)
     return {"rows": rows, "hats": str(out_hats), "parquet": str(out_parquet)}
 
 
@@ -173,17 +176,22 @@ def _write_flat_parquet(
     extra: dict[str, str],
     footprints: list[str],
     out_parquet: Path,
+    stamp: dict[str, Any] | None = None,
 ) -> int:
     """Stream the HATS partitions, in sky order, into one Parquet file with a fixed schema.
 
     No timestamps or paths enter the file, so the same inputs give byte-identical output.
     """
     schema = output_schema(extra, footprints)
+    writer_schema = schema.with_metadata(parquet_metadata(stamp)) if stamp else schema
     rows = 0
-    with atomic_path(out_parquet) as tmp, pq.ParquetWriter(tmp, schema, **WRITE_TABLE_KWARGS) as w:
+    with (
+        atomic_path(out_parquet) as tmp,
+        pq.ParquetWriter(tmp, writer_schema, **WRITE_TABLE_KWARGS) as w,
+    ):
         for path in partition_files(hats_dir):
             table = pq.read_table(path, columns=columns)
-            table = table.select(columns).cast(schema)
+            table = table.select(columns).cast(writer_schema)
             rows += table.num_rows
             w.write_table(table)
     return rows

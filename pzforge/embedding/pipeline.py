@@ -18,15 +18,21 @@ from pzforge.embedding.manifest import embedding_manifest
 from pzforge.embedding.metrics import compute_metrics
 from pzforge.errors import InputDataError
 from pzforge.io import read_json, write_json
+from pzforge.io.stamps import parquet_metadata
 from pzforge.products.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 FEATURE_PREFIX = "feature:"
 
 
-def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
-    """Byte-reproducible Parquet (no index, zstd at its default level), written atomically."""
+def write_parquet(df: pd.DataFrame, path: str | Path, stamp: dict[str, Any] | None = None) -> None:
+    """Byte-reproducible Parquet (no index, zstd at its default level), written atomically;
+    ``stamp``: the provenance the file carries (``pzforge.io.stamps``)."""
     table = pa.Table.from_pandas(df, preserve_index=False)
+    if stamp:
+        table = table.replace_schema_metadata(
+            (table.schema.metadata or {}) | parquet_metadata(stamp)
+        )
     io.write_parquet(table, path, compression="zstd", compression_level=None)
 
 
@@ -254,6 +260,7 @@ def compute_embedding_metrics(
     stability: dict[str, Any],
     out_parquet: str | Path,
     out_json: str | Path,
+    stamp: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Metrics of the UMAP embedding and of a PCA baseline; the output table with scores."""
     meta, X, names = read_features(features_parquet)
@@ -279,7 +286,7 @@ def compute_embedding_metrics(
         out[f"pca_{i + 1}"] = P[:, i]
     out["knn_preservation"] = per_point["umap"]
     out["knn_preservation_pca"] = per_point["pca"]
-    write_parquet(out, out_parquet)
+    write_parquet(out, out_parquet, stamp)
     stats = read_json(features_json)
     result = {
         "description": (

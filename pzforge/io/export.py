@@ -84,7 +84,11 @@ def _to_fits(parquet: Path, out: Path) -> None:
         else:
             values = arr.to_numpy(zero_copy_only=False)
         cols.append(MaskedColumn(values, name=name, mask=mask) if mask.any() else values)
-    Table(cols, names=table.column_names).write(out, format="fits")
+    out_table = Table(cols, names=table.column_names)
+    stamp = (table.schema.metadata or {}).get(b"pzforge")
+    if stamp:  # the provenance the Parquet file carries, as a long-string header keyword
+        out_table.meta["PZFORGE"] = stamp.decode()
+    out_table.write(out, format="fits")
 
 
 # --- HDF5: one group of 1-D datasets ---------------------------------------------------------------
@@ -194,6 +198,9 @@ def write_hdf5_columns(
     filters = {"compression": "gzip", "compression_opts": HDF5_GZIP_LEVEL, "shuffle": True}
     with h5py.File(out, "w", track_order=False) as fh:
         group = fh.create_group(key, track_order=True)  # the table's column order
+        stamp = (schema.metadata or {}).get(b"pzforge")
+        if stamp:  # the provenance the Parquet file carries
+            group.attrs["pzforge"] = stamp.decode()
         datasets = {}
         for name in schema.names:
             datasets[name] = group.create_dataset(

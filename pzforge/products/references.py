@@ -33,11 +33,14 @@ def locate(
         except (NotFound, ValidationError) as exc:
             raise InputDataError(f"{key}: {exc}") from exc
         except SchemaOutdated as exc:
-            status = registry.status(registry_url(url))
-            if status["revision"] is None:  # nothing registered there yet
+            missing = "does not exist" in str(exc)
+            status = None if missing else registry.status(registry_url(url))
+            if missing or status["revision"] is None:  # nothing registered there yet
+                shown = registry_url(url) or "./pzforge_registry.sqlite"
+                shown = status["url"] if status else shown
                 raise InputDataError(
                     f"{key}: no product {ref['product']!r}: the registry "
-                    f"({status['url']}) is empty; set registry.url or "
+                    f"({shown}) is empty; set registry.url or "
                     "PZFORGE_REGISTRY_URL to the one that holds it"
                 ) from exc
             raise InputDataError(f"{key}: {exc}") from exc

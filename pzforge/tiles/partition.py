@@ -34,9 +34,12 @@ def partition_files(catalog_dir: str | Path) -> list[Path]:
     return sorted(files, key=key)
 
 
-def write_hats(catalog: Any, out_dir: str | Path) -> None:
-    """Write an lsdb catalog as one HATS catalog (threads, no progress bar, empty allowed)."""
+def write_hats(catalog: Any, out_dir: str | Path, stamp: dict[str, Any] | None = None) -> None:
+    """Write an lsdb catalog as one HATS catalog (threads, no progress bar, empty allowed);
+    ``stamp``: the provenance its ``properties`` carry (``pzforge.io.stamps``)."""
     import dask
+
+    from pzforge.io.stamps import hats_properties
 
     out_dir = Path(out_dir)
     with dask.config.set(scheduler="threads"):
@@ -49,6 +52,7 @@ def write_hats(catalog: Any, out_dir: str | Path) -> None:
             write_table_kwargs=WRITE_TABLE_KWARGS,
             create_thumbnail=False,
             error_if_empty=False,
+            addl_hats_properties=hats_properties(stamp) or None,
         )
 
 

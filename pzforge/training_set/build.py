@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pzforge.errors import ConfigError, InputDataError
 from pzforge.io import atomic_path
+from pzforge.io.stamps import parquet_metadata
 from pzforge.strings import as_arrow_strings
 from pzforge.tiles.partition import WRITE_TABLE_KWARGS, write_hats
 from pzforge.training_set import photometry
@@ -36,8 +37,10 @@ def build_training_set(
     config: TrainingSetSettings | dict[str, Any],
     outputs: dict[str, str | Path],
     client=None,
+    stamp: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Crossmatch, many-to-one, photometry, split; write HATS + Parquet per output key.
+    """Crossmatch, many-to-one, photometry, split; write HATS + Parquet per output key (both
+    carrying ``stamp``, the provenance inside the files).
 
     ``outputs`` maps a product key (``training_set``, or ``train`` and ``test``) to
     ``(hats_dir, parquet)``. Returns the statistics the summary reports and the training rows
@@ -93,7 +96,7 @@ def build_training_set(
         part = table if key == "training_set" else table.loc[table["subset"] == key]
         if key != "training_set":
             part = part.drop(columns="subset")
-        write_table(part.reset_index(drop=True), hats_dir, parquet, ref_hats)
+        write_table(part.reset_index(drop=True), hats_dir, parquet, ref_hats, stamp=stamp)
     seconds["write"] = time.perf_counter() - started
     stats["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     return stats, table
@@ -152,7 +155,12 @@ def _small_strings(schema: pa.Schema) -> pa.Schema:
 
 
 def write_table(
-    df: pd.DataFrame, hats_dir: str | Path, parquet: str | Path, ref_hats: str | Path
+    df: pd.DataFrame,
+    hats_dir: str | Path,
+    parquet: str | Path,
+    ref_hats: str | Path,
+    *,
+    stamp: dict[str, Any] | None = None,
 ) -> None:
     """One sorted Parquet file (byte-reproducible) and a HATS catalog of the same rows.
 
@@ -161,7 +169,9 @@ def write_table(
     """
     df = df.sort_values("id", kind="stable", ignore_index=True)
     parquet, hats_dir = Path(parquet), Path(hats_dir)
-    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(
+        parquet_metadata(stamp)
+    )
     table = table.cast(_small_strings(table.schema))
     if hats_dir.exists():
         shutil.rmtree(hats_dir)
@@ -175,11 +185,17 @@ def write_table(
                 "no rows: the catalogs had no match (allow_empty: true)\n"
             )
         else:
-            _write_hats(df, table, hats_dir, ref_hats)
+            _write_hats(df, table, hats_dir, ref_hats, stamp)
         flat.result()
 
 
-def _write_hats(df: pd.DataFrame, table: pa.Table, hats_dir: Path, ref_hats: str | Path) -> None:
+def _write_hats(
+    df: pd.DataFrame,
+    table: pa.Table,
+    hats_dir: Path,
+    ref_hats: str | Path,
+    stamp: dict[str, Any] | None = None,
+) -> None:
     """The rows as HATS tiles aligned with the reference catalog's (lsdb.write_catalog)."""
     import lsdb
 
@@ -195,4 +211,4 @@ def _write_hats(df: pd.DataFrame, table: pa.Table, hats_dir: Path, ref_hats: str
 
     ref = lsdb.open_catalog(str(ref_hats), columns=["id"])
     catalog = ref.map_partitions(_tile, meta=meta)
-    write_hats(catalog, hats_dir)
+    write_hats(catalog, hats_dir, stamp)

@@ -98,6 +98,7 @@ def make_training_set(
     coverage: dict[str, Any] | None = None,
     dask_settings: dict[str, Any] | None = None,
     n_workers: int = 1,
+    stamp: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Crossmatch (margins), one row per photometric object, magnitudes, split; HATS + Parquet;
     then the summary (JSON, text, Markdown page, PNG plots) from the rows still in memory, with
@@ -123,6 +124,7 @@ def make_training_set(
             config=settings,
             outputs=outputs,
             client=client,
+            stamp=stamp,
         )
     io.write_json(stats, out_stats)
     log.info(

@@ -77,6 +77,7 @@ rule write_combined_catalog:
         extra_columns=EXTRA_COLUMNS,
         footprints=config["footprints"],
         z_flag_min=config["output"]["z_flag_min"],
+        stamp=STAMP,
     threads: 1
     conda:
         "../../envs/pzforge.yaml"

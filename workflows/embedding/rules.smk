@@ -60,6 +60,7 @@ rule compute_embedding_metrics:
         metrics=config["metrics"],
         umap=config["umap"],
         stability=config["stability"],
+        stamp=STAMP,
     conda:
         "../../envs/pzforge.yaml"
     log:

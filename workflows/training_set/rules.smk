@@ -86,6 +86,7 @@ rule make_training_set:
         outputs=get_output_keys(),
         output_paths=get_output_paths(),
         report=config["report"],
+        stamp=STAMP,
     threads: 1
     conda:
         "../../envs/pzforge.yaml"
