@@ -130,7 +130,10 @@ def _decode(values: np.ndarray, nan_rep: str | None = None) -> Any:
     if values.dtype.kind == "S":
         text = np.char.decode(values, "utf-8")
         if nan_rep is not None:
-            return pd.array(np.where(text == nan_rep, None, text), dtype="string")
+            # pandas' own string dtype (missing = NaN), as pd.read_hdf would give
+            return pd.array(
+                np.where(text == nan_rep, None, text), dtype=pd.StringDtype(na_value=np.nan)
+            )
         return text
     return values
 

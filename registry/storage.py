@@ -64,6 +64,8 @@ class Staging:
         self.folder.mkdir(parents=True)
         self._lock = open(self.folder / LOCK, "w")  # noqa: SIM115 - held until close()
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._lock.write(f"{os.getpid()}\n")  # taken: a sweep may remove it once it is free
+        self._lock.flush()
         self.published: Path | None = None
 
     def add(self, source: Path, index: int, *, copy: bool | None = None) -> str:
@@ -185,8 +187,9 @@ class Storage:
                         removed.append(folder)
                 continue
             try:
-                # a lock this young may be one whose owner has not taken it yet (two syscalls)
-                if now - os.fstat(fd).st_mtime < FRESH_SECONDS:
+                # an empty, young lock file may be one whose owner has not taken it yet (open and
+                # flock are two calls); the owner writes its pid once it holds the lock
+                if os.fstat(fd).st_size == 0 and now - os.fstat(fd).st_mtime < FRESH_SECONDS:
                     continue
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

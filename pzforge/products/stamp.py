@@ -12,7 +12,7 @@ from pzforge.secrets import redact
 
 # what does not change what a file holds: where it is registered, how the work is spread over
 # workers, which other formats are exported
-NOT_SCIENCE = ("registry", "dask")
+NOT_SCIENCE = ("registry", "dask", "refit")  # refit: the same fit again, the same file
 PATH_KEYS = ("path", "surveys_file", "margin_cache", "moc", "file")
 LIBRARIES = ("pzforge", "lsdb", "hats", "pyarrow")
 

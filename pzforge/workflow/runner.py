@@ -180,7 +180,9 @@ def run_pipeline(
             except KeyboardInterrupt:
                 proc.send_signal(signal.SIGINT)  # Snakemake cancels its jobs (SLURM too)
                 proc.wait()
-                _make_sure_recorded(config, run_id, workdir, "interrupted")
+                # Snakemake's onerror may have recorded the stopped jobs as a failure: it was
+                # an interruption (recording again updates the same run)
+                _make_sure_recorded(config, run_id, workdir, "interrupted", again=True)
                 raise
         if not dry_run:
             status = (
@@ -192,10 +194,12 @@ def run_pipeline(
     return RunResult(run_id, config, workdir, config_file, log_path, proc.returncode, failed)
 
 
-def _make_sure_recorded(config: dict[str, Any], run_id: str, workdir: Path, status: str) -> None:
+def _make_sure_recorded(
+    config: dict[str, Any], run_id: str, workdir: Path, status: str, *, again: bool = False
+) -> None:
     """Snakemake's onsuccess/onerror did not run (killed, interrupted, or nothing was left to
     do after a crash): record the run here, and on success register what it made."""
-    if (run_dir(run_id, workdir) / "ingested.json").is_file():
+    if (run_dir(run_id, workdir) / "ingested.json").is_file() and not again:
         return
     if not (run_dir(run_id, workdir) / "run.json").is_file():
         # Snakemake planned nothing: a config or workflow error, or every output was up to date

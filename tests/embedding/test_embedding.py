@@ -489,7 +489,7 @@ def test_registered_as_validation_results_with_lineage(e2e):
     detail = reg.get_product(product.id)
     assert detail.name == "DC2 training embedding"
     assert "UMAP embedding" in detail.description and "T@15=" in detail.description
-    assert [f for f in detail.files if f.role == "main"][0].path.endswith("dc2_e2e.parquet")
+    assert [f for f in detail.files if f.role == "main"][0].name == "dc2_e2e.parquet"
     manifest = json.loads((e2e["results"] / "products" / "embedding.json").read_text())
     assert manifest["derived_from"] == [e2e["source"].id]
     assert e2e["source"].id in [p["id"] for p in reg.upstream(product.id)]
