@@ -55,10 +55,10 @@ def test_interrupted_run_resumes_with_pzforge_run(site, reference, point, sig):
     generated = reg.product_provenance(product.id)["generated_by"]
     assert {j["rule"] for j in generated} >= {"write_combined_catalog"}
     site.assert_consistent()
-    # a third run changes nothing and registers nothing new
-    third = site.run()
-    assert third.returncode == 0 and "unchanged" in third.stdout, third.stdout
-    assert len(reg.list_products()) == 1
+    if point == "registration" and sig == signal.SIGKILL:  # once: a third run changes nothing
+        third = site.run()
+        assert third.returncode == 0 and "unchanged" in third.stdout, third.stdout
+        assert len(reg.list_products()) == 1
 
 
 def test_a_second_driver_is_refused_while_the_first_lives(site):
