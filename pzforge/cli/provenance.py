@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pzforge.cli.render import Format, FormatOpt, UrlOpt, out, registry_at, render
+from pzforge.cli.render import Format, FormatOpt, UrlOpt, out, registry_at, render, styled
 
 provenance_app = typer.Typer(
     help="Provenance of runs and products: show, report, export, diff, check, lineage.",
@@ -67,7 +67,7 @@ def show(ref: Ref, fmt: FormatOpt = Format.table, url: UrlOpt = None) -> None:
         out.print_json(json.dumps({"product": info, "run": run}, default=str))
         return
     if info:
-        out.print(f"[bold]product[/bold] {info['product']['internal_name']}")
+        out.print(styled("[bold]product[/bold] {}", info["product"]["internal_name"]))
         for label, items in (("derived from", info["upstream"]), ("used by", info["downstream"])):
             names = ", ".join(i["internal_name"] for i in items) or "-"
             out.print(f"  {label}: {names}")
@@ -92,7 +92,7 @@ def show_file(path: Path, fmt: Format, url: str | None) -> None:
     if fmt is Format.json:
         out.print_json(json.dumps({"file": str(path), "stamp": stamp, **known}, default=str))
         return
-    out.print(f"[bold]file[/bold] {path}  sha256 {checksum}", markup=True, highlight=False)
+    out.print(styled("[bold]file[/bold] {}  sha256 {}", path, checksum))
     if stamp is None:
         out.print("  carries no pzforge provenance (made elsewhere, or CSV)")
     else:
@@ -118,15 +118,16 @@ def show_file(path: Path, fmt: Format, url: str | None) -> None:
 def _print_run(run: dict[str, Any]) -> None:
     from pzforge.provenance.report import short_reason
 
+    colour = "green" if run["status"] == "success" else "red"
     out.print(
-        f"[bold]run[/bold] {run['id']}  {run['pipeline']} ({run['run_name']})  "
-        f"[{'green' if run['status'] == 'success' else 'red'}]{run['status']}[/]"
-    )
+        styled(f"[bold]run[/bold] {{}}  {{}} ({{}})  [{colour}]{{}}[/]", run["id"],
+               run["pipeline"], run["run_name"], run["status"])
+    )  # fmt: skip
     out.print(f"  {run['user']}@{run['host']}  {run['started_at']} -> {run['ended_at']}")
     out.print(f"  profile {run['profile']}, executor {run['executor']}")
     out.print(f"  workflow commit {run['git_commit']}{' (dirty)' if run['git_dirty'] else ''}")
     if run.get("error"):
-        out.print(f"  [red]error:[/red] {run['error']}", markup=True)
+        out.print(styled("  [red]error:[/red] {}", run["error"]))
     if run.get("overrides"):
         out.print(f"  overrides: {' '.join(run['overrides'])}")
     table = Table(title="jobs")
@@ -150,11 +151,11 @@ def _print_run(run: dict[str, Any]) -> None:
     files = Table(title="files made")
     files.add_column("path", overflow="fold")
     files.add_column("bytes", justify="right")
-    files.add_column("sha256", no_wrap=True)
+    files.add_column("sha256", overflow="fold")
     for j in run["jobs"]:
         for f in j.get("files", []):
             if f["role"] == "generated":
-                files.add_row(f["path"], str(f["size"]), f["checksum"][:16] + "…")
+                files.add_row(f["path"], str(f["size"]), f["checksum"])
     out.print(files)
     for p in run.get("products", []):
         out.print(f"registered: {p['internal_name']} ({p['product_type']})")

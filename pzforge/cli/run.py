@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pzforge.cli.render import err, error_line, out
+from pzforge.cli.render import err, error_line, out, print_blocks
 
 ConfigOpt = Annotated[
     list[Path] | None,
@@ -25,7 +25,7 @@ SetOpt = Annotated[
 
 
 def _progress(line: str) -> None:
-    err.print(f"[dim]{line}[/dim]")
+    err.print(line, style="dim")
 
 
 def run(
@@ -64,10 +64,21 @@ def run(
 
 
 def report(result) -> None:
-    """The run's summary text, its id and the products it registered."""
-    summary = result.results_dir / "summary.txt"
+    """The run's summary (tables at the terminal's width; whole lines in a pipe or a log), its
+    id and the products it registered."""
+    from pzforge import pipelines
+    from pzforge.config import pipeline_of
+    from pzforge.io import read_json
+
+    summary = result.results_dir / pipelines.SUMMARY_FILE
+    blocks = None
     if summary.is_file():
-        out.print(summary.read_text(), markup=False, highlight=False)
+        blocks = pipelines.summary_tables(pipeline_of(result.config), read_json(summary))
+    if blocks:
+        print_blocks(blocks)
+        out.print()
+    elif (result.results_dir / "summary.txt").is_file():
+        out.print((result.results_dir / "summary.txt").read_text(), soft_wrap=True)
     receipts = result.layout.receipts
     out.print(f"run id: {result.run_id}")
     if receipts.is_file():

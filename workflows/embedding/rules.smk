@@ -95,6 +95,7 @@ rule summarize_embedding:
         outputs=get_embedding_outputs,
     output:
         text=f"{RESULTS}/summary.txt",
+        json=f"{RESULTS}/summary.json",
     localrule: True
     conda:
         "../../envs/pzforge.yaml"
