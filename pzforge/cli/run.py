@@ -41,6 +41,14 @@ def run(
         Path, typer.Option("--workdir", "-w", help="Where results/, logs/ and the registry go.")
     ] = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Show the jobs only.")] = False,
+    snakemake_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="After a successful run, write Snakemake's report here (.html: one offline "
+            "page; .zip for large results): summary, QA and plots with captions.",
+        ),
+    ] = None,
 ) -> None:
     """Run PIPELINE with a config; outputs are registered as products on success."""
     from pzforge.workflow.runner import explain_failure, run_pipeline
@@ -53,6 +61,7 @@ def run(
         workdir=workdir,
         dry_run=dry_run,
         echo=_progress,
+        report=snakemake_report,
     )
     if result.returncode != 0:
         error_line(explain_failure(result))
@@ -85,6 +94,8 @@ def report(result) -> None:
         for data in json.loads(receipts.read_text()):
             state = " (unchanged, already registered)" if data.get("unchanged") else ""
             out.print(f"registered product: {data['internal_name']} (id {data['id']}){state}")
+    if getattr(result, "snakemake_report", None):
+        out.print(f"Snakemake report: {result.snakemake_report}")
 
 
 def demo(
