@@ -25,6 +25,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 NATURAL_WIDTH = 10_000  # "no width": wider than any line a summary or a table makes
+FOLD = 16  # a text column folded narrower than this reads badly: split the table instead
 
 
 @dataclass
@@ -101,6 +102,43 @@ def rich_table(table: Table) -> RichTable:
     for row in table.rows:
         out.add_row(*(Text(cell(v)) for v in row))
     return out
+
+
+def split_columns(table: Table, width: int) -> list[Table]:
+    """The table as several tables of the columns that fit in ``width``, each repeating the
+    first column (as pandas wraps a wide frame): a narrow terminal shows every value whole
+    instead of squeezing a dozen columns to a few letters each. One table when it fits."""
+
+    def need(i: int) -> int:
+        cells = [len(cell(r[i])) for r in table.rows if i < len(r)]
+        return max([len(table.columns[i]), *cells]) + 3
+
+    n = len(table.columns)
+    # text folds inside its cell (down to FOLD characters, a few words); numbers do not
+    squeezed = sum(need(i) if table.numeric(i) else min(need(i), FOLD) for i in range(n))
+    if not table.header or n < 3 or squeezed <= width:
+        return [table]
+    budget = max(width - need(0), 20)
+    chunks: list[list[int]] = [[]]
+    used = 0
+    for i in range(1, n):
+        if chunks[-1] and used + need(i) > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(i)
+        used += need(i)
+    if len(chunks) == 1:
+        return [table]
+    title = table.title or ""
+    return [
+        Table(
+            [table.columns[0], *(table.columns[i] for i in chunk)],
+            [[r[0], *(r[i] if i < len(r) else "" for i in chunk)] for r in table.rows],
+            f"{title} (columns {k + 1}/{len(chunks)})".strip(),
+            note=table.note if k == len(chunks) - 1 else None,
+        )
+        for k, chunk in enumerate(chunks)
+    ]
 
 
 def renderable(block: Block) -> RenderableType:

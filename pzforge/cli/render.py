@@ -97,12 +97,6 @@ def emit(renderable: RenderableType) -> None:
     sys.stdout.flush()
 
 
-def table_of(rows: list[dict[str, Any]], columns: list[str], title: str = "") -> RenderableType:
-    """Rows as a Rich table under its title: plain-text cells, long values fold in their cell."""
-    block = tables.Table(columns, [[_cell(r.get(c)) for c in columns] for r in rows], title or None)
-    return tables.renderable(block)
-
-
 def render(rows: list[dict[str, Any]], fmt: Format, columns: list[str], title: str = "") -> None:
     """Rows as a table, JSON or CSV (only ``columns``, in that order, for table and CSV)."""
     if fmt is Format.json:
@@ -110,7 +104,7 @@ def render(rows: list[dict[str, Any]], fmt: Format, columns: list[str], title: s
     elif fmt is Format.csv:
         print_csv(rows, columns)
     else:
-        emit(table_of(rows, columns, title))
+        render_wide(rows, columns, title)
 
 
 def render_record(items: Sequence[tuple[str, Any]], title: str = "") -> None:
@@ -119,30 +113,19 @@ def render_record(items: Sequence[tuple[str, Any]], title: str = "") -> None:
     emit(tables.renderable(block))
 
 
+def emit_table(block: tables.Table) -> None:
+    """A table: in a terminal too narrow for it, split into tables of the columns that fit
+    (each repeating the first column); in a pipe, one table at its natural width."""
+    parts = tables.split_columns(block, out.width) if out.is_terminal else [block]
+    for i, part in enumerate(parts):
+        if i:
+            out.print()
+        emit(tables.renderable(part))
+
+
 def render_wide(rows: list[dict[str, Any]], columns: list[str], title: str = "") -> None:
-    """A table with many columns: in a terminal too narrow for all of them, several tables of
-    the columns that fit, each repeating the first column (as pandas wraps a frame); in a pipe,
-    one table at its natural width."""
-    if not out.is_terminal or len(columns) < 3:
-        emit(table_of(rows, columns, title))
-        return
-    key, rest = columns[0], columns[1:]
-
-    def width(col: str) -> int:
-        return max([len(col), *(len(_cell(r.get(col))) for r in rows)]) + 3
-
-    budget = max(out.width - width(key), 20)
-    chunks: list[list[str]] = [[]]
-    used = 0
-    for col in rest:
-        if chunks[-1] and used + width(col) > budget:
-            chunks.append([])
-            used = 0
-        chunks[-1].append(col)
-        used += width(col)
-    for i, chunk in enumerate(chunks):
-        label = title if len(chunks) == 1 else f"{title} (columns {i + 1}/{len(chunks)})".strip()
-        emit(table_of(rows, [key, *chunk], label))
+    """Many columns (a data frame): see ``emit_table``."""
+    emit_table(tables.Table(columns, [[_cell(r.get(c)) for c in columns] for r in rows], title))
 
 
 def print_blocks(blocks: Sequence[tables.Block]) -> None:
@@ -150,7 +133,10 @@ def print_blocks(blocks: Sequence[tables.Block]) -> None:
     for i, block in enumerate(blocks):
         if i:
             out.print()
-        emit(tables.renderable(block))
+        if isinstance(block, tables.Table):
+            emit_table(block)
+        else:
+            emit(tables.renderable(block))
 
 
 def error_line(message: str) -> None:
