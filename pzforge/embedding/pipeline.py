@@ -369,7 +369,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Block]:
     if "photoz" in m["umap"]:
         pu, pp = m["umap"]["photoz"], m["pca"]["photoz"]
         row("photo-z sigma_NMAD", pu["sigma_nmad"], pp["sigma_nmad"])
-        row("  / features", pu["sigma_nmad_ratio"], pp["sigma_nmad_ratio"])
+        row("sigma_NMAD / features' own", pu["sigma_nmad_ratio"], pp["sigma_nmad_ratio"])
         row("photo-z scatter", pu["scatter"], pp["scatter"])
         notes.append(
             f"features' own photo-z sigma_NMAD {m['features_photoz']['sigma_nmad']:.4f}, "
