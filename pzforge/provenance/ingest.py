@@ -103,7 +103,11 @@ def collect_run(
     failed = [j for j in jobs if j["status"] == "failed" and j.get("error")]
     if status != "success":  # the jobs' own one-line errors say more than Snakemake's block
         error = "; ".join(f"rule {j['rule']}: {j['error']}" for j in failed) or error
-        error = error or "the run failed"
+        error = error or (
+            "stopped before its end (interrupted or killed); `pzforge run` again resumes it"
+            if status == "interrupted"
+            else "the run failed"
+        )
     error = redact_text(error) if error else error
     run = {k: v for k, v in plan.items() if k != "planned_jobs"} | {
         "id": run_id,

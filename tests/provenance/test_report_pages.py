@@ -184,6 +184,7 @@ def test_report_of_a_resumed_run(resumed, browser):
     # and the interrupted attempt's own report: what it did and what it never finished
     dom = report_page(site, interrupted_id, browser, "provenance_report_interrupted")
     assert "interrupted" in dom and 'id="failure"' in dom
+    assert "stopped before its end (interrupted or killed)" in dom
     assert node_states(dom)["ingest_catalog"] == "success"
 
 
