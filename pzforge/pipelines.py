@@ -7,7 +7,9 @@ Each pipeline has a JSON schema (``config/schemas/<name>.schema.yaml``), a workf
 - ``input_paths(config)``: ``(container, key)`` pairs of config entries holding file paths
   (not product references), made absolute by ``pzforge run`` so a run can change directory;
 - ``preflight(config)``: cheap checks of every input before any job runs (raise PzforgeError);
-  called on the submitting host only, never by job processes.
+  called on the submitting host only, never by job processes;
+- ``summary_tables(summary)``: the run's ``results/<run_name>/summary.json`` as
+  ``pzforge.tables`` blocks (what ``pzforge run`` prints and the provenance report shows).
 
 Hooks modules are imported by name when needed, so a pipeline's heavy dependencies are loaded
 only for it. ``python -m pzforge.pipelines > config/README.md`` regenerates the key reference.
@@ -108,6 +110,15 @@ def absolutize_paths(pipeline: str, config: dict[str, Any], base: Path) -> dict[
             p = Path(value).expanduser()
             container[key] = str(p if p.is_absolute() else (base / p).resolve())
     return config
+
+
+SUMMARY_FILE = "summary.json"  # every pipeline's summary, in results/<run_name>/
+
+
+def summary_tables(pipeline: str, summary: dict[str, Any]) -> list | None:
+    """A run's summary (the JSON of ``SUMMARY_FILE``) as tables, or None if the pipeline has none."""
+    fn = getattr(hooks(pipeline), "summary_tables", None)
+    return fn(summary) if fn else None
 
 
 def config_reference() -> str:

@@ -10,5 +10,8 @@ if TYPE_CHECKING:
 
 with snakemake_job(snakemake):
     summarize_embedding(
-        snakemake.input.metrics, list(snakemake.input.outputs), snakemake.output.text
+        snakemake.input.metrics,
+        list(snakemake.input.outputs),
+        snakemake.output.text,
+        snakemake.output.json,
     )

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("pzforge", "registry")
 # Rooms of pzforge, lowest first; a room may import rooms on lower floors only.
 LAYERS: list[set[str]] = [
-    {"__init__", "errors", "faults", "paths", "secrets", "sky", "strings"},
+    {"__init__", "errors", "faults", "paths", "secrets", "sky", "strings", "tables"},
     {"io"},
     {"config"},
     {"tiles", "products"},

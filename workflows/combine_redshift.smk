@@ -81,6 +81,10 @@ def get_final_output():
     return [f"{RESULTS}/summary.json", *get_qa_report(), *get_exports(), *get_manifests()]
 
 
+# `snakemake --report` (or `pzforge run --report FILE`): the workflow's description
+report: "combine_redshift/report/workflow.rst"
+
+
 include: "../rules/partition.smk"
 include: "../rules/export.smk"
 

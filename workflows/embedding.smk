@@ -44,4 +44,8 @@ def get_final_output():
     return [f"{RESULTS}/summary.txt", *get_manifests()]
 
 
+# `snakemake --report` (or `pzforge run --report FILE`): the workflow's description
+report: "embedding/report/workflow.rst"
+
+
 include: "embedding/rules.smk"

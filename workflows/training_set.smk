@@ -105,6 +105,10 @@ def get_final_output():
     return [f"{RESULTS}/summary.json", *get_exports(), *get_manifests()]
 
 
+# `snakemake --report` (or `pzforge run --report FILE`): the workflow's description
+report: "training_set/report/workflow.rst"
+
+
 include: "../rules/partition.smk"
 include: "../rules/export.smk"
 

@@ -9,7 +9,20 @@ from typing import Annotated
 
 import typer
 
-from pzforge.cli.render import Format, FormatOpt, UrlOpt, confirm, out, registry_at, render
+from pzforge.cli.render import (
+    Format,
+    FormatOpt,
+    UrlOpt,
+    confirm,
+    out,
+    print_csv,
+    print_json,
+    registry_at,
+    render,
+    render_record,
+    render_wide,
+    say,
+)
 from pzforge.errors import PzforgeError
 
 products_app = typer.Typer(help="Data products in the registry.", no_args_is_help=True)
@@ -95,11 +108,25 @@ def list_cmd(
     render([p.to_dict() for p in products], fmt, LIST_COLUMNS, title=f"{len(products)} products")
 
 
+FILE_COLUMNS = [
+    "role",
+    "name",
+    "format",
+    "size",
+    "checksum_algorithm",
+    "checksum",
+    "n_members",
+    "copied",
+]
+
+
 @products_app.command("show")
 def show_cmd(
     product: Annotated[str, typer.Argument(help="Product id or internal name.")],
     registry: UrlOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="table, json, or csv (one row per file).")
+    ] = Format.table,
 ) -> None:
     """Show a product: metadata, files with checksums, columns, where it came from."""
     detail = registry_at(registry).get_product(product)
@@ -107,36 +134,28 @@ def show_cmd(
     data["files"] = [f.__dict__ for f in detail.files]
     data["columns"] = [c.__dict__ for c in detail.columns]
     data["superseded_by"] = detail.superseded_by
-    if fmt is not Format.table:
-        out.print_json(json.dumps(data, default=str))
+    if fmt is Format.json:
+        print_json(data)
         return
-    for key in (
-        "id",
-        "internal_name",
-        "name",
-        "product_type",
-        "release",
-        "owner",
-        "official",
-        "status",
-        "description",
-        "created_at",
-        "updated_at",
-        "run_id",
-        "supersedes_id",
-        "superseded_by",
-    ):
-        out.print(
-            f"[bold]{key:>14}[/bold]  {data[key] if data[key] is not None else '-'}",
-            highlight=False,
+    if fmt is Format.csv:
+        rows = [
+            {"product_id": data["id"], "internal_name": data["internal_name"]} | f
+            for f in data["files"]
+        ]
+        print_csv(rows, ["product_id", "internal_name", *FILE_COLUMNS, "path", "source_path"])
+        return
+    keys = ("id", "internal_name", "name", "product_type", "release", "owner", "official",
+            "status", "description", "created_at", "updated_at", "run_id", "supersedes_id",
+            "superseded_by")  # fmt: skip
+    render_record([(k, data[k]) for k in keys])
+    for i, f in enumerate(data["files"], 1):  # one file per block: paths and checksums whole
+        out.print()
+        render_record(
+            [(k, f[k]) for k in [*FILE_COLUMNS, "path", "source_path"] if k in f],
+            f"file {i} of {len(data['files'])}",
         )
-    render(
-        data["files"],
-        Format.table,
-        ["role", "format", "size", "checksum_algorithm", "checksum", "n_members", "copied", "path"],
-        "files",
-    )
     if data["columns"]:
+        out.print()
         render(data["columns"], Format.table, ["name", "role", "ucd", "unit", "dtype"], "columns")
 
 
@@ -243,11 +262,16 @@ def get_cmd(
         bool, typer.Option("--verify", help="Recompute the sha256 first (not only sizes/times).")
     ] = False,
     registry: UrlOpt = None,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """Print the first rows of a tabular product (use the Python API for the whole DataFrame)."""
     df = registry_at(registry).get_dataframe(product, verify_full=verify)
-    out.print(df.head(head).to_string(), markup=False, highlight=False)
-    out.print(f"[{len(df)} rows x {len(df.columns)} columns]")
+    rows = json.loads(df.head(head).to_json(orient="records", date_format="iso"))
+    if fmt is not Format.table:
+        render(rows, fmt, [str(c) for c in df.columns])
+        return
+    render_wide(rows, [str(c) for c in df.columns], f"first {min(head, len(df))} rows")
+    say(f"[{len(df)} rows x {len(df.columns)} columns]")
 
 
 @products_app.command("update")

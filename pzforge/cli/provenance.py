@@ -9,9 +9,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from pzforge.cli.render import Format, FormatOpt, UrlOpt, out, registry_at, render
+from pzforge.cli.render import (
+    Format,
+    FormatOpt,
+    UrlOpt,
+    out,
+    print_blocks,
+    registry_at,
+    render,
+    styled,
+)
 
 provenance_app = typer.Typer(
     help="Provenance of runs and products: show, report, export, diff, check, lineage.",
@@ -67,7 +75,7 @@ def show(ref: Ref, fmt: FormatOpt = Format.table, url: UrlOpt = None) -> None:
         out.print_json(json.dumps({"product": info, "run": run}, default=str))
         return
     if info:
-        out.print(f"[bold]product[/bold] {info['product']['internal_name']}")
+        out.print(styled("[bold]product[/bold] {}", info["product"]["internal_name"]))
         for label, items in (("derived from", info["upstream"]), ("used by", info["downstream"])):
             names = ", ".join(i["internal_name"] for i in items) or "-"
             out.print(f"  {label}: {names}")
@@ -92,7 +100,7 @@ def show_file(path: Path, fmt: Format, url: str | None) -> None:
     if fmt is Format.json:
         out.print_json(json.dumps({"file": str(path), "stamp": stamp, **known}, default=str))
         return
-    out.print(f"[bold]file[/bold] {path}  sha256 {checksum}", markup=True, highlight=False)
+    out.print(styled("[bold]file[/bold] {}  sha256 {}", path, checksum))
     if stamp is None:
         out.print("  carries no pzforge provenance (made elsewhere, or CSV)")
     else:
@@ -116,46 +124,21 @@ def show_file(path: Path, fmt: Format, url: str | None) -> None:
 
 
 def _print_run(run: dict[str, Any]) -> None:
-    from pzforge.provenance.report import short_reason
+    from pzforge.provenance.report import job_rows, jobs_table, outputs_table
 
+    colour = "green" if run["status"] == "success" else "red"
     out.print(
-        f"[bold]run[/bold] {run['id']}  {run['pipeline']} ({run['run_name']})  "
-        f"[{'green' if run['status'] == 'success' else 'red'}]{run['status']}[/]"
-    )
+        styled(f"[bold]run[/bold] {{}}  {{}} ({{}})  [{colour}]{{}}[/]", run["id"],
+               run["pipeline"], run["run_name"], run["status"])
+    )  # fmt: skip
     out.print(f"  {run['user']}@{run['host']}  {run['started_at']} -> {run['ended_at']}")
     out.print(f"  profile {run['profile']}, executor {run['executor']}")
     out.print(f"  workflow commit {run['git_commit']}{' (dirty)' if run['git_dirty'] else ''}")
     if run.get("error"):
-        out.print(f"  [red]error:[/red] {run['error']}", markup=True)
+        out.print(styled("  [red]error:[/red] {}", run["error"]))
     if run.get("overrides"):
         out.print(f"  overrides: {' '.join(run['overrides'])}")
-    table = Table(title="jobs")
-    widest = max((len(j["rule"]) for j in run["jobs"]), default=4)
-    table.add_column("rule", no_wrap=True, min_width=widest)  # rule names are never cut
-    for col in ("wildcards", "status", "wall s", "max RSS MB", "node"):
-        table.add_column(col)
-    table.add_column("reason", overflow="fold")
-    for j in run["jobs"]:
-        b = j.get("benchmark") or {}
-        table.add_row(
-            j["rule"],
-            ",".join(f"{k}={v}" for k, v in sorted(j["wildcards"].items())),
-            j["status"],
-            str(b.get("wall_s") or ""),
-            str(b.get("max_rss_mb") or ""),
-            j.get("node") or j.get("host") or "",
-            short_reason(j.get("reason")),
-        )
-    out.print(table)
-    files = Table(title="files made")
-    files.add_column("path", overflow="fold")
-    files.add_column("bytes", justify="right")
-    files.add_column("sha256", no_wrap=True)
-    for j in run["jobs"]:
-        for f in j.get("files", []):
-            if f["role"] == "generated":
-                files.add_row(f["path"], str(f["size"]), f["checksum"][:16] + "…")
-    out.print(files)
+    print_blocks([jobs_table(job_rows(run)), outputs_table(run)])
     for p in run.get("products", []):
         out.print(f"registered: {p['internal_name']} ({p['product_type']})")
 
@@ -169,7 +152,8 @@ def report(
     url: UrlOpt = None,
 ) -> None:
     """One self-contained HTML page about a run (opens without network)."""
-    from pzforge.provenance.report import render_report
+    from pzforge.pipelines import summary_tables
+    from pzforge.provenance.report import render_report, report_context
 
     reg = registry_at(url)
     kind, value = _resolve(reg, run_id)
@@ -178,9 +162,7 @@ def report(
         if not rid:
             raise typer.BadParameter("this product has no recorded run")
         value = reg.get_run(rid)
-    previous = reg.previous_run(value["id"])
-    lineage = [reg.product_provenance(p["id"]) for p in value["products"]]
-    output.write_text(render_report(value, previous, lineage))
+    output.write_text(render_report(**report_context(reg, value, summarize=summary_tables)))
     out.print(f"report written to {output}")
 
 

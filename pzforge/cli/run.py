@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pzforge.cli.render import err, error_line, out
+from pzforge.cli.render import err, error_line, out, print_blocks
 
 ConfigOpt = Annotated[
     list[Path] | None,
@@ -25,7 +25,7 @@ SetOpt = Annotated[
 
 
 def _progress(line: str) -> None:
-    err.print(f"[dim]{line}[/dim]")
+    err.print(line, style="dim")
 
 
 def run(
@@ -41,6 +41,14 @@ def run(
         Path, typer.Option("--workdir", "-w", help="Where results/, logs/ and the registry go.")
     ] = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Show the jobs only.")] = False,
+    snakemake_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="After a successful run, write Snakemake's report here (.html: one offline "
+            "page; .zip for large results): summary, QA and plots with captions.",
+        ),
+    ] = None,
 ) -> None:
     """Run PIPELINE with a config; outputs are registered as products on success."""
     from pzforge.workflow.runner import explain_failure, run_pipeline
@@ -53,6 +61,7 @@ def run(
         workdir=workdir,
         dry_run=dry_run,
         echo=_progress,
+        report=snakemake_report,
     )
     if result.returncode != 0:
         error_line(explain_failure(result))
@@ -64,16 +73,29 @@ def run(
 
 
 def report(result) -> None:
-    """The run's summary text, its id and the products it registered."""
-    summary = result.results_dir / "summary.txt"
+    """The run's summary (tables at the terminal's width; whole lines in a pipe or a log), its
+    id and the products it registered."""
+    from pzforge import pipelines
+    from pzforge.config import pipeline_of
+    from pzforge.io import read_json
+
+    summary = result.results_dir / pipelines.SUMMARY_FILE
+    blocks = None
     if summary.is_file():
-        out.print(summary.read_text(), markup=False, highlight=False)
+        blocks = pipelines.summary_tables(pipeline_of(result.config), read_json(summary))
+    if blocks:
+        print_blocks(blocks)
+        out.print()
+    elif (result.results_dir / "summary.txt").is_file():
+        out.print((result.results_dir / "summary.txt").read_text(), soft_wrap=True)
     receipts = result.layout.receipts
     out.print(f"run id: {result.run_id}")
     if receipts.is_file():
         for data in json.loads(receipts.read_text()):
             state = " (unchanged, already registered)" if data.get("unchanged") else ""
             out.print(f"registered product: {data['internal_name']} (id {data['id']}){state}")
+    if getattr(result, "snakemake_report", None):
+        out.print(f"Snakemake report: {result.snakemake_report}")
 
 
 def demo(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pzforge.cli.render import out
+from pzforge.cli.render import Format, out, print_json, render
 
 surveys_app = typer.Typer(help="Survey quality-flag homogenization rules.", no_args_is_help=True)
 
@@ -44,14 +43,33 @@ def surveys_list(
         shipped = s.origin == str(SHIPPED_SURVEYS_FILE)
         origin = "shipped" if shipped else s.origin
         note = f"overrides the shipped {s.replaces}" if s.replaces else ("" if shipped else "added")
-        rows.append({"survey": name, "aliases": list(s.aliases), "from": origin, "note": note})
+        z_flag, type_ = book.scales(name)
+        rows.append(
+            {
+                "survey": name,
+                "aliases": list(s.aliases),
+                "from": origin,
+                "note": note,
+                "z_flag_homogenized": z_flag,
+                "type_homogenized": type_,
+            }
+        )
     if as_json:
-        out.print_json(json.dumps(rows))
+        print_json(rows)
         return
-    width = max(len(r["survey"]) for r in rows)
-    for r in rows:
-        line = f"{r['survey']:<{width}}  {r['from']}" + (f"  ({r['note']})" if r["note"] else "")
-        out.print(line, markup=False, highlight=False)
+    table = [
+        r
+        | {
+            "aliases": ", ".join(r["aliases"]) or "-",
+            "from": r["from"] + (f" ({r['note']})" if r["note"] else ""),
+        }
+        for r in rows
+    ]
+    columns = ["survey", "aliases", "z_flag_homogenized", "type_homogenized", "from"]
+    render(table, Format.table, columns, f"{len(rows)} surveys with rules")
+    out.print(
+        "z_flag_homogenized: 0 no redshift .. 4 certain, 6 star (`pzforge surveys explain NAME`)"
+    )
 
 
 @surveys_app.command("explain")
@@ -63,6 +81,6 @@ def surveys_explain(
     """Show how SURVEY's quality flags and types are translated."""
     book = _rulebook(surveys_file)
     if as_json:
-        out.print_json(json.dumps(book.to_dict(survey)))
+        print_json(book.to_dict(survey))
     else:
         out.print(book.explain(survey), markup=False, highlight=False)

@@ -207,6 +207,12 @@ class RuleBook:
             "replaces": s.replaces,
         }
 
+    def scales(self, survey: str) -> tuple[str, str]:
+        """What the survey's flag and type rules read and the values they give, one line each
+        (``pzforge surveys list``)."""
+        s = self.surveys[self.resolve(survey)]
+        return target_scale(s.z_flag), target_scale(s.type)
+
     def explain(self, survey: str) -> str:
         s = self.surveys[self.resolve(survey)]
         lines = [f"{s.name}" + (f" (aliases: {', '.join(s.aliases)})" if s.aliases else "")]
@@ -459,6 +465,33 @@ def _target_dict(t: Target) -> dict[str, Any]:
     return d
 
 
+SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _value(v: Any) -> str:
+    return "[" + ", ".join(_value(x) for x in v) + "]" if isinstance(v, list) else repr(v)
+
+
+def _explain_test(key: str, op: str, val: Any) -> str:
+    """One test in the notation of ``surveys explain``: ``z_flag >= 3``, ``z is null``."""
+    if op in SYMBOLS:
+        return f"{key} {SYMBOLS[op]} {_value(val)}"
+    if op in ("is_null", "not_null"):
+        null = (op == "is_null") == bool(True if val is None else val)
+        return f"{key} is null" if null else f"{key} is not null"
+    if op == "between":
+        return f"{_value(val[0])} <= {key} <= {_value(val[1])}"
+    if op in ("in", "not_in"):
+        return f"{key} {'in' if op == 'in' else 'not in'} {_value(list(val))}"
+    if op == "last_digit":
+        return f"last digit of {key} in {_value(val if isinstance(val, list) else [val])}"
+    if op == "bits_any":
+        return f"{key} has any of bits {_value(val if isinstance(val, list) else [val])}"
+    if op == "startswith":
+        return f"{key} starts with {_value(val if isinstance(val, list) else [val])}"
+    return f"{key} {op} {_value(val)}"
+
+
 def _explain_condition(cond: dict) -> str:
     parts = []
     for key, test in cond.items():
@@ -466,12 +499,9 @@ def _explain_condition(cond: dict) -> str:
             joiner = " or " if key == "any" else " and "
             parts.append("(" + joiner.join(_explain_condition(c) for c in test) + ")")
         elif isinstance(test, dict):
-            parts += [
-                f"{key} {op} {val!r}" if op not in ("is_null", "not_null") else f"{key} {op}"
-                for op, val in test.items()
-            ]
+            parts += [_explain_test(key, op, val) for op, val in test.items()]
         else:
-            parts.append(f"{key} == {test!r}")
+            parts.append(_explain_test(key, "eq", test))
     return " and ".join(parts)
 
 
@@ -481,20 +511,12 @@ def _explain_target(t: Target) -> list[str]:
     lines = []
     if t.kind == "map":
         src = f"last digit of {t.column}" if t.last_digit else t.column
-        lines.append(f"{src}: " + ", ".join(f"{k!r} -> {v!r}" for k, v in t.spec.items()))
+        lines += [f"if {src} == {k!r} -> {v!r}" for k, v in t.spec.items()]
     elif t.kind == "ranges":
         for r in t.spec:
-            lo = (
-                f"{t.column} {'>' if r.get('min_exclusive') else '>='} {r['min']}"
-                if "min" in r
-                else ""
-            )
-            hi = (
-                f"{t.column} {'<=' if r.get('max_inclusive') else '<'} {r['max']}"
-                if "max" in r
-                else ""
-            )
-            lines.append(f"{' and '.join(p for p in (lo, hi) if p)} -> {r['value']!r}")
+            lo = f"{r['min']} {'<' if r.get('min_exclusive') else '<='} " if "min" in r else ""
+            hi = f" {'<=' if r.get('max_inclusive') else '<'} {r['max']}" if "max" in r else ""
+            lines.append(f"if {lo}{t.column}{hi} -> {r['value']!r}")
     else:
         lines += [f"if {_explain_condition(r['when'])} -> {r['value']!r}" for r in t.spec]
         lines.append("first matching rule wins")
@@ -504,6 +526,29 @@ def _explain_target(t: Target) -> list[str]:
         else "otherwise -> outside the documented values (homogenization.on_unknown_flag)"
     )
     return lines
+
+
+def target_scale(t: Target) -> str:
+    """What a rule reads and the values it gives, in one line: ``z_flag (5 values) -> 0, 1, 3,
+    4, 6``; ``always 's'``."""
+    if t.kind == "value":
+        return f"always {t.spec!r}"
+    if t.kind == "map":
+        values = list(t.spec.values())
+        src = f"last digit of {t.column}" if t.last_digit else t.column
+        reads = f"{src} ({len(t.spec)} values)"
+    elif t.kind == "ranges":
+        values = [r["value"] for r in t.spec]
+        reads = f"{t.column} ({len(t.spec)} ranges)"
+    else:
+        values = [r["value"] for r in t.spec]
+        columns = sorted(set().union(*(_condition_columns(r["when"]) for r in t.spec)))
+        reads = f"{', '.join(columns)} ({len(t.spec)} rules)"
+    if t.has_default:
+        values.append(t.default)
+    shown = sorted({v for v in values if v is not None}, key=lambda v: (str(type(v)), v))
+    shown_text = ", ".join(str(v) for v in shown) + (", null" if None in values else "")
+    return f"{reads} -> {shown_text}"
 
 
 # --- applying ------------------------------------------------------------------------------

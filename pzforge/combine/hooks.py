@@ -253,3 +253,11 @@ def stamp_inputs(config: Mapping[str, Any]) -> list[dict[str, str]]:
             fmt = "unknown"
         out.append({"name": cat["name"], "format": fmt})
     return out
+
+
+def summary_tables(summary: dict[str, Any]) -> list:
+    """The run's summary.json as tables (``pzforge run`` prints them, the provenance report
+    shows them)."""
+    from pzforge.combine.summary import summary_tables as tables
+
+    return tables(summary)

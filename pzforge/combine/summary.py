@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from pzforge.combine import resolve
 from pzforge.io import read_json
+from pzforge.tables import Block, Lines, Table, render_text
 from pzforge.tiles.partition import catalog_paths, partition_files
 
 TIE_NAMES = {0: "discarded", 1: "kept", 2: "unresolved", 3: "star"}
@@ -142,65 +143,77 @@ def _per_survey(
     return {str(k): int(v) for k, v in sorted(reasons.items()) if v}, out
 
 
-def render_summary(summary: dict[str, Any]) -> str:
-    """Plain-text summary (same numbers as the JSON)."""
-    lines = [
-        f"Combine Redshift Catalogs - mode {summary['mode']}"
-        + (f", ties {summary['ties']}" if summary.get("ties") else "")
-        + (
-            f", output cut z_flag_homogenized {summary['z_flag_min']}-4"
-            if summary.get("z_flag_min") is not None
-            else ""
-        )
-    ]
-    lines.append("")
-    lines.append(f"{'catalog':<20} {'rows in':>10} {'valid':>10}  dropped (reason: rows)")
+SURVEY_COLUMNS = (  # (heading, key in the per-survey counts)
+    ("valid", "rows_valid"),
+    ("no dup", "without_duplicate"),
+    ("star", "isolated_star"),
+    ("kept", "in_groups_kept"),
+    ("discarded", "in_groups_discarded"),
+    ("unresolved", "in_groups_unresolved"),
+    ("grp star", "in_groups_star"),
+    ("no z", "without_redshift"),
+    ("in output", "in_output"),
+)
+
+
+def summary_tables(summary: dict[str, Any]) -> list[Block]:
+    """The summary as tables (printed by ``pzforge run``, shown in the provenance report)."""
+    head = f"Combine Redshift Catalogs - mode {summary['mode']}"
+    if summary.get("ties"):
+        head += f", ties {summary['ties']}"
+    if summary.get("z_flag_min") is not None:
+        head += f", output cut z_flag_homogenized {summary['z_flag_min']}-4"
+    blocks: list[Block] = [Lines([head])]
+    rows: list[list[Any]] = []
     for name, c in sorted(summary["catalogs"].items()):
-        dropped = "; ".join(f"{r}: {n}" for r, n in c["dropped"].items()) or "-"
-        lines.append(f"{name:<20} {c['rows_in']:>10} {c['rows_out']:>10}  {dropped}")
+        reasons = [(n, r) for r, n in c["dropped"].items()]
         if c.get("z_err_nulled"):
-            lines.append(f"{'':<20} {'':>10} {'':>10}  z_err set to null: {c['z_err_nulled']}")
-        if c.get("kept_without_redshift"):
-            lines.append(
-                f"{'':<20} {'':>10} {'':>10}  kept without redshift: "
-                + "; ".join(f"{r}: {n}" for r, n in c["kept_without_redshift"].items())
-            )
-    lines.append(f"{'total':<20} {summary['rows_in']:>10} {summary['rows_valid']:>10}")
-    lines.append("")
+            reasons.append(("", f"kept, z_err set to null: {c['z_err_nulled']}"))
+        for r, n in (c.get("kept_without_redshift") or {}).items():
+            reasons.append(("", f"kept without redshift ({r}): {n}"))
+        first = [name, c["rows_in"], c["rows_out"]]
+        for i, (n, reason) in enumerate(reasons or [(0, "")]):
+            rows.append([*(first if i == 0 else ["", "", ""]), n, reason])
+    rows.append(["total", summary["rows_in"], summary["rows_valid"], "", ""])
+    blocks.append(
+        Table(["catalog", "rows in", "valid", "dropped", "because"], rows, "rows per catalog")
+    )
     dup = summary.get("duplicates")
     if dup is not None:
-        lines.append(
-            f"duplicates: {dup['pairs']} pairs, {dup['groups']} groups, {dup['rows_in_groups']} rows "
-            f"in groups, largest group {dup['largest_group']}"
-        )
-        lines.append("")
-        head = (
-            f"{'survey':<16} {'valid':>7} {'no dup':>7} {'star':>6} {'kept':>6} {'discarded':>10}"
-            f" {'unresolved':>11} {'grp star':>9} {'no z':>6} {'in output':>10}"
-        )
-        lines.append(head)
-        for survey, r in summary["per_survey"].items():
-            lines.append(
-                f"{survey:<16} {r['rows_valid']:>7} {r['without_duplicate']:>7} "
-                f"{r['isolated_star']:>6} {r['in_groups_kept']:>6} {r['in_groups_discarded']:>10} "
-                f"{r['in_groups_unresolved']:>11} {r['in_groups_star']:>9} "
-                f"{r['without_redshift']:>6} {r['in_output']:>10}"
+        blocks.append(
+            Lines(
+                [
+                    f"duplicates: {dup['pairs']} pairs, {dup['groups']} groups, "
+                    f"{dup['rows_in_groups']} rows in groups, largest group {dup['largest_group']}"
+                ]
             )
-        lines.append("")
-        lines.append(
-            "tie_reason: "
-            + ", ".join(f"{k} {v}" for k, v in (summary.get("tie_reasons") or {}).items())
         )
+        columns = SURVEY_COLUMNS
+        title = "per survey (no dup: no duplicate; kept, discarded, unresolved: in groups)"
     else:
-        lines.append("no duplicate search (mode concatenate)")
-        lines.append("")
-        lines.append(f"{'survey':<16} {'valid':>7} {'no z':>6} {'in output':>10}")
-        for survey, r in summary["per_survey"].items():
-            lines.append(
-                f"{survey:<16} {r['rows_valid']:>7} {r['without_redshift']:>6} {r['in_output']:>10}"
+        blocks.append(Lines(["no duplicate search (mode concatenate)"]))
+        columns = (SURVEY_COLUMNS[0], SURVEY_COLUMNS[-2], SURVEY_COLUMNS[-1])
+        title = "per survey"
+    blocks.append(
+        Table(
+            ["survey", *(h for h, _ in columns)],
+            [[s, *(r[k] for _, k in columns)] for s, r in summary["per_survey"].items()],
+            title,
+        )
+    )
+    if summary.get("tie_reasons"):
+        blocks.append(
+            Table(
+                ["tie_reason", "rows"],
+                [[k, v] for k, v in summary["tie_reasons"].items()],
+                "what decided each row",
             )
-    lines.append("")
-    lines.append(f"rows out: {summary['rows_out']}")
-    lines.append("outputs:")
-    lines += [f"  {Path(p)}" for p in summary["outputs"]]
-    return "\n".join(lines) + "\n"
+        )
+    blocks.append(Lines([f"rows out: {summary['rows_out']}"]))
+    blocks.append(Lines([f"  {Path(p)}" for p in summary["outputs"]], "outputs:"))
+    return blocks
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """Plain-text summary (same numbers as the JSON), no line broken inside a value."""
+    return render_text(summary_tables(summary))

@@ -113,3 +113,11 @@ def refit_token(config: dict[str, Any], previous: str | Path) -> str:
         return ensure_run_id()
     previous = Path(previous)
     return previous.read_text().strip() if previous.is_file() else ""
+
+
+def summary_tables(summary: dict[str, Any]) -> list:
+    """The run's summary.json as tables (``pzforge run`` prints them, the provenance report
+    shows them)."""
+    from pzforge.embedding.pipeline import summary_tables as tables
+
+    return tables(summary)

@@ -20,6 +20,7 @@ from pzforge.errors import InputDataError
 from pzforge.io import read_json, write_json
 from pzforge.io.stamps import parquet_metadata
 from pzforge.products.manifest import write_manifest
+from pzforge.tables import Block, Lines, Table, key_values, render_text
 
 log = logging.getLogger(__name__)
 FEATURE_PREFIX = "feature:"
@@ -317,89 +318,77 @@ def make_plots(
     return made
 
 
-def summary_text(metrics_json: str | Path, outputs: list[str]) -> str:
-    """The run's readable summary (printed by `pzforge run`)."""
-    data = read_json(metrics_json)
-    stats, m = data["input"], data["metrics"]
+def summary_tables(summary: dict[str, Any]) -> list[Block]:
+    """The run's summary as tables (``summary``: metrics.json plus ``outputs``)."""
+    stats, m = summary["input"], summary["metrics"]
     dropped = ", ".join(f"{k}: {v}" for k, v in stats["dropped"].items()) or "none"
-    u = data["umap"]
-    lines = [
-        f"embedding of {stats['source'].get('product_name') or stats['source']['path']}",
-        f"rows in: {stats['rows_in']}; dropped: {stats['rows_dropped']} ({dropped}); "
-        f"valid: {stats['rows_valid']}; sampled: {stats['rows_sampled']}",
-        f"features ({len(data['features'])}): {', '.join(data['features'])}",
-        f"UMAP: metric={u['metric']} n_neighbors={u['n_neighbors']} min_dist={u['min_dist']} "
-        f"n_components={u['n_components']} random_state={u['random_state']}",
-        "metric                      UMAP       PCA",
+    u = summary["umap"]
+    facts = [
+        ("embedding of", stats["source"].get("product_name") or stats["source"]["path"]),
+        ("rows in", stats["rows_in"]),
+        ("dropped", f"{stats['rows_dropped']} ({dropped})"),
+        ("valid", stats["rows_valid"]),
+        ("sampled", stats["rows_sampled"]),
+        (f"features ({len(summary['features'])})", ", ".join(summary["features"])),
+        (
+            "UMAP",
+            f"metric={u['metric']} n_neighbors={u['n_neighbors']} min_dist={u['min_dist']} "
+            f"n_components={u['n_components']} random_state={u['random_state']}",
+        ),
     ]
+    rows: list[list[Any]] = []
 
-    def row(label: str, a: Any, b: Any) -> str:
-        def f(v: Any) -> str:
-            return "-" if v is None else f"{v:.4f}"
-
-        return f"{label:<26}{f(a):>8}  {f(b):>8}"
+    def row(label: str, a: Any, b: Any) -> None:
+        rows.append([label, *("-" if v is None else f"{v:.4f}" for v in (a, b))])
 
     ks = sorted(m["umap"]["trustworthiness"], key=int)
     for k in ks:
-        lines.append(
-            row(
-                f"trustworthiness k={k}",
-                m["umap"]["trustworthiness"][k],
-                m["pca"]["trustworthiness"][k],
-            )
+        row(
+            f"trustworthiness k={k}",
+            m["umap"]["trustworthiness"][k],
+            m["pca"]["trustworthiness"][k],
         )
     for k in ks:
-        lines.append(
-            row(f"continuity k={k}", m["umap"]["continuity"][k], m["pca"]["continuity"][k])
-        )
-    lines.append(
-        row(
-            "kNN preservation",
-            m["umap"]["knn_preservation"]["mean_jaccard"],
-            m["pca"]["knn_preservation"]["mean_jaccard"],
-        )
-    )
-    lines.append(
-        row("distance Spearman", m["umap"]["distance_spearman"], m["pca"]["distance_spearman"])
-    )
-    lines.append(
-        row(
-            "TriMap global score", m["umap"]["trimap_global_score"], m["pca"]["trimap_global_score"]
-        )
-    )
+        row(f"continuity k={k}", m["umap"]["continuity"][k], m["pca"]["continuity"][k])
+    for label, key in (
+        ("kNN preservation", ("knn_preservation", "mean_jaccard")),
+        ("distance Spearman", ("distance_spearman",)),
+        ("TriMap global score", ("trimap_global_score",)),
+    ):
+        a, b = m["umap"], m["pca"]
+        for part in key:
+            a, b = a[part], b[part]
+        row(label, a, b)
     for key in ("seed_disparity", "subsample_disparity"):
-        lines.append(
-            row(
-                f"Procrustes {key.split('_')[0]}",
-                m["umap"]["stability"].get(key),
-                m["pca"]["stability"].get(key),
-            )
+        row(
+            f"Procrustes {key.split('_')[0]}",
+            m["umap"]["stability"].get(key),
+            m["pca"]["stability"].get(key),
         )
+    notes = []
     if "photoz" in m["umap"]:
-        lines.append(
-            row(
-                "photo-z sigma_NMAD",
-                m["umap"]["photoz"]["sigma_nmad"],
-                m["pca"]["photoz"]["sigma_nmad"],
-            )
-        )
-        lines.append(
-            row(
-                "  / features",
-                m["umap"]["photoz"]["sigma_nmad_ratio"],
-                m["pca"]["photoz"]["sigma_nmad_ratio"],
-            )
-        )
-        lines.append(
-            row("photo-z scatter", m["umap"]["photoz"]["scatter"], m["pca"]["photoz"]["scatter"])
-        )
-        lines.append(
+        pu, pp = m["umap"]["photoz"], m["pca"]["photoz"]
+        row("photo-z sigma_NMAD", pu["sigma_nmad"], pp["sigma_nmad"])
+        row("sigma_NMAD / features' own", pu["sigma_nmad_ratio"], pp["sigma_nmad_ratio"])
+        row("photo-z scatter", pu["scatter"], pp["scatter"])
+        notes.append(
             f"features' own photo-z sigma_NMAD {m['features_photoz']['sigma_nmad']:.4f}, "
             f"scatter {m['features_photoz']['scatter']:.4f}"
         )
-    lines.append("outputs:")
-    lines += [f"  {p}" for p in outputs]
-    return "\n".join(lines) + "\n"
+    blocks: list[Block] = [
+        key_values(facts),
+        Table(["metric", "UMAP", "PCA"], rows, "quality of the embedding (PCA: the baseline)"),
+    ]
+    if notes:
+        blocks.append(Lines(notes))
+    if summary.get("outputs"):
+        blocks.append(Lines([f"  {p}" for p in summary["outputs"]], "outputs:"))
+    return blocks
+
+
+def summary_text(metrics_json: str | Path, outputs: list[str]) -> str:
+    """The run's readable summary (printed by `pzforge run`), no line broken inside a value."""
+    return render_text(summary_tables(read_json(metrics_json) | {"outputs": list(outputs)}))
 
 
 def fit_embedding_step(
@@ -438,9 +427,17 @@ def plot_embedding(
     log.info("plots: %s", ", ".join(map(str, made)))
 
 
-def summarize_embedding(metrics_json: str | Path, outputs: list[str], out_text: str | Path) -> None:
-    """The readable summary `pzforge run` prints (counts, settings, metrics, outputs)."""
+def summarize_embedding(
+    metrics_json: str | Path,
+    outputs: list[str],
+    out_text: str | Path,
+    out_json: str | Path | None = None,
+) -> None:
+    """The readable summary `pzforge run` prints (counts, settings, metrics, outputs), and the
+    same as JSON (the metrics with the outputs) for the provenance report."""
     io.write_text(summary_text(metrics_json, outputs), out_text)
+    if out_json is not None:
+        write_json(read_json(metrics_json) | {"outputs": list(outputs)}, out_json)
     log.info("summary written")
 
 

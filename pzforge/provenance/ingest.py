@@ -71,14 +71,17 @@ def collect_run(
                 f = (known | {"role": f["role"]}) if known else _hash_now(f)
             if f["kind"] != "missing":
                 files.append(f)
+        benchmark = read_benchmark(
+            Path(workdir) / plan_job["benchmark"] if plan_job.get("benchmark") else None
+        )
+        if not benchmark and sc.get("usage"):  # no benchmark file: the job's own measurement
+            benchmark = dict(sc["usage"]) | {"measured_by": "job"}
         jobs.append(
-            {k: v for k, v in sc.items() if k not in ("files", "output", "run_id")}
+            {k: v for k, v in sc.items() if k not in ("files", "output", "run_id", "usage")}
             | {
                 "reason": plan_job.get("reason"),
                 "code_hash": plan_job.get("code_hash"),
-                "benchmark": read_benchmark(
-                    Path(workdir) / plan_job["benchmark"] if plan_job.get("benchmark") else None
-                ),
+                "benchmark": benchmark,
                 "files": files,
             }
         )
@@ -100,7 +103,11 @@ def collect_run(
     failed = [j for j in jobs if j["status"] == "failed" and j.get("error")]
     if status != "success":  # the jobs' own one-line errors say more than Snakemake's block
         error = "; ".join(f"rule {j['rule']}: {j['error']}" for j in failed) or error
-        error = error or "the run failed"
+        error = error or (
+            "stopped before its end (interrupted or killed); `pzforge run` again resumes it"
+            if status == "interrupted"
+            else "the run failed"
+        )
     error = redact_text(error) if error else error
     run = {k: v for k, v in plan.items() if k != "planned_jobs"} | {
         "id": run_id,

@@ -21,6 +21,7 @@ import pwd
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,9 +205,55 @@ def record_run_start(
         "manifests": [str(m) for m in manifests],
         "outputs": [str(o) for o in outputs],
         "planned_jobs": jobs,
+        "dag": dag_record(dag),
     }
     write_json(plan, rdir / "run.json")
     return rdir
+
+
+def dag_record(dag: Any) -> dict[str, Any]:
+    """Every job of the DAG, run or not (up to date: made by an earlier run), and its edges.
+
+    ``jobs``: rule, wildcards, outputs and ``needrun``; ``edges``: [dependency, job] index pairs.
+    What the provenance report draws (a job list of one run cannot show what an earlier attempt
+    did)."""
+    jobs = sorted(dag.jobs, key=lambda j: (j.rule.name, sorted(map(str, j.output))))
+    index = {job: i for i, job in enumerate(jobs)}
+    edges = sorted(
+        (index[dep], index[job])
+        for job in jobs
+        for dep in dag.dependencies.get(job, {})
+        if dep in index
+    )
+    return {
+        "jobs": [
+            {
+                "rule": job.rule.name,
+                "wildcards": dict(job.wildcards_dict),
+                "output": sorted(str(Path(o).resolve()) for o in job.output),
+                "needrun": bool(dag.needrun(job)),
+            }
+            for job in jobs
+        ],
+        "edges": [list(e) for e in edges],
+    }
+
+
+def job_usage() -> dict[str, float]:
+    """What the job's own process used since it started (as Snakemake's benchmark counts it):
+    wall seconds, peak RSS in MB and CPU seconds (its own and its finished children's). Measured
+    without a benchmark file, so every job that ran has figures."""
+    import resource
+
+    import psutil
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "wall_s": round(time.time() - psutil.Process().create_time(), 3),
+        "max_rss_mb": round(max(me.ru_maxrss, kids.ru_maxrss) / 1024, 1),  # Linux: kB
+        "cpu_time_s": round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 3),
+    }
 
 
 def run_user(folder: Path) -> str:
@@ -263,6 +310,7 @@ class JobRecorder:
             "node": os.environ.get("SLURMD_NODENAME"),
             "started_at": self.started_at,
             "ended_at": now(),
+            "usage": job_usage(),
             "files": files,
         }
         path = run_dir(self.run_id) / "jobs" / f"{self.id}.json"

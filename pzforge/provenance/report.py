@@ -1,24 +1,45 @@
-"""A run's provenance as one self-contained HTML page (inline CSS and SVG, no network)."""
+"""A run's provenance as one self-contained HTML page (Jinja2 templates, inline CSS and SVG).
+
+``report_context`` gathers what the page shows (the run, the run before it, product lineage with
+the versions they supersede, the run's plan with its whole DAG, which earlier run made the jobs
+that were up to date, the science summary); ``render_report`` fills the templates. With
+``fragment=True`` it returns only the report's ``<div class="pzf-report">`` (styles scoped to
+it), for a web page to include; ``templates/report_body.html.j2`` is that block.
+
+The job graph comes from the DAG recorded when the run started (``.pzforge/runs/<id>/run.json``,
+``dag``): every job of the workflow, including those an earlier run had done. Where the run's
+folder is not reachable, the graph is drawn from the jobs recorded in the registry and the page
+says so.
+"""
 
 from __future__ import annotations
 
-import html
+import contextlib
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pzforge import tables
+from pzforge.io import read_json
+from pzforge.paths import run_dir
 from pzforge.provenance.diff import diff_runs, render_diff
 
-CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
-h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.8em}
-.ok{color:#176317}.bad{color:#a31515}code{font-size:.85em}.mono{font-family:monospace}
-"""
+TEMPLATES = Path(__file__).parent / "templates"
+EARLIER = "done earlier"
+NOT_RUN = "not run"
+NOT_MEASURED = "not measured"
+STATES = {  # state -> (label in the legend, fill, stroke, dashed)
+    "success": ("ran in this run", "#dcebf7", "#2f5f8a", False),
+    "failed": ("failed", "#f9d6d5", "#a31515", False),
+    NOT_RUN: ("planned, not run (the run stopped first)", "#ffffff", "#777777", True),
+    EARLIER: ("done by an earlier run (up to date)", "#e2f0d9", "#4a7a3d", False),
+}
+STATE_ORDER = ("failed", "success", EARLIER, NOT_RUN)
 
 
 def short_reason(reason: str | None) -> str:
@@ -30,156 +51,449 @@ def short_reason(reason: str | None) -> str:
     return f"{cause} {changed}".strip()
 
 
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+def _wildcards(wildcards: dict[str, Any] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((wildcards or {}).items()))
 
 
-def _table(headers: list[str], rows: list[list[Any]], cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers if h)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
-    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
-    return f'<table class="{cls}">{thead}<tbody>{body}</tbody></table>'
+def _key(rule: str, wildcards: dict[str, Any] | None) -> tuple[str, str]:
+    return rule, _wildcards(wildcards)
 
 
-def rule_graph(run: dict[str, Any]) -> tuple[dict[str, int], set[tuple[str, str]]]:
-    """Rules (with job counts) and edges rule -> rule through the files jobs passed on."""
-    counts: dict[str, int] = defaultdict(int)
-    maker: dict[str, str] = {}
-    for job in run["jobs"]:
-        counts[job["rule"]] += 1
-        for f in job.get("files", []):
-            if f["role"] == "generated":
-                maker[f["path"]] = job["rule"]
-    edges = set()
-    for job in run["jobs"]:
-        for f in job.get("files", []):
-            src = maker.get(f["path"])
-            if f["role"] == "used" and src and src != job["rule"]:
-                edges.add((src, job["rule"]))
-    return dict(counts), edges
+# --- what the page shows -----------------------------------------------------------------
 
 
-def dag_svg(run: dict[str, Any]) -> str:
-    """The rule graph as an SVG picture, layered by longest path from the sources.
-
-    Hand-written rather than Graphviz: one small layout keeps the report free of a system
-    dependency and of network resources.
-    """
-    counts, edges = rule_graph(run)
-    if not counts:
-        return "<p>No jobs ran in this run.</p>"
-    layer = {r: 0 for r in counts}
-    for _ in range(len(counts)):
-        for a, b in edges:
-            layer[b] = max(layer[b], layer[a] + 1)
-    columns: dict[int, list[str]] = defaultdict(list)
-    for r in sorted(counts, key=lambda r: (layer[r], r)):
-        columns[layer[r]].append(r)
-    # boxes as wide as the longest rule name (13 px text is about 8 px a character)
-    w, h, gx, gy = max(150, 8 * max(len(r) for r in counts) + 24), 44, 60, 22
-    pos = {}
-    for col, rules in columns.items():
-        for i, r in enumerate(rules):
-            pos[r] = (20 + col * (w + gx), 20 + i * (h + gy))
-    width = 40 + (max(columns) + 1) * (w + gx)
-    height = 40 + max(len(v) for v in columns.values()) * (h + gy)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="dag" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" style="max-width:100%;height:auto" role="img" '
-        'aria-label="job graph">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
-        'markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#555"/></marker></defs>',
-    ]
-    for a, b in sorted(edges):
-        (x1, y1), (x2, y2) = pos[a], pos[b]
-        mid = (x1 + w + x2) / 2
-        parts.append(
-            f'<path d="M{x1 + w},{y1 + h / 2} C{mid},{y1 + h / 2} {mid},{y2 + h / 2} {x2},{y2 + h / 2}" '
-            'fill="none" stroke="#555" marker-end="url(#arrow)"/>'
-        )
-    failed = {j["rule"] for j in run["jobs"] if j["status"] != "success"}
-    for r, (x, y) in pos.items():
-        fill = "#f9d6d5" if r in failed else "#dcebf7"
-        parts.append(
-            f'<g class="node"><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" '
-            f'stroke="#336"/><text x="{x + w / 2}" y="{y + 18}" text-anchor="middle" '
-            f'font-size="13">{_e(r)}</text><text x="{x + w / 2}" y="{y + 35}" '
-            f'text-anchor="middle" font-size="11">{counts[r]} job{"s" if counts[r] > 1 else ""}'
-            "</text></g>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+@dataclass
+class JobRow:
+    rule: str
+    wildcards: dict[str, Any]
+    state: str  # success | failed | not run | done earlier
+    job: dict[str, Any] = field(default_factory=dict)  # the registry's job (or the earlier one)
+    earlier_run: dict[str, Any] | None = None  # the run that made an up-to-date job's outputs
 
 
-def render_report(
+def job_rows(
     run: dict[str, Any],
-    previous: dict[str, Any] | None,
-    lineage: list[dict[str, Any]],
-) -> str:
-    """The HTML page: summary, DAG, config and diff, software, jobs, outputs, lineage."""
-    status_cls = "ok" if run["status"] == "success" else "bad"
-    summary = [
-        ["run", run["id"]],
-        ["pipeline", run["pipeline"]],
-        ["run name", run.get("run_name")],
-        ["status", run["status"]],
-        ["error", run.get("error") or ""],
-        ["started", run.get("started_at")],
-        ["ended", run.get("ended_at")],
-        ["user@host", f"{run.get('user')}@{run.get('host')}"],
-        ["profile / executor", f"{run.get('profile')} / {run.get('executor')}"],
-        ["workflow commit", f"{run.get('git_commit')}{' (dirty)' if run.get('git_dirty') else ''}"],
-        ["working directory", run.get("workdir")],
-    ]
-    jobs = [
-        [
-            j["rule"],
-            ",".join(f"{k}={v}" for k, v in sorted((j.get("wildcards") or {}).items())),
-            j["status"],
-            j.get("started_at"),
-            (j.get("benchmark") or {}).get("wall_s"),
-            (j.get("benchmark") or {}).get("max_rss_mb"),
-            (j.get("benchmark") or {}).get("cpu_time_s"),
-            j.get("slurm_job_id") or "",
-            j.get("node") or j.get("host") or "",
-            short_reason(j.get("reason")),
-        ]
-        for j in run["jobs"]
-    ]
-    outputs = sorted(
+    plan: dict[str, Any] | None = None,
+    earlier: dict[tuple[str, str], dict[str, Any]] | None = None,
+) -> list[JobRow]:
+    """Every job of the run: those it recorded (success, failed, incomplete = not run) and, from
+    its DAG, the jobs that were up to date (done by an earlier run, named where known)."""
+    earlier = earlier or {}
+    dag_jobs = (plan or {}).get("dag", {}).get("jobs", [])
+    targets = {dj["rule"] for dj in dag_jobs if not dj["output"]} or {"all"}  # `rule all`
+    rows = []
+    seen = set()
+    for j in run["jobs"]:
+        if j["rule"] in targets and j["status"] not in ("success", "failed"):
+            continue  # the target pseudo-job: nothing to run, nothing to show
+        state = j["status"] if j["status"] in ("success", "failed") else NOT_RUN
+        rows.append(JobRow(j["rule"], j.get("wildcards") or {}, state, j))
+        seen.add(_key(j["rule"], j.get("wildcards")))
+    for dj in dag_jobs:
+        key = _key(dj["rule"], dj["wildcards"])
+        if not dj["output"] or key in seen:
+            continue
+        seen.add(key)
+        found = earlier.get(key) or {}
+        state = EARLIER if not dj["needrun"] else NOT_RUN
+        rows.append(
+            JobRow(dj["rule"], dj["wildcards"], state, found.get("job") or {}, found.get("run"))
+        )
+    order = {s: i for i, s in enumerate(STATE_ORDER)}
+    layer = dag_layers(plan)
+    rows.sort(
+        key=lambda r: (
+            r.job.get("started_at") or "~",  # what ran, in time order; then the rest by the DAG
+            layer.get(r.rule, 0),
+            order[r.state],
+            r.rule,
+            _wildcards(r.wildcards),
+        )
+    )
+    return rows
+
+
+def dag_layers(plan: dict[str, Any] | None) -> dict[str, int]:
+    """Rule -> its depth in the recorded DAG (longest path from a source)."""
+    dag = (plan or {}).get("dag") or {"jobs": [], "edges": []}
+    rules = [j["rule"] for j in dag["jobs"]]
+    layer = dict.fromkeys(rules, 0)
+    for _ in range(len(set(rules))):
+        for a, b in dag["edges"]:
+            if rules[a] != rules[b]:
+                layer[rules[b]] = max(layer[rules[b]], layer[rules[a]] + 1)
+    return layer
+
+
+def _figure(row: JobRow, key: str) -> str:
+    if row.state == NOT_RUN:
+        return NOT_RUN
+    value = (row.job.get("benchmark") or {}).get(key)
+    return NOT_MEASURED if value is None else f"{value:g}"
+
+
+def jobs_table(rows: Iterable[JobRow]) -> tables.Table:
+    """One line per job: state, timings (or why there are none), host, reason."""
+    out = []
+    for r in rows:
+        status = r.state
+        if r.state == EARLIER:
+            made_by = r.earlier_run
+            status = (
+                f"done earlier (run {made_by['id'][:8]}, {made_by['status']})"
+                if made_by
+                else "done earlier (before this run)"
+            )
+        reason = short_reason(r.job.get("reason")) if r.state != EARLIER else "up to date"
+        if r.state == "failed" and r.job.get("error"):
+            reason = f"{reason}; error: {r.job['error']}".lstrip("; ")
+        out.append(
+            [
+                r.rule,
+                _wildcards(r.wildcards),
+                status,
+                (r.job.get("started_at") or "")[:19].replace("T", " "),
+                _figure(r, "wall_s"),
+                _figure(r, "max_rss_mb"),
+                _figure(r, "cpu_time_s"),
+                r.job.get("slurm_job_id") or "",
+                r.job.get("node") or r.job.get("host") or "",
+                reason,
+            ]
+        )
+    columns = ["rule", "wildcards", "status", "started (UTC)", "wall s", "max RSS MB", "CPU s",
+               "SLURM job", "node", "reason"]  # fmt: skip
+    return tables.Table(columns, out, "jobs")
+
+
+def outputs_table(run: dict[str, Any]) -> tables.Table:
+    """Every file the run's jobs wrote, with its sha256 (whole: it is how a copy is found);
+    paths relative to the run's working directory."""
+    workdir = Path(run.get("workdir") or "/")
+
+    def shown(path: str) -> str:
+        p = Path(path)
+        return (
+            str(p.relative_to(workdir))
+            if p.is_relative_to(workdir) and workdir != Path("/")
+            else path
+        )
+
+    rows = sorted(
         {
-            (f["path"], f["size"], f["checksum"], f.get("n_members", 0))
+            (shown(f["path"]), f["size"], f["checksum"], f.get("n_members", 0) or "")
             for j in run["jobs"]
             for f in j.get("files", [])
             if f["role"] == "generated"
         }
     )
-    diff_html = "<p>No earlier run of this pipeline and run name.</p>"
-    if previous:
-        diff_html = (
-            f"<p>Compared with run <code>{_e(previous['id'])}</code> "
-            f"({_e(previous.get('started_at'))}).</p><pre>{_e(render_diff(diff_runs(previous, run)))}</pre>"
+    note = f"Paths relative to the working directory {workdir}" if run.get("workdir") else None
+    return tables.Table(
+        ["path", "bytes", "sha256", "members"], [list(r) for r in rows], "outputs", note=note
+    )
+
+
+@dataclass
+class Node:
+    rule: str
+    counts: dict[str, int]
+    failed: list[str]
+    x: float = 0
+    y: float = 0
+    w: float = 0
+    h: float = 48
+
+    @property
+    def state(self) -> str:
+        return next(s for s in STATE_ORDER if self.counts.get(s))
+
+    @property
+    def label(self) -> str:
+        parts = [
+            f"{n} {'ran' if s == 'success' else s}"
+            for s in STATE_ORDER
+            if (n := self.counts.get(s))
+        ]
+        return " · ".join(parts)
+
+
+@dataclass
+class Graph:
+    nodes: list[Node]
+    edges: list[tuple[Node, Node]]
+    width: float
+    height: float
+    from_dag: bool
+
+
+def job_graph(rows: list[JobRow], plan: dict[str, Any] | None, run: dict[str, Any]) -> Graph:
+    """The rules of the run as a layered graph (top to bottom), edges from the DAG (or, without
+    it, from the files jobs passed on), each rule with its jobs counted by state."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    failed: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        counts[r.rule][r.state] += 1
+        if r.state == "failed":
+            failed[r.rule].append(_wildcards(r.wildcards))
+    dag = (plan or {}).get("dag")
+    edges: set[tuple[str, str]] = set()
+    if dag:
+        rules = [j["rule"] for j in dag["jobs"]]
+        edges = {(rules[a], rules[b]) for a, b in dag["edges"]}
+    else:
+        maker = {
+            f["path"]: j["rule"]
+            for j in run["jobs"]
+            for f in j.get("files", [])
+            if f["role"] == "generated"
+        }
+        for j in run["jobs"]:
+            for f in j.get("files", []):
+                src = maker.get(f["path"])
+                if f["role"] == "used" and src and src != j["rule"]:
+                    edges.add((src, j["rule"]))
+    edges = {(a, b) for a, b in edges if a in counts and b in counts and a != b}
+    layer = {r: 0 for r in counts}
+    for _ in range(len(counts)):
+        for a, b in edges:
+            layer[b] = max(layer[b], layer[a] + 1)
+    nodes = {r: Node(r, dict(c), failed[r]) for r, c in counts.items()}
+    for n in nodes.values():  # 13 px names are about 8 px a character, 11 px counts 6.5
+        n.w = max(8 * len(n.rule), 6.5 * len(n.label)) + 28
+    rows_of: dict[int, list[Node]] = defaultdict(list)
+    for r in sorted(counts):
+        rows_of[layer[r]].append(nodes[r])
+    gap_x, gap_y, margin = 26, 34, 12
+    width = (
+        max(sum(n.w for n in row) + gap_x * (len(row) - 1) for row in rows_of.values()) + 2 * margin
+    )
+    parents = defaultdict(list)
+    for a, b in edges:
+        parents[b].append(a)
+    y = margin
+    for i in sorted(rows_of):
+        row = rows_of[i]
+        if i:  # under their parents, roughly: fewer crossings
+            row.sort(
+                key=lambda n: (
+                    sum(nodes[p].x for p in parents[n.rule]) / max(len(parents[n.rule]), 1)
+                )
+            )
+        x = (width - (sum(n.w for n in row) + gap_x * (len(row) - 1))) / 2
+        for n in row:
+            n.x, n.y = x, y
+            x += n.w + gap_x
+        y += max(n.h for n in row) + gap_y
+    return Graph(
+        list(nodes.values()),
+        [(nodes[a], nodes[b]) for a, b in sorted(edges)],
+        width,
+        y - gap_y + margin,
+        bool(dag),
+    )
+
+
+# --- gathering ---------------------------------------------------------------------------
+
+
+def read_plan(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's plan as written when it started (``run.json``: planned jobs, the DAG)."""
+    path = run_dir(run["id"], run.get("workdir") or ".") / "run.json"
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def earlier_jobs(reg: Any, run: dict[str, Any], plan: dict[str, Any] | None) -> dict:
+    """For each job of the DAG that was up to date: the earlier job (and its run) that wrote the
+    outputs, found by checksum: the files this run's jobs used, then the files those earlier
+    jobs used (an up-to-date job whose outputs only another up-to-date job read)."""
+    pending = [dj for dj in (plan or {}).get("dag", {}).get("jobs", []) if not dj["needrun"]]
+    known: dict[str, str] = {}  # path -> checksum as the run (or the earlier run) used it
+
+    def learn(jobs: Iterable[dict[str, Any]]) -> None:
+        for j in jobs:
+            for f in j.get("files", []):
+                if f["role"] == "used":
+                    known.setdefault(f["path"], f["checksum"])
+
+    learn(run["jobs"])
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    runs: dict[str, dict[str, Any]] = {}
+    progress = True
+    while pending and progress:
+        progress = False
+        for dj in list(pending):
+            checksum = next((known[p] for p in dj["output"] if p in known), None)
+            if checksum is None:
+                continue
+            pending.remove(dj)
+            makers = [
+                j
+                for j in reg.file_provenance(checksum)["generated_by"]
+                if j["rule"] == dj["rule"] and j["run_id"] != run["id"]
+            ]
+            if not makers:
+                continue
+            job = makers[-1]
+            if job["run_id"] not in runs:
+                runs[job["run_id"]] = reg.get_run(job["run_id"])
+                learn(runs[job["run_id"]]["jobs"])
+                progress = True
+            made_by = runs[job["run_id"]]
+            found[_key(dj["rule"], dj["wildcards"])] = {
+                "job": job,
+                "run": {k: made_by.get(k) for k in ("id", "status", "started_at")},
+            }
+            progress = True
+    return found
+
+
+def summary_data(reg: Any, run: dict[str, Any], name: str = "summary.json") -> Any:
+    """The run's own summary JSON: the file its job wrote, if unchanged since (sha256), else the
+    copy registered with its product; None when neither exists (a failed run)."""
+    from registry.hashing import sha256_file
+
+    suffix = f"/results/{run.get('run_name')}/{name}"
+    for j in run["jobs"]:
+        for f in j.get("files", []):
+            if f["role"] == "generated" and f["path"].endswith(suffix):
+                path = Path(f["path"])
+                if path.is_file() and sha256_file(path) == f["checksum"]:
+                    return read_json(path)
+    for p in run.get("products", []):
+        with contextlib.suppress(Exception):
+            for f in reg.get_product(p["id"]).files:
+                if (f.name or Path(f.path).name) == name and Path(f.path).is_file():
+                    return read_json(f.path)
+    return None
+
+
+def lineage_rows(reg: Any, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each product the run registered: version, the version it supersedes, its makers and
+    the products it was derived from and used by."""
+    out = []
+    for p in run.get("products", []):
+        info = reg.product_provenance(p["id"])
+        detail = reg.get_product(p["id"])
+        supersedes = None
+        if detail.supersedes_id:
+            try:
+                old = reg.get_product(detail.supersedes_id)
+                supersedes = f"{old.internal_name} (version {old.version})"
+            except Exception:  # deleted since
+                supersedes = f"product id {detail.supersedes_id} (deleted)"
+        out.append(
+            {
+                "product": info["product"]["internal_name"],
+                "type": p.get("product_type", ""),
+                "version": detail.version,
+                "supersedes": supersedes,
+                "rules": ", ".join(sorted({j["rule"] for j in info["generated_by"]})),
+                "upstream": [
+                    f"{u['internal_name']} ({u['product_type']})" for u in info["upstream"]
+                ],
+                "downstream": [
+                    f"{d['internal_name']} ({d['product_type']})" for d in info["downstream"]
+                ],
+            }
         )
-    lineage_rows = []
-    for item in lineage:
-        p = item["product"]
-        ups = "; ".join(f"{u['internal_name']} ({u['product_type']})" for u in item["upstream"])
-        downs = "; ".join(f"{d['internal_name']} ({d['product_type']})" for d in item["downstream"])
-        makers = "; ".join(sorted({j["rule"] for j in item["generated_by"]}))
-        lineage_rows.append([p["internal_name"], makers, ups or "-", downs or "-"])
-    software = sorted((run.get("software") or {}).items())
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>pzforge run {_e(run["id"])}</title><style>{CSS}</style></head><body>
-<h1>pzforge provenance report: {_e(run["pipeline"])} <span class="{status_cls}">{_e(run["status"])}</span></h1>
-<h2 id="summary">Run</h2>{_table(["", ""], summary, "summary")}
-<h2 id="dag-title">Job graph</h2>{dag_svg(run)}
-<h2 id="config">Configuration</h2><details><summary>resolved config (YAML)</summary><pre>{_e(yaml.safe_dump(run.get("config") or {}, sort_keys=False))}</pre></details>
-<p>Overrides: <code>{_e(json.dumps(run.get("overrides") or []))}</code></p>
-<h2 id="diff">Changes since the previous run</h2>{diff_html}
-<h2 id="software">Software</h2>{_table(["package", "version"], [list(s) for s in software], "software")}
-<h2 id="jobs">Jobs</h2>{_table(["rule", "wildcards", "status", "started", "wall s", "max RSS MB", "CPU s", "SLURM job", "node", "reason"], jobs, "jobs")}
-<h2 id="outputs">Outputs</h2>{_table(["path", "bytes", "sha256", "members"], [list(o) for o in outputs], "outputs mono")}
-<h2 id="lineage">Products and lineage</h2>{_table(["product", "made by rules", "derived from", "used by"], lineage_rows, "lineage") if lineage_rows else "<p>No products were registered by this run.</p>"}
-</body></html>
-"""
+    return out
+
+
+def report_context(
+    reg: Any,
+    run: dict[str, Any],
+    *,
+    summarize: Callable[[str, Any], list[tables.Block] | None] | None = None,
+) -> dict[str, Any]:
+    """Everything ``render_report`` shows, from the registry and the run's folder.
+    ``summarize(pipeline, summary_json)`` turns the run's summary into tables
+    (``pzforge.pipelines.summary_tables``)."""
+    plan = read_plan(run)
+    data = summary_data(reg, run) if summarize else None
+    return {
+        "run": run,
+        "previous": reg.previous_run(run["id"]),
+        "lineage": lineage_rows(reg, run),
+        "plan": plan,
+        "earlier": earlier_jobs(reg, run, plan),
+        "summary": summarize(run["pipeline"], data) if data is not None else None,
+    }
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["block"] = tables.to_dict
+    return env
+
+
+def render_report(
+    run: dict[str, Any],
+    previous: dict[str, Any] | None = None,
+    lineage: list[dict[str, Any]] | None = None,
+    *,
+    plan: dict[str, Any] | None = None,
+    earlier: dict | None = None,
+    summary: list[tables.Block] | None = None,
+    fragment: bool = False,
+) -> str:
+    """The HTML page (or, ``fragment``, its ``<div class="pzf-report">``): run, science
+    summary, job graph with legend, jobs with timings, config and its diff, software, outputs,
+    products and lineage."""
+    rows = job_rows(run, plan, earlier)
+    graph = job_graph(rows, plan, run)
+    diff = render_diff(diff_runs(previous, run)) if previous else None
+    failed = [r for r in rows if r.state == "failed"]
+    not_run = [r for r in rows if r.state == NOT_RUN]
+    context = {
+        "run": run,
+        "status_class": "ok" if run["status"] == "success" else "bad",
+        "facts": [
+            ("run", run["id"]),
+            ("pipeline", run["pipeline"]),
+            ("run name", run.get("run_name")),
+            ("status", run["status"]),
+            ("error", run.get("error") or ""),
+            ("started", run.get("started_at")),
+            ("ended", run.get("ended_at")),
+            ("user@host", f"{run.get('user')}@{run.get('host')}"),
+            ("profile / executor", f"{run.get('profile')} / {run.get('executor')}"),
+            (
+                "workflow commit",
+                f"{run.get('git_commit')}{' (dirty)' if run.get('git_dirty') else ''}",
+            ),
+            ("working directory", run.get("workdir")),
+        ],
+        "summary": summary,
+        "graph": graph,
+        "states": STATES,
+        "state_counts": {s: sum(r.state == s for r in rows) for s in STATE_ORDER},
+        "failed": failed,
+        "not_run": not_run,
+        "jobs": jobs_table(rows),
+        "config_yaml": yaml.safe_dump(run.get("config") or {}, sort_keys=False),
+        "overrides": json.dumps(run.get("overrides") or []),
+        "previous": previous,
+        "diff": diff,
+        "software": sorted((run.get("software") or {}).items()),
+        "outputs": outputs_table(run),
+        "lineage": lineage or [],
+        "wildcards": _wildcards,
+        "plan": plan,
+    }
+    env = _environment()
+    name = "report_body.html.j2" if fragment else "report.html.j2"
+    return env.get_template(name).render(context)

@@ -126,3 +126,11 @@ def check_margin_cache(margin: str, fmt: str, radius: float) -> None:
             f"crossmatch.radius_arcsec ({radius}); matches across tile borders would be missed. "
             "Build a wider margin cache or drop margin_cache to re-partition"
         )
+
+
+def summary_tables(summary: dict[str, Any]) -> list:
+    """The run's summary.json as tables (``pzforge run`` prints them, the provenance report
+    shows them)."""
+    from pzforge.training_set.summary import summary_tables as tables
+
+    return tables(summary)

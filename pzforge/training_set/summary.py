@@ -20,7 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
+from pzforge import tables
 from pzforge.io import write_json, write_text
+from pzforge.tables import Block, Lines, Table, key_values
 from pzforge.training_set.inputs import (
     ALL_SURVEYS,
     DROP_DISCARDED,
@@ -129,6 +131,8 @@ def build_summary(
         },
         "magnitudes": {},
         "photometry_counts": stats.get("photometry", {}),
+        # the bands in wavelength order (the JSON's mappings are written with sorted keys)
+        "band_order": list((stats.get("photometry") or {}).get("bands") or {}),
         "subsets": stats.get("subsets"),
         "n_candidates_gt1": int((table["n_candidates"] > 1).sum()) if len(table) else 0,
         "surveys": survey_contributions(ref_stats, ref, matched_mask),
@@ -149,59 +153,89 @@ def build_summary(
     return summary
 
 
-def render_text(summary: dict[str, Any]) -> str:
-    """Plain-text summary (printed by ``pzforge run``)."""
+def summary_tables(summary: dict[str, Any]) -> list[Block]:
+    """The summary as tables (printed by ``pzforge run``, shown in the provenance report)."""
     ref, phot = summary["reference"], summary["photometry"]
-    sep = summary["separation_arcsec"]
-    ref_drops = "; ".join(f"{k}: {v}" for k, v in ref["dropped"].items()) or "none"
-    lines = [
-        "Training Set Maker",
-        f"reference: {ref['rows_in']} rows in, {ref['rows_out']} valid (dropped {ref_drops})",
-        f"photometry: {phot['rows_in']} rows in, {phot['rows_out']} valid (dropped {phot['dropped'] or 'none'})",
-        f"matched within {summary['radius_arcsec']} arcsec: {summary['matched_before_many_to_one']} "
-        f"spectroscopic rows; {summary['many_to_one_dropped']} dropped as many-to-one "
-        "(same photometric object)",
-        f"training set: {summary['rows']} rows, matched fraction {summary['matched_fraction']:.3f}",
+    sep, z = summary["separation_arcsec"], summary["redshift"]
+    facts: list[tuple[str, Any]] = [
+        ("reference", f"{ref['rows_in']} rows in, {ref['rows_out']} valid"),
+        ("photometry", f"{phot['rows_in']} rows in, {phot['rows_out']} valid"),
+        (
+            f"matched within {summary['radius_arcsec']} arcsec",
+            f"{summary['matched_before_many_to_one']} spectroscopic rows; "
+            f"{summary['many_to_one_dropped']} dropped as many-to-one (same photometric object)",
+        ),
+        ("training set", f"{summary['rows']} rows"),
+        ("matched fraction", f"{summary['matched_fraction']:.3f}"),
     ]
     if sep["q50"] is not None:
-        lines.append(
-            f"separation: median {sep['q50']:.3f} arcsec, 95% {sep['q95']:.3f}, max {sep['max']:.3f}"
+        facts.append(
+            (
+                "separation",
+                f"median {sep['q50']:.3f} arcsec, 95% {sep['q95']:.3f}, max {sep['max']:.3f}",
+            )
         )
-    z = summary["redshift"]
     if z["matched"]["q50"] is not None:
-        lines.append(
-            f"redshift: matched median {z['matched']['q50']:.3f} ({z['matched']['n']} rows), "
-            f"unmatched median {z['unmatched']['q50'] if z['unmatched']['q50'] is None else round(z['unmatched']['q50'], 3)} "
-            f"({z['unmatched']['n']} rows)"
+        unmatched = "-" if z["unmatched"]["q50"] is None else f"{z['unmatched']['q50']:.3f}"
+        facts.append(
+            (
+                "redshift",
+                f"matched median {z['matched']['q50']:.3f} ({z['matched']['n']} rows), "
+                f"unmatched median {unmatched} ({z['unmatched']['n']} rows)",
+            )
         )
-    bands = summary["photometry_counts"].get("bands", {})
-    for band, counts in bands.items():
-        lines.append(f"  band {band}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     selection = ref.get("selection")
     if selection:
         types = "any" if selection["types"] is None else ", ".join(selection["types"])
         flag = "any" if selection["min_z_flag"] is None else f">= {selection['min_z_flag']}"
-        lines.append(
-            f"reference cuts: z_flag_homogenized {flag}; type {types}; stars "
-            f"{'kept' if selection['stars'] else 'dropped'}; {len(selection['z_sentinels'])} "
-            "sentinel redshifts"
+        facts.append(
+            (
+                "reference cuts",
+                f"z_flag_homogenized {flag}; type {types}; stars "
+                f"{'kept' if selection['stars'] else 'dropped'}; "
+                f"{len(selection['z_sentinels'])} sentinel redshifts",
+            )
         )
-    lines += survey_table(summary.get("surveys") or {})
     cov = summary.get("coverage")
     if cov and cov["photometric_fraction_in_cells_without_specz"] is not None:
-        lines.append(
-            f"colour-magnitude coverage ({cov['colour']} vs {cov['magnitude']}, cells "
-            f"{cov['colour_bin']} x {cov['magnitude_bin']} mag): "
-            f"{cov['photometric_fraction_in_cells_without_specz']:.1%} of "
-            f"{cov['photometric_objects']} photometric objects lie in cells with no spec-z "
-            f"({cov['cells_with_photometry_and_no_specz']} of {cov['cells_with_photometry']} "
-            "cells)"
+        facts.append(
+            (
+                "colour-magnitude coverage",
+                f"{cov['photometric_fraction_in_cells_without_specz']:.1%} of "
+                f"{cov['photometric_objects']} photometric objects lie in cells with no spec-z "
+                f"({cov['cells_with_photometry_and_no_specz']} of {cov['cells_with_photometry']} "
+                f"cells of {cov['colour_bin']} x {cov['magnitude_bin']} mag, {cov['colour']} vs "
+                f"{cov['magnitude']})",
+            )
         )
     if summary.get("subsets"):
-        lines.append("subsets: " + ", ".join(f"{k} {v}" for k, v in summary["subsets"].items()))
-    lines.append("outputs:")
-    lines += [f"  {p}" for p in summary["outputs"]]
-    return "\n".join(lines) + "\n"
+        facts.append(("subsets", ", ".join(f"{k} {v}" for k, v in summary["subsets"].items())))
+    blocks: list[Block] = [Lines(["Training Set Maker"]), key_values(facts)]
+    drops = [("reference", k, v) for k, v in ref["dropped"].items()]
+    drops += [("photometry", k, v) for k, v in (phot["dropped"] or {}).items()]
+    if drops:
+        blocks.append(Table(["input", "dropped because", "rows"], drops, "rows dropped"))
+    bands = summary["photometry_counts"].get("bands", {})
+    if bands:
+        states = list(dict.fromkeys(k for counts in bands.values() for k in counts))
+        order = [b for b in summary.get("band_order") or [] if b in bands]
+        order += [b for b in bands if b not in order]
+        blocks.append(
+            Table(
+                ["band", *states],
+                [[b, *(bands[b].get(k, 0) for k in states)] for b in order],
+                "photometry per band (training-set rows)",
+            )
+        )
+    if summary.get("surveys"):
+        blocks.append(survey_table(summary["surveys"]))
+    blocks.append(Lines([f"  {p}" for p in summary["outputs"]], "outputs:"))
+    return blocks
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    """Plain-text summary (printed by ``pzforge run``), no line broken inside a value."""
+    return tables.render_text(summary_tables(summary))
 
 
 SURVEY_COLUMNS = (  # (heading, key in the per-survey counts)
@@ -218,10 +252,8 @@ SURVEY_COLUMNS = (  # (heading, key in the per-survey counts)
 )
 
 
-def survey_table(surveys: dict[str, dict[str, Any]]) -> list[str]:
-    """The per-survey counts of every cut as aligned text columns (only cuts that dropped rows)."""
-    if not surveys:
-        return []
+def survey_table(surveys: dict[str, dict[str, Any]]) -> Table:
+    """The per-survey counts of every cut (only the cuts that dropped rows)."""
 
     def value(row: dict[str, Any], key: str) -> int:
         if key == "flag":
@@ -234,12 +266,11 @@ def survey_table(surveys: dict[str, dict[str, Any]]) -> list[str]:
         if k in ("rows_in", "rows_out", "training_rows")
         or any(value(r, k) for r in surveys.values())
     ]
-    width = max(len("survey"), *(len(n) for n in surveys))
-    lines = ["per survey:", "  " + "survey".ljust(width) + "".join(f" | {h}" for h, _ in shown)]
-    for name, row in surveys.items():
-        cells = "".join(f" | {str(value(row, k)).rjust(len(h))}" for h, k in shown)
-        lines.append("  " + name.ljust(width) + cells)
-    return lines
+    return Table(
+        ["survey", *(h for h, _ in shown)],
+        [[name, *(value(row, k) for _, k in shown)] for name, row in surveys.items()],
+        "per survey",
+    )
 
 
 def colour_bands(
@@ -466,5 +497,6 @@ __all__ = [
     "read_reference_z",
     "render_page",
     "render_text",
+    "summary_tables",
     "write_summary",
 ]

@@ -41,6 +41,7 @@ class RunResult:
     snakemake_log: Path
     returncode: int
     failed_rules: list[tuple[str, str | None]] = field(default_factory=list)
+    snakemake_report: Path | None = None  # Snakemake's own HTML report, when asked for
 
     @property
     def layout(self) -> RunLayout:
@@ -118,10 +119,13 @@ def run_pipeline(
     echo=None,
     extra_args: list[str] = (),
     user: str | None = None,
+    report: str | Path | None = None,
 ) -> RunResult:
     """Validate config, run Snakemake, make sure the run is recorded (and its products
     registered) however Snakemake ended; returns the outcome (raises nothing for a failed run,
-    KeyboardInterrupt after recording an interrupted one)."""
+    KeyboardInterrupt after recording an interrupted one). ``report``: after a successful run,
+    write Snakemake's own report there (``snakemake --report``: the outputs marked with
+    ``report()``, captions, the rule graph, runtimes)."""
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     run_id, config, config_file = prepare_run(
@@ -191,7 +195,26 @@ def run_pipeline(
                 else ("interrupted" if proc.returncode < 0 or proc.returncode == 130 else "failed")
             )
             _make_sure_recorded(config, run_id, workdir, status)
-    return RunResult(run_id, config, workdir, config_file, log_path, proc.returncode, failed)
+        made = None
+        if report is not None and not dry_run and proc.returncode == 0:
+            made = snakemake_report(Path(report), config_file, workdir, profile, env)
+    return RunResult(run_id, config, workdir, config_file, log_path, proc.returncode, failed, made)
+
+
+def snakemake_report(
+    path: Path, config_file: Path, workdir: Path, profile: str, env: dict[str, str]
+) -> Path:
+    """``snakemake --report PATH`` for the run just made (same config, profile and run id).
+    A .html file is self-contained (opens offline); a .zip spreads large results in folders."""
+    path = path if path.is_absolute() else Path.cwd() / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = snakemake_command(config_file, workdir, profile, extra=["--report", str(path)])
+    log = config_file.parent / "snakemake_report.log"
+    with open(log, "w") as fh:
+        done = subprocess.run(cmd, cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    if done.returncode != 0 or not path.is_file():
+        raise PipelineError(f"the run succeeded but its Snakemake report failed (log: {log})")
+    return path
 
 
 def _make_sure_recorded(

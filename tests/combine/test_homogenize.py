@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -200,8 +202,12 @@ def test_rule_strings_are_never_executed(tmp_path):
 
 def test_explain(book):
     text = book.explain("vvds")
-    assert "z_flag in [9, 19, 29, 219] -> 2" in text and "z_flag lt 0 -> 0" in text
-    assert "no redshift (z is a placeholder) when z gt 9.99" in text
+    assert "z_flag in [9, 19, 29, 219] -> 2" in text and "z_flag < 0 -> 0" in text
+    assert "no redshift (z is a placeholder) when z > 9.99" in text
+    # one notation: symbols for every comparison, never the rule file's eq/ne/lt/gt names
+    assert not re.search(r"\b(eq|ne|lt|le|gt|ge)\b", text), text
+    assert "if z_flag == 4 -> 4" in book.explain("6dfgs")
+    assert book.scales("6dfgs") == ("z_flag (5 values) -> 0, 1, 3, 4, 6", "always 's'")
     assert book.to_dict("6dfgs")["z_flag"]["map"][6] == 6
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import yaml
 
@@ -130,3 +132,72 @@ def test_footprints_and_catalog_priority_are_checked():
         validate_config(minimal(resolution={"catalog_priority": ["a", "b"]}))
     cfg = validate_config(minimal(resolution={"catalog_priority": ["a"]}))
     assert cfg["validation"]["no_redshift"] == "drop" and cfg["output"]["z_flag_min"] is None
+
+
+# JSON Schema keywords a property schema may use; anything else in a property's mapping is a
+# stray key (e.g. the tail of a description cut at a comma inside a YAML flow mapping).
+SCHEMA_KEYWORDS = {
+    "type", "description", "default", "enum", "const", "items", "properties", "required",
+    "additionalProperties", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minItems", "maxItems", "uniqueItems", "minLength", "maxLength", "pattern", "oneOf",
+    "anyOf", "allOf", "not", "if", "then", "else", "title", "examples", "format", "$schema",
+    "$id", "$ref", "$defs", "propertyNames", "minProperties", "maxProperties", "multipleOf",
+}  # fmt: skip
+ONE_LINE_DESCRIPTION = re.compile(r"(?:^\s*|[{,]\s*)description: (?![>|{])(.+?)\s*$")
+
+
+def _property_schemas(node, path=""):
+    """(key path, property schema) for every property, items schema and branch."""
+    if isinstance(node, dict):
+        for name, sub in (node.get("properties") or {}).items():
+            if isinstance(sub, dict):
+                yield f"{path}.{name}".lstrip("."), sub
+                yield from _property_schemas(sub, f"{path}.{name}".lstrip("."))
+        for key in ("items", "additionalProperties"):
+            if isinstance(node.get(key), dict):
+                yield from _property_schemas(node[key], path + "[]")
+        for key in ("oneOf", "anyOf", "allOf"):
+            for sub in node.get(key) or []:
+                yield from _property_schemas(sub, path)
+
+
+def _raw_one_line_descriptions(text: str) -> list[str]:
+    """The descriptions as written on one line of the schema file (quotes and the closing brace
+    of a flow mapping removed): what a reader of the file takes as the sentence."""
+    out = []
+    for line in text.splitlines():
+        m = ONE_LINE_DESCRIPTION.search(line)
+        if not m:
+            continue
+        raw = m.group(1)
+        if "{" in line[: m.start(1)]:  # inside a flow mapping: drop its closing braces
+            raw = raw.rstrip("}").rstrip()
+        if raw[:1] in "\"'" and raw[-1:] == raw[:1]:
+            raw = raw[1:-1]
+        out.append(" ".join(raw.split()))
+    return out
+
+
+@pytest.mark.parametrize("pipeline", ["combine_redshift", "training_set", "embedding"])
+def test_config_readme_has_every_description_whole(pipeline):
+    """Every description in config/README.md is the schema's full sentence: none cut at a comma
+    inside a YAML flow mapping (which also adds the rest of the sentence as a stray key)."""
+    from pzforge.config.loading import load_schema
+
+    readme = (CONFIG_DIR / "README.md").read_text()
+    schema = load_schema(pipeline)
+    parsed = {}
+    for path, sub in _property_schemas(schema):
+        stray = set(sub) - SCHEMA_KEYWORDS
+        assert not stray, f"{pipeline}: {path} has stray keys {sorted(stray)} (a cut description?)"
+        if "description" in sub:
+            desc = " ".join(str(sub["description"]).split())
+            parsed[path] = desc
+            assert desc.endswith((".", ")", "?", "!")), f"{pipeline}: {path}: {desc!r} is cut"
+            assert f"| {desc} |" in readme, f"{pipeline}: {path}: README lacks {desc!r}"
+    raw = _raw_one_line_descriptions(
+        (CONFIG_DIR / "schemas" / f"{pipeline}.schema.yaml").read_text()
+    )
+    assert raw, "no one-line descriptions found: the test's pattern is out of date"
+    for sentence in raw:
+        assert f"| {sentence} |" in readme, f"{pipeline}: README lacks the full {sentence!r}"

@@ -99,7 +99,7 @@ rule summarize_run:
         combined=f"{RESULTS}/combined/{RUN}.parquet",
     output:
         json=f"{RESULTS}/summary.json",
-        text=f"{RESULTS}/summary.txt",
+        text=report(f"{RESULTS}/summary.txt", caption="report/summary.rst", category="Summary"),
     params:
         mode=MODE,
         ties=config["resolution"]["ties"],
@@ -121,8 +121,19 @@ rule write_qa_report:
         resolution=get_resolution,
         summary=f"{RESULTS}/summary.json",
     output:
-        html=f"{RESULTS}/qa.html",
-        folder=directory(f"{RESULTS}/qa"),
+        html=report(
+            f"{RESULTS}/qa.html",
+            caption="report/qa.rst",
+            category="Quality assessment",
+            subcategory="Page",
+        ),
+        folder=report(
+            directory(f"{RESULTS}/qa"),
+            patterns=["{name}.png"],
+            caption="report/qa_plot.rst",
+            category="Quality assessment",
+            subcategory="Plots",
+        ),
     params:
         settings=QA_SETTINGS,
     conda:

@@ -76,8 +76,16 @@ rule plot_embedding:
     input:
         table=f"{RESULTS}/embedding/{RUN}.parquet",
     output:
-        pngs=get_embedding_plots(),
-        html=f"{RESULTS}/embedding/{RUN}.html",
+        pngs=[
+            report(p, caption="report/plot.rst", category="Embedding", subcategory="Plots")
+            for p in get_embedding_plots()
+        ],
+        html=report(
+            f"{RESULTS}/embedding/{RUN}.html",
+            caption="report/html.rst",
+            category="Embedding",
+            subcategory="Interactive plot",
+        ),
     params:
         run_name=RUN,
     conda:
@@ -94,7 +102,8 @@ rule summarize_embedding:
         metrics=f"{RESULTS}/embedding/metrics.json",
         outputs=get_embedding_outputs,
     output:
-        text=f"{RESULTS}/summary.txt",
+        text=report(f"{RESULTS}/summary.txt", caption="report/summary.rst", category="Summary"),
+        json=f"{RESULTS}/summary.json",
     localrule: True
     conda:
         "../../envs/pzforge.yaml"

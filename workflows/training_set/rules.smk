@@ -74,9 +74,15 @@ rule make_training_set:
         parquet=get_training_parquet(),
         stats=f"{RESULTS}/training/match_stats.json",
         summary=f"{RESULTS}/summary.json",
-        text=f"{RESULTS}/summary.txt",
+        text=report(f"{RESULTS}/summary.txt", caption="report/summary.rst", category="Summary"),
         page=f"{RESULTS}/report/summary.md",
-        plots=directory(f"{RESULTS}/report/plots"),
+        plots=report(
+            directory(f"{RESULTS}/report/plots"),
+            patterns=["{name}.png"],
+            caption="report/plot.rst",
+            category="Training set",
+            subcategory="Plots",
+        ),
     params:
         crossmatch=config["crossmatch"],
         photometry=config["photometry"],
