@@ -217,7 +217,7 @@ class ProductOperations:
     def _may_edit(self: Registry, product: Product) -> None:
         if self.user is None:
             raise PermissionDenied("no acting user: open the registry with user=... to edit")
-        if product.owner != self.user and self.user not in self.admins:
+        if product.owner != self.user and not self.is_admin:
             raise PermissionDenied(
                 f"{self.user} may not change {product.internal_name}: only its owner "
                 f"({product.owner}) or an admin can"
@@ -246,7 +246,7 @@ class ProductOperations:
             return product_info(p, self._version(s, p))
 
     def set_official(self: Registry, ref: int | str, official: bool = True) -> ProductInfo:
-        if self.user is None or self.user not in self.admins:
+        if not self.is_admin:
             raise PermissionDenied(
                 f"only admins may mark products official; {self.user or 'nobody'} is not one"
             )

@@ -208,11 +208,13 @@ class ProvenanceRecords:
                 "workdir": run.workdir,
             }
             out["jobs"] = [_job_dict(j) for j in run.jobs]
+            hidden = self._hidden_releases(s)
             out["products"] = [
                 {"id": p.id, "internal_name": p.internal_name, "product_type": p.product_type.name}
                 for p in s.scalars(
                     select(Product).where(Product.run_id == run.id).order_by(Product.id)
                 )
+                if p.release_id is None or p.release_id not in hidden
             ]
             return out
 
@@ -323,8 +325,11 @@ class ProvenanceRecords:
                 seen.setdefault(i, depth)
             frontier = sorted(set(nxt))
         out = []
+        hidden = self._hidden_releases(s)  # products the acting user may not read are left out
         for i, d in sorted(seen.items(), key=lambda kv: (kv[1], kv[0])):
             p = s.get(Product, i)
+            if p.release_id is not None and p.release_id in hidden:
+                continue
             out.append(
                 {
                     "id": p.id,

@@ -9,6 +9,7 @@ environment.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,11 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, or_, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import formats, hashing, names
+from registry.accounts import AccountRecords
 from registry.errors import NameCollision, NotFound, RegistryError, SchemaOutdated, ValidationError
 from registry.models import (
     FileMember,
@@ -35,6 +37,7 @@ from registry.models import (
 )
 from registry.operations import ProductOperations
 from registry.provenance import ProvenanceRecords
+from registry.queue import RunQueue
 from registry.records import (
     FILE_ROLES,
     ROLES,
@@ -155,11 +158,14 @@ def _same_inodes(staged: Path, source: Path) -> bool:
         return False
 
 
-class Registry(ProductOperations, ProvenanceRecords):
+class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
     """A product registry behind one SQLAlchemy URL.
 
-    ``user`` is the acting user (owner of what it registers; checked for edits), ``admins`` the
-    users allowed to edit anything and mark products official; both come from the caller.
+    ``user`` is the acting user (owner of what it registers; checked for edits, and for reading
+    products of releases restricted to groups), ``admins`` users the caller names as allowed to
+    edit anything and mark products official (besides the admins in the database); both come from
+    the caller. ``operator``: the caller holds the database credentials (the site's own CLI), and
+    may manage accounts even before any admin exists.
     ``storage`` is the root of the file store (default: the one recorded in the database, else
     ``pzforge_storage/`` beside a SQLite file, else under the user's data home); ``store_mode``
     copy (the default) or link (hard links where possible: for outputs of pipelines, which
@@ -175,10 +181,13 @@ class Registry(ProductOperations, ProvenanceRecords):
         storage: str | Path | None = None,
         store_mode: str = "copy",
         upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+        operator: bool = False,
     ):
         self.engine = engine
         self.user = user
         self.admins = set(admins)
+        self.operator = operator
+        self._admin: bool | None = None  # is the acting user an admin (looked up once)
         self.upload_limit = upload_limit
         self._storage_arg = storage
         self._store_mode = store_mode
@@ -192,6 +201,14 @@ class Registry(ProductOperations, ProvenanceRecords):
     @property
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
+
+    def acting_as(self, user: str | None, *, admins: Sequence[str] = ()) -> Registry:
+        """The same registry (engine, sessions, store) acting as another user: what a server
+        makes per request from the token's user. Admin rights come from the database (and
+        ``admins``), never from this process's settings."""
+        view = copy.copy(self)
+        view.user, view.admins, view.operator, view._admin = user, set(admins), False, None
+        return view
 
     @classmethod
     def from_url(
@@ -337,8 +354,9 @@ class Registry(ProductOperations, ProvenanceRecords):
             )
         return r
 
-    def _product(self, s: Session, ref: int | str) -> Product:
-        """A product by id, internal name, ``name@vN`` (version N) or name (its newest version)."""
+    def _product(self, s: Session, ref: int | str, *, check_access: bool = True) -> Product:
+        """A product by id, internal name, ``name@vN`` (version N) or name (its newest version);
+        PermissionDenied when the acting user may not read it (a release restricted to groups)."""
         p = None
         if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
             p = s.get(Product, int(ref))
@@ -371,6 +389,8 @@ class Registry(ProductOperations, ProvenanceRecords):
                 f"no product {ref!r} (give an id, an internal name, a name or name@vN; "
                 "`pzforge products list` shows them)"
             )
+        if check_access:
+            self._check_visible(s, p)
         return p
 
     def _version(self, s: Session, p: Product) -> int:
@@ -700,7 +720,7 @@ class Registry(ProductOperations, ProvenanceRecords):
         )
         if latest is None:
             if supersedes is not None:
-                self._product(s, supersedes)
+                self._product(s, supersedes, check_access=False)
             return
         if supersedes != latest.id:
             raise NameCollision(
@@ -748,6 +768,9 @@ class Registry(ProductOperations, ProvenanceRecords):
                 q = q.where(Product.owner == owner)
             if official is not None:
                 q = q.where(Product.official.is_(official))
+            hidden = self._hidden_releases(s)
+            if hidden:
+                q = q.where(or_(Product.release_id.is_(None), Product.release_id.notin_(hidden)))
             if created_after:
                 q = q.where(Product.created_at >= created_after)
             if created_before:
