@@ -16,8 +16,8 @@ from pzforge import pipelines
 from pzforge.faults import checkpoint
 from pzforge.io import read_json, write_json
 from pzforge.paths import RunLayout, run_dir
-from pzforge.provenance.ingest import finish_run
 from pzforge.products.references import reading_as
+from pzforge.provenance.ingest import finish_run
 from pzforge.provenance.recording import ensure_run_id, record_run_start, run_user
 from pzforge.workflow.jobs import ERROR_MARK
 
