@@ -470,6 +470,20 @@ class AccountRecords:
                 f"{p.release.name} is restricted to some groups; ask an admin for access"
             )
 
+    def _check_release_open(self: Registry, s: Session, release: Release | None) -> None:
+        """Products go into a restricted release only from its groups' members (or admins)."""
+        if release is not None and release.id in self._hidden_releases(s):
+            raise PermissionDenied(
+                f"{self.user or 'nobody'} may not add products to release {release.name}: it is "
+                "restricted to some groups"
+            )
+
+    def release_open(self: Registry, name: str) -> bool:
+        """Whether the acting user may see (and add products to) a release; NotFound if none."""
+        with self.session(readonly=True) as s:
+            r = self._release(s, name)
+            return r.id not in self._hidden_releases(s)
+
     def can_read(self: Registry, ref: int | str) -> bool:
         """Whether the acting user may read a product (it exists and its release is open to
         them); raises NotFound for no such product."""

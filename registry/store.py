@@ -74,10 +74,13 @@ def default_url() -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys, a busy timeout, WAL and BEGIN IMMEDIATE."""
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, a busy timeout, WAL and BEGIN IMMEDIATE.
+    ``options`` go to ``create_engine`` (a server sizes its connection pool this way)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        if ":memory:" in url or url.rstrip("/") == "sqlite:":
+            options = {}  # one in-memory database per connection pool: no pool sizes
+        engine = create_engine(url, connect_args={"timeout": 60}, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - driver hook
@@ -96,7 +99,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **options)
 
 
 def alembic_config(connection=None):
@@ -216,12 +219,13 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
         url: str | None = None,
         *,
         auto_create: bool = True,
+        engine_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> Registry:
         """Open a registry; an empty database is created, an outdated one must be upgraded."""
         url = url or default_url()
         try:
-            engine = make_engine(url)
+            engine = make_engine(url, **(engine_options or {}))
         except Exception as exc:  # a malformed URL: one line, not a traceback
             raise RegistryError(f"cannot use registry URL {url!r}: {exc}") from exc
         registry = cls(engine, **kwargs)
@@ -445,7 +449,7 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
         with self.session(readonly=True) as s:
             ptype = self._type(s, product_type)
             self._check_columns(ptype, main_file, files[0]["format"], columns)
-            self._release(s, release)
+            self._check_release_open(s, self._release(s, release))
         if not store:
             return self._insert(
                 name, ptype.name, files, columns, owner, release, run_id, supersedes,
@@ -730,6 +734,8 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
 
     # --- queries ---------------------------------------------------------------------------
 
+    SORTABLE = ("id", "name", "created_at", "owner", "type")
+
     def list_products(
         self,
         *,
@@ -746,7 +752,8 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
         offset: int = 0,
     ) -> list[ProductInfo]:
         """Products matching every filter given (name is a case-insensitive substring, taken
-        literally: ``%`` and ``_`` are characters, not patterns)."""
+        literally: ``%`` and ``_`` are characters, not patterns), that the acting user may
+        read."""
         sortable = {
             "id": Product.id,
             "name": Product.name,
@@ -757,24 +764,10 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
         if order_by not in sortable:
             raise ValidationError(f"cannot sort by {order_by!r}; use one of {', '.join(sortable)}")
         with self.session(readonly=True) as s:
-            q = select(Product)
-            if product_type:
-                q = q.where(Product.product_type_id == self._type(s, product_type).id)
-            if release:
-                q = q.where(Product.release_id == self._release(s, release).id)
-            if name:
-                q = q.where(Product.name.icontains(name, autoescape=True))
-            if owner:
-                q = q.where(Product.owner == owner)
-            if official is not None:
-                q = q.where(Product.official.is_(official))
-            hidden = self._hidden_releases(s)
-            if hidden:
-                q = q.where(or_(Product.release_id.is_(None), Product.release_id.notin_(hidden)))
-            if created_after:
-                q = q.where(Product.created_at >= created_after)
-            if created_before:
-                q = q.where(Product.created_at < created_before)
+            q = self._filtered(
+                s, select(Product), product_type, release, name, owner, official,
+                created_after, created_before,
+            )  # fmt: skip
             col = sortable[order_by]
             q = q.order_by(col.desc() if descending else col, Product.id)
             if offset:
@@ -783,6 +776,62 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
                 q = q.limit(limit)
             rows = s.scalars(q).unique().all()
             return [product_info(p, v) for p, v in zip(rows, self._versions(s, rows), strict=True)]
+
+    def count_products(
+        self,
+        *,
+        product_type: str | None = None,
+        release: str | None = None,
+        name: str | None = None,
+        owner: str | None = None,
+        official: bool | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> int:
+        """How many products :meth:`list_products` finds with these filters (for paging)."""
+        with self.session(readonly=True) as s:
+            q = self._filtered(
+                s, select(func.count(Product.id)), product_type, release, name, owner, official,
+                created_after, created_before,
+            )  # fmt: skip
+            return int(s.scalar(q))
+
+    def _filtered(self, s: Session, q, product_type, release, name, owner, official, after, before):
+        if product_type:
+            q = q.where(Product.product_type_id == self._type(s, product_type).id)
+        if release:
+            q = q.where(Product.release_id == self._release(s, release).id)
+        if name:
+            q = q.where(Product.name.icontains(name, autoescape=True))
+        if owner:
+            q = q.where(Product.owner == owner)
+        if official is not None:
+            q = q.where(Product.official.is_(official))
+        hidden = self._hidden_releases(s)
+        if hidden:
+            q = q.where(or_(Product.release_id.is_(None), Product.release_id.notin_(hidden)))
+        if after:
+            q = q.where(Product.created_at >= after)
+        if before:
+            q = q.where(Product.created_at < before)
+        return q
+
+    def product_versions(self, ref: int | str) -> list[ProductInfo]:
+        """Every version of a product (same name and type), oldest first, that the acting user
+        may read."""
+        with self.session(readonly=True) as s:
+            p = self._product(s, ref)
+            hidden = self._hidden_releases(s)
+            rows = s.scalars(
+                select(Product)
+                .where(Product.name == p.name, Product.product_type_id == p.product_type_id)
+                .order_by(Product.id)
+            ).all()
+            return [
+                product_info(r, i)
+                for i, r in enumerate(rows, 1)
+                if r.release_id is None or r.release_id not in hidden
+            ]
 
     def _versions(self, s: Session, rows: Sequence[Product]) -> list[int]:
         """Version numbers of some products (one query for all of them)."""
