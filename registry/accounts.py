@@ -32,6 +32,7 @@ from registry.models import (
     User,
     utcnow,
 )
+from registry.names import MAX_ID
 
 if TYPE_CHECKING:
     from registry.store import Registry
@@ -318,7 +319,7 @@ class AccountRecords:
     def revoke_token(self: Registry, token_id: int) -> dict[str, Any]:
         """Revoke a token (its owner or an admin); revoking twice changes nothing."""
         with self.session() as s:
-            t = s.get(ApiToken, int(token_id))
+            t = s.get(ApiToken, int(token_id)) if 0 < int(token_id) <= MAX_ID else None
             if t is None or (t.user.name != self.user and not (self.operator or self.is_admin)):
                 raise NotFound(f"no token {token_id} of yours")
             if t.revoked_at is None:

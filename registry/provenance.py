@@ -221,7 +221,9 @@ class ProvenanceRecords:
     def _run(self, s: Session, run_id: str) -> Run:
         run = s.get(Run, run_id)
         if run is None:
-            matches = s.scalars(select(Run).where(Run.id.startswith(run_id)).limit(2)).all()
+            matches = s.scalars(
+                select(Run).where(Run.id.startswith(run_id, autoescape=True)).limit(2)
+            ).all()
             if len(matches) == 1:
                 return matches[0]
             raise NotFound(f"no run {run_id!r} (`pzforge provenance runs` lists them)")

@@ -362,8 +362,8 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
         """A product by id, internal name, ``name@vN`` (version N) or name (its newest version);
         PermissionDenied when the acting user may not read it (a release restricted to groups)."""
         p = None
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-            p = s.get(Product, int(ref))
+        if isinstance(ref, int) or (isinstance(ref, str) and names.is_id(ref)):
+            p = s.get(Product, int(ref)) if 0 < int(ref) <= names.MAX_ID else None
         elif isinstance(ref, str) and ref.strip():
             ref = ref.strip()
             p = s.scalar(select(Product).where(Product.internal_name == ref))

@@ -111,12 +111,15 @@ def test_end_to_end_on_postgres(tmp_path):
 @pytest.mark.slurm
 def test_end_to_end_with_the_slurm_profile(slurm, tmp_path):
     fast = ROOT / "tests" / "slurm" / "fast-profile"
-    with fresh_database() as url, running_site(
-        url,
-        tmp_path / "site",
-        "--profiles",
-        "local,slurm",
-        worker=True,
-        worker_args=(f"--snakemake-arg=--workflow-profile={fast}",),
-    ) as site:
+    with (
+        fresh_database() as url,
+        running_site(
+            url,
+            tmp_path / "site",
+            "--profiles",
+            "local,slurm",
+            worker=True,
+            worker_args=(f"--snakemake-arg=--workflow-profile={fast}",),
+        ) as site,
+    ):
         end_to_end(site, tmp_path, profile="slurm", timeout=800)
