@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 import registry
+from tests.slurm.conftest import slurm  # noqa: F401 - the live-SLURM fixture, for the e2e test
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.server.conftest import ROOT, running_site
-from tests.slurm.conftest import slurm  # noqa: F401 - the live-SLURM fixture
 from tests.support.postgres import fresh_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
