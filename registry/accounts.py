@@ -448,7 +448,16 @@ class AccountRecords:
             return out
 
     def _hidden_releases(self: Registry, s: Session) -> set[int]:
-        """Ids of the releases the acting user may not see (none for admins)."""
+        """Ids of the releases the acting user may not see (none for admins). A per-request view
+        (``acting_as``) works them out once; a long-lived registry every time."""
+        if self._hidden is not None:
+            return self._hidden
+        hidden = self._find_hidden_releases(s)
+        if self._per_request:
+            self._hidden = hidden
+        return hidden
+
+    def _find_hidden_releases(self: Registry, s: Session) -> set[int]:
         restricted = set(s.scalars(select(ReleaseGroup.release_id).distinct()))
         if not restricted or self.is_admin:
             return set()

@@ -65,6 +65,8 @@ class Product(Base):
         Index("ix_products_type_created", "product_type_id", "created_at"),
         Index("ix_products_owner", "owner"),
         Index("ix_products_name", "name"),
+        Index("ix_products_supersedes_id", "supersedes_id"),  # "superseded by" on every show
+        Index("ix_products_created_at", "created_at"),  # newest first, without a sort
         {"sqlite_autoincrement": True},  # ids are never reused (share links stay valid)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

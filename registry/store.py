@@ -191,6 +191,8 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
         self.admins = set(admins)
         self.operator = operator
         self._admin: bool | None = None  # is the acting user an admin (looked up once)
+        self._hidden: set[int] | None = None  # releases hidden from them (per-request views)
+        self._per_request = False
         self.upload_limit = upload_limit
         self._storage_arg = storage
         self._store_mode = store_mode
@@ -208,9 +210,11 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
     def acting_as(self, user: str | None, *, admins: Sequence[str] = ()) -> Registry:
         """The same registry (engine, sessions, store) acting as another user: what a server
         makes per request from the token's user. Admin rights come from the database (and
-        ``admins``), never from this process's settings."""
+        ``admins``), never from this process's settings. A view is for one request: it looks
+        up the user's admin rights and hidden releases once."""
         view = copy.copy(self)
         view.user, view.admins, view.operator, view._admin = user, set(admins), False, None
+        view._hidden, view._per_request = None, True  # a request is short: look up once
         return view
 
     @classmethod
@@ -802,7 +806,12 @@ class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
         if release:
             q = q.where(Product.release_id == self._release(s, release).id)
         if name:
-            q = q.where(Product.name.icontains(name, autoescape=True))
+            if self.engine.dialect.name == "sqlite" and name.isascii():
+                # SQLite's LIKE ignores the case of ASCII letters already; lower() on every
+                # row would double the cost of the scan
+                q = q.where(Product.name.contains(name, autoescape=True))
+            else:
+                q = q.where(Product.name.icontains(name, autoescape=True))
         if owner:
             q = q.where(Product.owner == owner)
         if official is not None:

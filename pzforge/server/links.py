@@ -45,7 +45,9 @@ class Links:
             return None
         return data["p"], str(data.get("u", ""))
 
-    def zip_for(self, reg: registry.Registry, product_id: int) -> Path:
+    def zip_for(
+        self, reg: registry.Registry, product_id: int
+    ) -> tuple[Path, registry.ProductDetail]:
         """The product's zip, built if this state of it has none yet (verified either way)."""
         detail = reg.get_product(product_id)
         state = "|".join(
@@ -54,7 +56,7 @@ class Links:
         path = self.cache / f"{detail.id:08d}-{hashlib.sha256(state).hexdigest()[:16]}.zip"
         if path.is_file():
             reg.verify(detail.id)  # the cheap check: sizes and times as registered
-            return path
+            return path, detail
         tmp = self.cache / f"building-{uuid.uuid4()}.zip"
         try:
             reg.download(detail.id, tmp, public=True)
@@ -64,4 +66,4 @@ class Links:
         for old in self.cache.glob(f"{detail.id:08d}-*.zip"):  # earlier states of it
             if old != path:
                 old.unlink(missing_ok=True)
-        return path
+        return path, detail

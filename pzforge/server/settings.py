@@ -55,6 +55,8 @@ class ServerSettings:
     """Execution profiles runs may ask for (the first is the default)."""
     input_roots: tuple[Path, ...] = ()
     """Server folders a run's config may name files in (default none: inputs are products)."""
+    threads: int = int(os.environ.get("PZFORGE_THREADS", "4"))
+    """Request handlers running at once in each server process (they hold the GIL)."""
     max_table_rows: int = 5_000_000
     """Largest table served whole as CSV or Parquet by the data endpoint."""
 

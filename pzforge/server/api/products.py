@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 import registry
@@ -92,7 +92,7 @@ def list_products(
     desc: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-) -> dict[str, Any]:
+) -> Response:
     """Products you can read, filtered, sorted and paged (every filter is data, never SQL)."""
     filters = {
         "product_type": product_type,
@@ -104,18 +104,18 @@ def list_products(
         "created_before": created_before,
     }
     rows = reg.list_products(**filters, order_by=sort, descending=desc, limit=limit, offset=offset)
-    return {
-        "count": reg.count_products(**filters),
-        "limit": limit,
-        "offset": offset,
-        "results": [product_out(p) for p in rows],
-    }
+    if len(rows) < limit and (rows or offset == 0):
+        count = offset + len(rows)  # the last page says how many there are: no count query
+    else:
+        count = reg.count_products(**filters)
+    page = {"count": count, "limit": limit, "offset": offset}
+    return JSONResponse(page | {"results": [product_out(p) for p in rows]})
 
 
 @router.get("/products/{ref}", response_model=models.ProductDetail)
-def show_product(ref: str, reg: Reg) -> dict[str, Any]:
+def show_product(ref: str, reg: Reg) -> Response:
     """A product's metadata: files with checksums, columns with UCDs, versions, lineage."""
-    return detail_out(reg, reg.get_product(ref))
+    return JSONResponse(detail_out(reg, reg.get_product(ref)))  # already the model's shape
 
 
 @router.get("/products/{ref}/versions", response_model=list[models.Product])
@@ -219,8 +219,8 @@ def download(token: str, request: Request) -> Response:
         )
     product_id, user = found
     reg = request.app.state.registry.acting_as(user)
-    path = links.zip_for(reg, product_id)
-    name = f"{reg.get_product(product_id).internal_name}.zip"
+    path, detail = links.zip_for(reg, product_id)
+    name = f"{detail.internal_name}.zip"
     accel = request.app.state.settings.accel_redirect
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if accel and accel.startswith("nginx:"):

@@ -19,6 +19,10 @@ NEVER_REUSED = {"sqlite_autoincrement": True}  # ids shown to people are never h
 
 
 def upgrade() -> None:
+    # "superseded by" is looked up on every product page: an index, not a scan of all products
+    op.create_index("ix_products_supersedes_id", "products", ["supersedes_id"])
+    # a page of products newest first walks this index instead of sorting every match
+    op.create_index("ix_products_created_at", "products", ["created_at"])
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -132,3 +136,5 @@ def downgrade() -> None:
     op.drop_table("group_members")
     op.drop_table("groups")
     op.drop_table("users")
+    op.drop_index("ix_products_created_at", table_name="products")
+    op.drop_index("ix_products_supersedes_id", table_name="products")
