@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test check lint format system clean
+.PHONY: venv demo test serve check lint format system clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -19,6 +19,10 @@ venv: $(STAMP)
 ## make demo: Combine Redshift Catalogs on the bundled sample catalogs (SQLite, local profile)
 demo: $(STAMP)
 	$(BIN)/pzforge demo
+
+## make serve: the shared site on this directory's registry (pzforge serve + one worker, SQLite)
+serve: $(STAMP)
+	$(BIN)/pzforge serve --with-worker
 
 ## make test: system services (PostgreSQL, SLURM) + the whole test suite
 test: $(STAMP)

@@ -8,7 +8,12 @@ class PzforgeError(Exception):
 
 
 class ConfigError(PzforgeError):
-    """The configuration is invalid (unknown key, wrong type, bad value)."""
+    """The configuration is invalid (unknown key, wrong type, bad value); ``problems`` lists
+    each problem on one line when several were found at once."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
 
 
 class InputDataError(PzforgeError):

@@ -65,6 +65,8 @@ class Product(Base):
         Index("ix_products_type_created", "product_type_id", "created_at"),
         Index("ix_products_owner", "owner"),
         Index("ix_products_name", "name"),
+        Index("ix_products_supersedes_id", "supersedes_id"),  # "superseded by" on every show
+        Index("ix_products_created_at", "created_at"),  # newest first, without a sort
         {"sqlite_autoincrement": True},  # ids are never reused (share links stay valid)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -262,3 +264,96 @@ class Setting(Base):
     __tablename__ = "registry_settings"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --- the shared site: accounts, access by release, the run queue -------------------------------
+# Users, groups and tokens have integer ids that pages and the API show (never reused: SQLite
+# AUTOINCREMENT, PostgreSQL sequences). Secrets are stored hashed only: a token's sha256, a
+# password's argon2 hash.
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ReleaseGroup(Base):
+    """A release restricted to groups: only their members (and admins) see its products."""
+
+    __tablename__ = "release_groups"
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ApiToken(Base):
+    """An API token: only its sha256 is stored; ``prefix`` (its first characters) names it."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class QueuedRun(Base):
+    """A pipeline run asked for through the server; its id is the provenance run id too."""
+
+    __tablename__ = "run_queue"
+    __table_args__ = (Index("ix_run_queue_state_submitted", "state", "submitted_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    config: Mapped[dict] = mapped_column(JSONType, default=dict)
+    profile: Mapped[str] = mapped_column(String(100), default="local")
+    user: Mapped[str] = mapped_column(String(100), index=True)
+    # queued | running | success | failed | cancelled | interrupted
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    workdir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    progress: Mapped[dict] = mapped_column(JSONType, default=dict)
+    log_tail: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    products: Mapped[list] = mapped_column(JSONType, default=list)

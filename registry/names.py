@@ -44,9 +44,18 @@ def check_name(name: object, what: str = "product name") -> str:
         raise ValidationError(
             f"the {what} {text!r} ends like a version reference (@vN); choose another name"
         )
-    if text.isdigit():
+    if text.isdigit():  # any digits, ASCII or not: a name that reads as a number is refused
         raise ValidationError(f"the {what} {text!r} is a number (numbers are ids); add a word")
     return text
+
+
+MAX_ID = 2**63 - 1  # the largest id any backend stores
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` is an id (ASCII digits only: '³' and '٣' are digits to Python)."""
+    text = text.strip()
+    return text.isascii() and text.isdigit()
 
 
 def internal_name(product_id: int, name: str) -> str:

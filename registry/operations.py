@@ -176,10 +176,16 @@ class ProductOperations:
         return formats.read_table(Path(main.path), main.format)
 
     def download(
-        self: Registry, ref: int | str, destination: Path, *, verify_full: bool = False
+        self: Registry,
+        ref: int | str,
+        destination: Path,
+        *,
+        verify_full: bool = False,
+        public: bool = False,
     ) -> Path:
         """A .zip with every file of the product (HATS catalogs as folders), metadata.json and
-        its provenance as PROV-JSON (provenance.prov.json); written atomically, verified first."""
+        its provenance as PROV-JSON (provenance.prov.json); written atomically, verified first.
+        ``public``: metadata.json leaves out where the files are on this machine (a server)."""
         detail = self.get_product(ref)
         destination = Path(destination)
         if destination.is_dir():
@@ -204,6 +210,10 @@ class ProductOperations:
                         zf.write(src, label)
                 meta = detail.to_dict()
                 meta["files"] = [asdict(f) for f in detail.files]
+                if public:
+                    for f in meta["files"]:
+                        f.pop("path", None)
+                        f.pop("source_path", None)
                 meta["columns"] = [asdict(c) for c in detail.columns]
                 zf.writestr("metadata.json", json.dumps(meta, indent=2, default=str))
                 zf.writestr("provenance.prov.json", self.export_prov_json([detail.id]))
@@ -217,7 +227,7 @@ class ProductOperations:
     def _may_edit(self: Registry, product: Product) -> None:
         if self.user is None:
             raise PermissionDenied("no acting user: open the registry with user=... to edit")
-        if product.owner != self.user and self.user not in self.admins:
+        if product.owner != self.user and not self.is_admin:
             raise PermissionDenied(
                 f"{self.user} may not change {product.internal_name}: only its owner "
                 f"({product.owner}) or an admin can"
@@ -239,6 +249,7 @@ class ProductOperations:
                 p.description = description
             if release is not None:
                 p.release = self._release(s, release)
+                self._check_release_open(s, p.release)
             if name is not None:
                 p.name = names.check_name(name)
             p.updated_at = utcnow()
@@ -246,7 +257,7 @@ class ProductOperations:
             return product_info(p, self._version(s, p))
 
     def set_official(self: Registry, ref: int | str, official: bool = True) -> ProductInfo:
-        if self.user is None or self.user not in self.admins:
+        if not self.is_admin:
             raise PermissionDenied(
                 f"only admins may mark products official; {self.user or 'nobody'} is not one"
             )

@@ -208,18 +208,22 @@ class ProvenanceRecords:
                 "workdir": run.workdir,
             }
             out["jobs"] = [_job_dict(j) for j in run.jobs]
+            hidden = self._hidden_releases(s)
             out["products"] = [
                 {"id": p.id, "internal_name": p.internal_name, "product_type": p.product_type.name}
                 for p in s.scalars(
                     select(Product).where(Product.run_id == run.id).order_by(Product.id)
                 )
+                if p.release_id is None or p.release_id not in hidden
             ]
             return out
 
     def _run(self, s: Session, run_id: str) -> Run:
         run = s.get(Run, run_id)
         if run is None:
-            matches = s.scalars(select(Run).where(Run.id.startswith(run_id)).limit(2)).all()
+            matches = s.scalars(
+                select(Run).where(Run.id.startswith(run_id, autoescape=True)).limit(2)
+            ).all()
             if len(matches) == 1:
                 return matches[0]
             raise NotFound(f"no run {run_id!r} (`pzforge provenance runs` lists them)")
@@ -360,8 +364,11 @@ class ProvenanceRecords:
                 seen.setdefault(i, depth)
             frontier = sorted(set(nxt))
         out = []
+        hidden = self._hidden_releases(s)  # products the acting user may not read are left out
         for i, d in sorted(seen.items(), key=lambda kv: (kv[1], kv[0])):
             p = s.get(Product, i)
+            if p.release_id is not None and p.release_id in hidden:
+                continue
             out.append(
                 {
                     "id": p.id,

@@ -9,6 +9,7 @@ environment.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,11 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, or_, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import formats, hashing, names
+from registry.accounts import AccountRecords
 from registry.errors import NameCollision, NotFound, RegistryError, SchemaOutdated, ValidationError
 from registry.models import (
     FileMember,
@@ -35,6 +37,7 @@ from registry.models import (
 )
 from registry.operations import ProductOperations
 from registry.provenance import ProvenanceRecords
+from registry.queue import RunQueue
 from registry.records import (
     FILE_ROLES,
     ROLES,
@@ -71,10 +74,13 @@ def default_url() -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys, a busy timeout, WAL and BEGIN IMMEDIATE."""
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, a busy timeout, WAL and BEGIN IMMEDIATE.
+    ``options`` go to ``create_engine`` (a server sizes its connection pool this way)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        if ":memory:" in url or url.rstrip("/") == "sqlite:":
+            options = {}  # one in-memory database per connection pool: no pool sizes
+        engine = create_engine(url, connect_args={"timeout": 60}, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - driver hook
@@ -93,7 +99,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **options)
 
 
 def alembic_config(connection=None):
@@ -155,11 +161,14 @@ def _same_inodes(staged: Path, source: Path) -> bool:
         return False
 
 
-class Registry(ProductOperations, ProvenanceRecords):
+class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
     """A product registry behind one SQLAlchemy URL.
 
-    ``user`` is the acting user (owner of what it registers; checked for edits), ``admins`` the
-    users allowed to edit anything and mark products official; both come from the caller.
+    ``user`` is the acting user (owner of what it registers; checked for edits, and for reading
+    products of releases restricted to groups), ``admins`` users the caller names as allowed to
+    edit anything and mark products official (besides the admins in the database); both come from
+    the caller. ``operator``: the caller holds the database credentials (the site's own CLI), and
+    may manage accounts even before any admin exists.
     ``storage`` is the root of the file store (default: the one recorded in the database, else
     ``pzforge_storage/`` beside a SQLite file, else under the user's data home); ``store_mode``
     copy (the default) or link (hard links where possible: for outputs of pipelines, which
@@ -175,10 +184,15 @@ class Registry(ProductOperations, ProvenanceRecords):
         storage: str | Path | None = None,
         store_mode: str = "copy",
         upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+        operator: bool = False,
     ):
         self.engine = engine
         self.user = user
         self.admins = set(admins)
+        self.operator = operator
+        self._admin: bool | None = None  # is the acting user an admin (looked up once)
+        self._hidden: set[int] | None = None  # releases hidden from them (per-request views)
+        self._per_request = False
         self.upload_limit = upload_limit
         self._storage_arg = storage
         self._store_mode = store_mode
@@ -193,12 +207,23 @@ class Registry(ProductOperations, ProvenanceRecords):
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
+    def acting_as(self, user: str | None, *, admins: Sequence[str] = ()) -> Registry:
+        """The same registry (engine, sessions, store) acting as another user: what a server
+        makes per request from the token's user. Admin rights come from the database (and
+        ``admins``), never from this process's settings. A view is for one request: it looks
+        up the user's admin rights and hidden releases once."""
+        view = copy.copy(self)
+        view.user, view.admins, view.operator, view._admin = user, set(admins), False, None
+        view._hidden, view._per_request = None, True  # a request is short: look up once
+        return view
+
     @classmethod
     def from_url(
         cls,
         url: str | None = None,
         *,
         auto_create: bool = True,
+        engine_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> Registry:
         """Open a registry; an empty database is created, an outdated one must be upgraded."""
@@ -208,7 +233,7 @@ class Registry(ProductOperations, ProvenanceRecords):
             if str(database) not in ("", ":memory:") and not database.exists():
                 raise SchemaOutdated(f"no registry at {url} (the file does not exist)")
         try:
-            engine = make_engine(url)
+            engine = make_engine(url, **(engine_options or {}))
         except Exception as exc:  # a malformed URL: one line, not a traceback
             raise RegistryError(f"cannot use registry URL {url!r}: {exc}") from exc
         registry = cls(engine, **kwargs)
@@ -341,11 +366,12 @@ class Registry(ProductOperations, ProvenanceRecords):
             )
         return r
 
-    def _product(self, s: Session, ref: int | str) -> Product:
-        """A product by id, internal name, ``name@vN`` (version N) or name (its newest version)."""
+    def _product(self, s: Session, ref: int | str, *, check_access: bool = True) -> Product:
+        """A product by id, internal name, ``name@vN`` (version N) or name (its newest version);
+        PermissionDenied when the acting user may not read it (a release restricted to groups)."""
         p = None
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-            p = s.get(Product, int(ref))
+        if isinstance(ref, int) or (isinstance(ref, str) and names.is_id(ref)):
+            p = s.get(Product, int(ref)) if 0 < int(ref) <= names.MAX_ID else None
         elif isinstance(ref, str) and ref.strip():
             ref = ref.strip()
             p = s.scalar(select(Product).where(Product.internal_name == ref))
@@ -375,6 +401,8 @@ class Registry(ProductOperations, ProvenanceRecords):
                 f"no product {ref!r} (give an id, an internal name, a name or name@vN; "
                 "`pzforge products list` shows them)"
             )
+        if check_access:
+            self._check_visible(s, p)
         return p
 
     def _version(self, s: Session, p: Product) -> int:
@@ -429,7 +457,7 @@ class Registry(ProductOperations, ProvenanceRecords):
         with self.session(readonly=True) as s:
             ptype = self._type(s, product_type)
             self._check_columns(ptype, main_file, files[0]["format"], columns)
-            self._release(s, release)
+            self._check_release_open(s, self._release(s, release))
         if not store:
             return self._insert(
                 name, ptype.name, files, columns, owner, release, run_id, supersedes,
@@ -704,7 +732,7 @@ class Registry(ProductOperations, ProvenanceRecords):
         )
         if latest is None:
             if supersedes is not None:
-                self._product(s, supersedes)
+                self._product(s, supersedes, check_access=False)
             return
         if supersedes != latest.id:
             raise NameCollision(
@@ -713,6 +741,8 @@ class Registry(ProductOperations, ProvenanceRecords):
             )
 
     # --- queries ---------------------------------------------------------------------------
+
+    SORTABLE = ("id", "name", "created_at", "owner", "type")
 
     def list_products(
         self,
@@ -730,7 +760,8 @@ class Registry(ProductOperations, ProvenanceRecords):
         offset: int = 0,
     ) -> list[ProductInfo]:
         """Products matching every filter given (name is a case-insensitive substring, taken
-        literally: ``%`` and ``_`` are characters, not patterns)."""
+        literally: ``%`` and ``_`` are characters, not patterns), that the acting user may
+        read."""
         sortable = {
             "id": Product.id,
             "name": Product.name,
@@ -741,21 +772,10 @@ class Registry(ProductOperations, ProvenanceRecords):
         if order_by not in sortable:
             raise ValidationError(f"cannot sort by {order_by!r}; use one of {', '.join(sortable)}")
         with self.session(readonly=True) as s:
-            q = select(Product)
-            if product_type:
-                q = q.where(Product.product_type_id == self._type(s, product_type).id)
-            if release:
-                q = q.where(Product.release_id == self._release(s, release).id)
-            if name:
-                q = q.where(Product.name.icontains(name, autoescape=True))
-            if owner:
-                q = q.where(Product.owner == owner)
-            if official is not None:
-                q = q.where(Product.official.is_(official))
-            if created_after:
-                q = q.where(Product.created_at >= created_after)
-            if created_before:
-                q = q.where(Product.created_at < created_before)
+            q = self._filtered(
+                s, select(Product), product_type, release, name, owner, official,
+                created_after, created_before,
+            )  # fmt: skip
             col = sortable[order_by]
             q = q.order_by(col.desc() if descending else col, Product.id)
             if offset:
@@ -764,6 +784,67 @@ class Registry(ProductOperations, ProvenanceRecords):
                 q = q.limit(limit)
             rows = s.scalars(q).unique().all()
             return [product_info(p, v) for p, v in zip(rows, self._versions(s, rows), strict=True)]
+
+    def count_products(
+        self,
+        *,
+        product_type: str | None = None,
+        release: str | None = None,
+        name: str | None = None,
+        owner: str | None = None,
+        official: bool | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> int:
+        """How many products :meth:`list_products` finds with these filters (for paging)."""
+        with self.session(readonly=True) as s:
+            q = self._filtered(
+                s, select(func.count(Product.id)), product_type, release, name, owner, official,
+                created_after, created_before,
+            )  # fmt: skip
+            return int(s.scalar(q))
+
+    def _filtered(self, s: Session, q, product_type, release, name, owner, official, after, before):
+        if product_type:
+            q = q.where(Product.product_type_id == self._type(s, product_type).id)
+        if release:
+            q = q.where(Product.release_id == self._release(s, release).id)
+        if name:
+            if self.engine.dialect.name == "sqlite" and name.isascii():
+                # SQLite's LIKE ignores the case of ASCII letters already; lower() on every
+                # row would double the cost of the scan
+                q = q.where(Product.name.contains(name, autoescape=True))
+            else:
+                q = q.where(Product.name.icontains(name, autoescape=True))
+        if owner:
+            q = q.where(Product.owner == owner)
+        if official is not None:
+            q = q.where(Product.official.is_(official))
+        hidden = self._hidden_releases(s)
+        if hidden:
+            q = q.where(or_(Product.release_id.is_(None), Product.release_id.notin_(hidden)))
+        if after:
+            q = q.where(Product.created_at >= after)
+        if before:
+            q = q.where(Product.created_at < before)
+        return q
+
+    def product_versions(self, ref: int | str) -> list[ProductInfo]:
+        """Every version of a product (same name and type), oldest first, that the acting user
+        may read."""
+        with self.session(readonly=True) as s:
+            p = self._product(s, ref)
+            hidden = self._hidden_releases(s)
+            rows = s.scalars(
+                select(Product)
+                .where(Product.name == p.name, Product.product_type_id == p.product_type_id)
+                .order_by(Product.id)
+            ).all()
+            return [
+                product_info(r, i)
+                for i, r in enumerate(rows, 1)
+                if r.release_id is None or r.release_id not in hidden
+            ]
 
     def _versions(self, s: Session, rows: Sequence[Product]) -> list[int]:
         """Version numbers of some products (one query for all of them)."""

@@ -22,5 +22,6 @@ with snakemake_job(snakemake):
         run_name=snakemake.params.run_name,
         extra_columns=snakemake.params.extra_columns,
         footprints=snakemake.params.footprints,
+        derived_from=snakemake.params.derived_from,
         out_manifest=snakemake.output.manifest,
     )

@@ -32,7 +32,9 @@ LAYERS: list[set[str]] = [
     {"combine", "training_set", "embedding"},
     {"pipelines", "provenance"},
     {"workflow"},
-    {"cli", "server", "client"},
+    {"server"},
+    {"client"},
+    {"cli"},
 ]
 
 

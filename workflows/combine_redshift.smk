@@ -2,16 +2,24 @@
 # and groups -> resolution -> combined catalog (HATS, Parquet, exports) -> summary -> QA report
 # -> manifest. Steps: pzforge.combine.pipeline (one function per rule).
 from pzforge.combine.hooks import (
+    catalog_products,
+    derived_from,
     footprint_files,
     qa_settings,
     resolution_params,
     surveys_files,
     stamp_inputs,
     union_extra_columns,
+    use_located,
 )
 from pzforge.products.stamp import make_stamp
 
 
+# Catalogs given as registry products: located once on the submitting host (jobs read the saved
+# answer); each then reads the product's main file, and the result's lineage names them.
+PRODUCT_INPUTS = on_submit_host(workflow, "catalog_products", lambda: catalog_products(config))
+use_located(config, PRODUCT_INPUTS)
+DERIVED_FROM = derived_from(PRODUCT_INPUTS)
 CATALOGS = {c["name"]: c for c in config["catalogs"]}
 EXTRA_COLUMNS = union_extra_columns(config)
 SURVEYS_FILES = surveys_files(config)

@@ -13,11 +13,13 @@ import click
 import typer
 
 from pzforge.cli import run as run_cmds
+from pzforge.cli import site as site_cmds
 from pzforge.cli.db import db_app
 from pzforge.cli.products import products_app
 from pzforge.cli.provenance import provenance_app
 from pzforge.cli.render import error_line
 from pzforge.cli.surveys import surveys_app
+from pzforge.cli.users import users_app
 from pzforge.errors import PzforgeError
 from registry.errors import RegistryError
 
@@ -30,9 +32,12 @@ app.add_typer(surveys_app, name="surveys")
 app.add_typer(products_app, name="products")
 app.add_typer(db_app, name="db")
 app.add_typer(provenance_app, name="provenance")
+app.add_typer(users_app, name="users")
 app.command("run")(run_cmds.run)
 app.command("demo")(run_cmds.demo)
 app.command("validate-config")(run_cmds.validate_config)
+app.command("serve")(site_cmds.serve)
+app.command("worker")(site_cmds.worker)
 
 
 @app.callback()

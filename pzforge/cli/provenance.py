@@ -162,6 +162,10 @@ def report(
         if not rid:
             raise typer.BadParameter("this product has no recorded run")
         value = reg.get_run(rid)
+    if getattr(reg, "remote", False):  # the site renders it
+        output.write_text(reg.report_html(value["id"]))
+        out.print(f"report written to {output}")
+        return
     output.write_text(render_report(**report_context(reg, value, summarize=summary_tables)))
     out.print(f"report written to {output}")
 
@@ -183,6 +187,9 @@ def export(
 
     reg = registry_at(url)
     kind, value = _resolve(reg, ref)
+    if getattr(reg, "remote", False):  # the site makes the export from its records
+        _remote_export(reg, kind, value if kind == "product" else value["id"], fmt, output)
+        return
     if kind == "product":
         data = reg.provenance_for_products([value])
         runs, products, name = list(data["runs"].values()), data["products"], f"product {ref}"
@@ -201,6 +208,22 @@ def export(
     out.print(f"RO-Crate metadata written to {path}")
 
 
+def _remote_export(reg, kind: str, ref, fmt: ExportFormat, output: Path | None) -> None:
+    if fmt is ExportFormat.prov_json:
+        text = reg.prov_json_text(kind, str(ref))
+        if output:
+            output.write_text(text)
+            out.print(f"PROV-JSON written to {output}")
+        else:
+            print(text)
+        return
+    folder = output or Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ro-crate-metadata.json"
+    path.write_text(json.dumps(reg.ro_crate_metadata(kind, str(ref)), indent=2))
+    out.print(f"RO-Crate metadata written to {path}")
+
+
 @provenance_app.command("diff")
 def diff(
     run_a: Annotated[str, typer.Argument(help="Earlier run id.")],
@@ -212,7 +235,10 @@ def diff(
     from pzforge.provenance.diff import diff_runs, render_diff
 
     reg = registry_at(url)
-    d = diff_runs(reg.get_run(run_a), reg.get_run(run_b))
+    if getattr(reg, "remote", False):
+        d = reg.diff(run_a, run_b)
+    else:
+        d = diff_runs(reg.get_run(run_a), reg.get_run(run_b))
     if fmt is Format.json:
         out.print_json(json.dumps(d, default=str))
     else:

@@ -145,9 +145,18 @@ def error_line(message: str) -> None:
 
 
 def registry_at(url: str | None):
-    """The registry a command works on (its URL option, else the site's), as the OS user."""
-    from pzforge.products.site import open_registry
+    """The registry a command works on: a pzforge site when PZFORGE_URL and PZFORGE_TOKEN are
+    set (and no other --registry was given), else the local one (its URL option, else
+    PZFORGE_REGISTRY_URL, else ./pzforge_registry.sqlite), as the OS user."""
+    import os
 
+    from pzforge.products.site import REGISTRY_URL_ENV, open_registry
+
+    site = os.environ.get("PZFORGE_URL") and os.environ.get("PZFORGE_TOKEN")
+    if site and (url is None or url == os.environ.get(REGISTRY_URL_ENV)):
+        from pzforge.client import remote_registry_from_env
+
+        return remote_registry_from_env()
     return open_registry(url)
 
 

@@ -25,7 +25,23 @@ SetOpt = Annotated[
 
 
 def _progress(line: str) -> None:
-    err.print(line, style="dim")
+    err.print(line, style="dim", markup=False, highlight=False)
+
+
+class ProgressLines:
+    """Live progress from Snakemake's events: one line (elapsed, jobs done of total, the rules
+    running) each time it changes - the same on a terminal and in a batch log."""
+
+    def __init__(self) -> None:
+        self._last = None
+
+    def __call__(self, progress) -> None:
+        running = progress.running_rules()
+        key = (progress.done, progress.total, tuple(running), len(progress.failed))
+        if key == self._last or any(r.startswith("?") for r in running):
+            return  # nothing new, or a job whose rule is not named yet (its job_info follows)
+        self._last = key
+        _progress(progress.line())
 
 
 def run(
@@ -62,6 +78,7 @@ def run(
         dry_run=dry_run,
         echo=_progress,
         report=snakemake_report,
+        on_progress=ProgressLines(),
     )
     if result.returncode != 0:
         error_line(explain_failure(result))
@@ -124,6 +141,7 @@ def demo(
         workdir=workdir,
         base_dir=workdir,
         echo=_progress,
+        on_progress=ProgressLines(),
     )
     if result.returncode != 0:
         error_line(explain_failure(result))

@@ -12,6 +12,7 @@ from pzforge.combine.columns import COLUMNS, RESOLUTION_COLUMNS
 from pzforge.config import check_margin_covers_radius
 from pzforge.errors import ConfigError, InputDataError
 from pzforge.paths import SHIPPED_SURVEYS_FILE
+from pzforge.products.references import locate
 
 
 def check_config(config: dict[str, Any]) -> None:
@@ -21,6 +22,12 @@ def check_config(config: dict[str, Any]) -> None:
         if name in seen:
             raise ConfigError(f"two catalogs are named {name!r}; catalog names must be unique")
         seen.add(name)
+    for cat in config["catalogs"]:
+        if (cat.get("path") is None) == (cat.get("product") is None):
+            raise ConfigError(
+                f"catalog {cat['name']!r}: give exactly one of path (a file or HATS directory) "
+                "and product (a registry product id or internal name)"
+            )
     check_margin_covers_radius(config, "pairs")
     for cat in config["catalogs"]:
         if "survey" not in cat and not cat.get("flags_homogenized"):
@@ -58,6 +65,33 @@ def resolution_params(config: Mapping[str, Any]) -> dict[str, Any]:
     """The resolution section a run uses, with the full catalog priority spelled out (so that
     reordering ``catalogs:`` reruns the resolution)."""
     return dict(config["resolution"]) | {"catalog_priority": catalog_priority(config)}
+
+
+def catalog_products(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Catalogs given as registry products, located (main file, format, product id), by name.
+
+    Called on the submitting host (jobs read the saved answer); the product is read only.
+    """
+    out = {}
+    for cat in config["catalogs"]:
+        if cat.get("product") is not None:
+            ref = {"product": cat["product"], "format": cat.get("format")}
+            out[cat["name"]] = locate(ref, config["registry"]["url"], f"catalog {cat['name']!r}")
+    return out
+
+
+def use_located(config: dict[str, Any], located: Mapping[str, Mapping[str, Any]]) -> None:
+    """Point each product catalog at its located main file (in place)."""
+    for cat in config["catalogs"]:
+        where = located.get(cat["name"])
+        if where is not None:
+            cat["path"] = where["path"]
+            cat["format"] = cat.get("format") or where["format"]
+
+
+def derived_from(located: Mapping[str, Mapping[str, Any]]) -> list[int]:
+    """The products the combined catalog is made from (its lineage)."""
+    return sorted({int(w["product_id"]) for w in located.values() if w.get("product_id")})
 
 
 def input_paths(config: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
@@ -137,6 +171,14 @@ def input_problems(config: dict[str, Any], base: Path | None = None) -> list[str
     except HomogenizationError as exc:
         problems.append(f"{exc} (homogenization.surveys_file)")
     for spec in config["catalogs"]:
+        if spec.get("product") is not None:
+            try:
+                ref = {"product": spec["product"], "format": spec.get("format")}
+                found = locate(ref, config["registry"]["url"], f"catalog {spec['name']!r}")
+            except InputDataError as exc:
+                problems.append(str(exc))
+                continue
+            spec = {**spec, "path": found["path"], "format": spec.get("format") or found["format"]}
         problems += _catalog_problems(spec, where_is(spec["path"]), book)
     for fp in config.get("footprints") or []:
         if fp.get("moc"):

@@ -39,6 +39,7 @@ def combined_manifest(
     run_name: str,
     extra: dict[str, str],
     footprints: list[str] = (),
+    derived_from: list[int] = (),
 ) -> ProductManifest:
     """The manifest of the Combine Redshift Catalogs output."""
     return ProductManifest(
@@ -51,4 +52,5 @@ def combined_manifest(
         or f"Combined spectroscopic redshift catalog made by pzforge combine_redshift ({run_name}).",
         columns=combined_columns(extra, list(footprints)),
         release=settings.release,
+        derived_from=[int(i) for i in derived_from],
     )

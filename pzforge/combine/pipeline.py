@@ -191,9 +191,10 @@ def write_combined_manifest(
     extra_columns: dict[str, str],
     out_manifest: str | Path,
     footprints: list[str] = (),
+    derived_from: list[int] = (),
 ) -> None:
     """What to register: the combined catalog (HATS) with its Parquet, exports, summary and QA
-    page."""
+    page; ``derived_from``: the registry products among its inputs (lineage)."""
     manifest = combined_manifest(
         hats_dir=hats_dir,
         aux_files=aux_files,
@@ -201,6 +202,7 @@ def write_combined_manifest(
         run_name=run_name,
         extra=extra_columns,
         footprints=list(footprints),
+        derived_from=list(derived_from),
     )
     write_manifest(manifest, out_manifest)
     log.info("manifest of %s written", manifest.name)

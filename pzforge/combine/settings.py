@@ -16,6 +16,7 @@ class CatalogSpec(Section):
     name: str
     path: str
     format: str | None
+    product: int | str | None
     hdf5_key: str | None
     fits_hdu: int | str
     columns: dict[str, str | None]

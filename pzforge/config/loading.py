@@ -154,16 +154,33 @@ def pipeline_of(config: Mapping[str, Any], pipeline: str | None = None) -> str:
     return pipeline or config.get("pipeline") or "combine_redshift"
 
 
+def schema_problems(
+    config: Mapping[str, Any], pipeline: str | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The config with defaults filled, and every schema problem (one line each, in key order)."""
+    resolved = copy.deepcopy(dict(config))
+    validator = _DefaultFillingValidator(load_schema(pipeline_of(resolved, pipeline)))
+    errors = sorted(
+        validator.iter_errors(resolved), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    return resolved, list(dict.fromkeys(_error_message(e) for e in errors))
+
+
 def validate_schema(config: Mapping[str, Any], pipeline: str | None = None) -> dict[str, Any]:
     """Validate against the pipeline's schema and fill defaults (no cross-key rules).
 
-    Returns the resolved config (a new dict). Raises ConfigError naming the first problem.
+    Returns the resolved config (a new dict). Raises ConfigError naming the problem, or listing
+    every problem when there are several (``problems`` holds them, one line each).
     """
-    resolved = copy.deepcopy(dict(config))
-    validator = _DefaultFillingValidator(load_schema(pipeline_of(resolved, pipeline)))
-    errors = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise ConfigError(_error_message(errors[0]))
+    resolved, problems = schema_problems(config, pipeline)
+    if len(problems) == 1:
+        raise ConfigError(problems[0], problems=problems)
+    if problems:
+        raise ConfigError(
+            f"{len(problems)} problems in the config, all listed:\n"
+            + "\n".join(f"  {i}. {p}" for i, p in enumerate(problems, 1)),
+            problems=problems,
+        )
     return resolved
 
 

@@ -7,11 +7,28 @@ product type; ``{"path": ...}`` is used as it is. Called on the submitting host 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from pzforge import io
 from pzforge.errors import InputDataError
+
+# Whom product references are read for: the user a run is for (the CLI: the OS user; a server's
+# worker: the requesting user), so a release restricted to groups stays hidden from others.
+_READER: ContextVar[str | None] = ContextVar("pzforge_reference_reader", default=None)
+
+
+@contextlib.contextmanager
+def reading_as(user: str | None) -> Iterator[None]:
+    """Resolve product references as ``user`` (None: the operating-system user)."""
+    token = _READER.set(user)
+    try:
+        yield
+    finally:
+        _READER.reset(token)
 
 
 def locate(
@@ -24,13 +41,13 @@ def locate(
     if ref.get("product") is not None:
         import registry
         from pzforge.products.site import open_registry, registry_url
-        from registry import NotFound, SchemaOutdated, ValidationError
+        from registry import NotFound, PermissionDenied, SchemaOutdated, ValidationError
 
         key = f"{what}.product {ref['product']!r}"
         try:
-            reg = open_registry(url, auto_create=False)
+            reg = open_registry(url, user=_READER.get(), auto_create=False)
             detail, main = reg.main_file(ref["product"], product_type)
-        except (NotFound, ValidationError) as exc:
+        except (NotFound, ValidationError, PermissionDenied) as exc:
             raise InputDataError(f"{key}: {exc}") from exc
         except SchemaOutdated as exc:
             missing = "does not exist" in str(exc)

@@ -1,17 +1,22 @@
 """Run a pipeline with Snakemake in a subprocess and report the outcome in a few clear lines.
 
 Snakemake runs as its own process (``python -m snakemake``): the same command a user can type,
-the profile decides the executor, and Ctrl-C reaches it as it would in a terminal.
+the profile decides the executor, and Ctrl-C reaches it as it would in a terminal. Live
+progress comes from Snakemake's events (``progress``), never from its text output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +26,14 @@ import yaml
 from pzforge import pipelines
 from pzforge.errors import PipelineError
 from pzforge.paths import DEFAULT_CONFIG, PROFILES_DIR, SNAKEFILE, RunLayout, run_dir
+from pzforge.products.references import reading_as
 from pzforge.products.site import os_user
 from pzforge.secrets import redact_text
 from pzforge.workflow import recovery
 from pzforge.workflow.jobs import ERROR_MARK
+from pzforge.workflow.progress import PLUGINS_DIR, EventTail, Progress, logger_args
 from pzforge.workflow.snakefile import PREFLIGHT_DONE_ENV
 
-_PROGRESS = re.compile(r"^(\d+) of (\d+) steps \((\d+%)\) done")
 _ERROR_RULE = re.compile(r"^Error in rule (\S+):")
 _LOG_LINE = re.compile(r"^\s+log: (.+?)(?: \(check log file\(s\) for error details\))?$")
 
@@ -42,6 +48,8 @@ class RunResult:
     returncode: int
     failed_rules: list[tuple[str, str | None]] = field(default_factory=list)
     snakemake_report: Path | None = None  # Snakemake's own HTML report, when asked for
+    progress: Progress | None = None
+    cancelled: bool = False
 
     @property
     def layout(self) -> RunLayout:
@@ -59,8 +67,10 @@ def prepare_run(
     workdir: Path,
     base_dir: Path | None = None,
     user: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[str, dict[str, Any], Path]:
-    """Validate the config and write the resolved copy the run will use."""
+    """Validate the config and write the resolved copy the run will use (``run_id``: the id
+    to give the run, e.g. the queue's; default a new UUID)."""
     files = list(config_files) or [DEFAULT_CONFIG]
     if not config_files and base_dir is None:
         base_dir = Path.cwd()  # the demo default's data/ lives in the working directory
@@ -70,8 +80,9 @@ def prepare_run(
     if config.get("pipeline", pipeline) != pipeline:
         raise PipelineError(f"the config is for pipeline {config['pipeline']!r}, not {pipeline!r}")
     config = pipelines.absolutize_paths(pipeline, config, (base_dir or Path.cwd()).resolve())
-    pipelines.preflight(pipeline, config)
-    run_id = str(uuid.uuid4())
+    with reading_as(user or os_user()):  # product references: read for the run's user
+        pipelines.preflight(pipeline, config)
+    run_id = run_id or str(uuid.uuid4())
     folder = run_dir(run_id, workdir)
     folder.mkdir(parents=True, exist_ok=True)
     config_file = folder / "config.yaml"
@@ -120,19 +131,33 @@ def run_pipeline(
     extra_args: list[str] = (),
     user: str | None = None,
     report: str | Path | None = None,
+    run_id: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    own_process_group: bool = False,
 ) -> RunResult:
     """Validate config, run Snakemake, make sure the run is recorded (and its products
     registered) however Snakemake ended; returns the outcome (raises nothing for a failed run,
     KeyboardInterrupt after recording an interrupted one). ``report``: after a successful run,
     write Snakemake's own report there (``snakemake --report``: the outputs marked with
-    ``report()``, captions, the rule graph, runtimes)."""
+    ``report()``, captions, the rule graph, runtimes).
+
+    Progress comes from Snakemake's own events (its logger-plugin interface, ``smk_events``):
+    ``on_progress(progress)`` is called whenever what a person sees changed. ``should_stop()``
+    is asked twice a second; when it says so the run is cancelled (SIGINT to Snakemake, which
+    cancels its jobs, SLURM ones too) and recorded as ``cancelled``. ``own_process_group``
+    starts Snakemake in its own process group, so a cancel reaches its local jobs at once
+    (a worker does this; the CLI keeps the terminal's group so Ctrl-C reaches everything).
+    """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     run_id, config, config_file = prepare_run(
-        pipeline, config_files, list(overrides), workdir, base_dir, user
+        pipeline, config_files, list(overrides), workdir, base_dir, user, run_id
     )
     log_path = config_file.parent / "snakemake.log"
+    events_path = config_file.parent / "events.jsonl"
     cmd = snakemake_command(config_file, workdir, profile, dry_run=dry_run, extra=list(extra_args))
+    cmd += logger_args(events_path)
     env = dict(
         os.environ,
         PZFORGE_RUN_ID=run_id,
@@ -140,6 +165,12 @@ def run_pipeline(
         PYTHONUNBUFFERED="1",
         **{PREFLIGHT_DONE_ENV: run_id},
     )
+    # Snakemake finds the events plugin by package name on the path (research: logger plugins)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PLUGINS_DIR), os.environ.get("PYTHONPATH", "")) if p
+    )
+    progress = Progress()
+    cancelled = threading.Event()
     with recovery.driver_lock(workdir, run_id):
         if not dry_run:
             for old in recovery.unfinished_runs(workdir, current=run_id):
@@ -156,7 +187,7 @@ def run_pipeline(
         recovery.release_stale_snakemake_lock(workdir, [*cmd, "--unlock"], env)
         if not dry_run:
             cmd.append("--rerun-incomplete")  # outputs a crash left half-written are redone
-        failed: list[tuple[str, str | None]] = []
+        text_failed: list[tuple[str, str | None]] = []
         with open(log_path, "w") as log_fh:
             proc = subprocess.Popen(
                 cmd,
@@ -165,40 +196,118 @@ def run_pipeline(
                 text=True,
                 env=env,
                 cwd=workdir,
+                start_new_session=own_process_group,
             )
+            done = threading.Event()
+            monitor = threading.Thread(
+                target=_watch,
+                args=(proc, events_path, progress, done, cancelled),
+                kwargs={
+                    "on_progress": on_progress,
+                    "should_stop": should_stop,
+                    "group": own_process_group,
+                },
+                daemon=True,
+            )
+            monitor.start()
             try:
                 pending_rule = None
                 for line in proc.stdout:
                     log_fh.write(line)
+                    log_fh.flush()
                     text = line.rstrip("\n")
+                    # failed jobs: from the events; the text is read only in case there are none
                     if m := _ERROR_RULE.match(text):
                         pending_rule = m.group(1)
                     elif pending_rule and (m := _LOG_LINE.match(text)):
                         entry = (pending_rule, m.group(1).strip())
-                        if entry not in failed:  # Snakemake reports a failed job twice
-                            failed.append(entry)
+                        if entry not in text_failed:  # Snakemake reports a failed job twice
+                            text_failed.append(entry)
                         pending_rule = None
-                    if echo and (_PROGRESS.match(text) or dry_run):
+                    if echo and dry_run:
                         echo(text)
                 proc.wait()
             except KeyboardInterrupt:
                 proc.send_signal(signal.SIGINT)  # Snakemake cancels its jobs (SLURM too)
                 proc.wait()
+                done.set()
+                monitor.join(timeout=10)
                 # Snakemake's onerror may have recorded the stopped jobs as a failure: it was
                 # an interruption (recording again updates the same run)
                 _make_sure_recorded(config, run_id, workdir, "interrupted", again=True)
                 raise
+            finally:
+                done.set()
+                monitor.join(timeout=30)
         if not dry_run:
-            status = (
-                "success"
-                if proc.returncode == 0
-                else ("interrupted" if proc.returncode < 0 or proc.returncode == 130 else "failed")
-            )
+            if cancelled.is_set():
+                status = "cancelled"
+            elif proc.returncode == 0:
+                status = "success"
+            elif proc.returncode < 0 or proc.returncode == 130:
+                status = "interrupted"
+            else:
+                status = "failed"
             _make_sure_recorded(config, run_id, workdir, status)
-        made = None
-        if report is not None and not dry_run and proc.returncode == 0:
-            made = snakemake_report(Path(report), config_file, workdir, profile, env)
-    return RunResult(run_id, config, workdir, config_file, log_path, proc.returncode, failed, made)
+    failed = progress.failed_rules() if events_path.is_file() else text_failed
+    made = None
+    if report is not None and not dry_run and proc.returncode == 0 and not cancelled.is_set():
+        made = snakemake_report(Path(report), config_file, workdir, profile, env)
+    return RunResult(
+        run_id,
+        config,
+        workdir,
+        config_file,
+        log_path,
+        proc.returncode,
+        failed,
+        made,
+        progress=progress,
+        cancelled=cancelled.is_set(),
+    )
+
+
+STOP_GRACE_S = 120  # after asking Snakemake to stop: how long before it is killed
+
+
+def _watch(
+    proc: subprocess.Popen,
+    events_path: Path,
+    progress: Progress,
+    done: threading.Event,
+    cancelled: threading.Event,
+    *,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    group: bool,
+) -> None:
+    """Fold Snakemake's events into ``progress`` twice a second; stop the run when asked."""
+    tail = EventTail(events_path)
+    asked_at: float | None = None
+    while True:
+        finished = done.wait(0.5)
+        changed = False
+        for event in tail.read():
+            changed = progress.apply(event) or changed
+        if changed and on_progress is not None:
+            on_progress(progress)
+        if finished:
+            return
+        if should_stop is not None and asked_at is None and should_stop():
+            cancelled.set()
+            asked_at = time.monotonic()
+            _signal(proc, signal.SIGINT, group)  # Snakemake cancels its jobs (scancel on SLURM)
+        elif asked_at is not None and time.monotonic() - asked_at > STOP_GRACE_S:
+            _signal(proc, signal.SIGKILL, group)
+            asked_at = float("inf")
+
+
+def _signal(proc: subprocess.Popen, sig: int, group: bool) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
 
 
 def snakemake_report(
@@ -221,8 +330,12 @@ def _make_sure_recorded(
     config: dict[str, Any], run_id: str, workdir: Path, status: str, *, again: bool = False
 ) -> None:
     """Snakemake's onsuccess/onerror did not run (killed, interrupted, or nothing was left to
-    do after a crash): record the run here, and on success register what it made."""
+    do after a crash): record the run here, and on success register what it made. A cancelled
+    run is recorded as such (Snakemake's onerror saw only a failure)."""
     if (run_dir(run_id, workdir) / "ingested.json").is_file() and not again:
+        if status == "cancelled":
+            _record_status(config, run_id, status, "cancelled on request")
+        return
         return
     if not (run_dir(run_id, workdir) / "run.json").is_file():
         # Snakemake planned nothing: a config or workflow error, or every output was up to date
@@ -234,6 +347,18 @@ def _make_sure_recorded(
     from pzforge.provenance.ingest import finish_run
 
     finish_run(config, status, run_id=run_id, workdir=workdir)
+
+
+def _record_status(config: dict[str, Any], run_id: str, status: str, error: str) -> None:
+    from pzforge.products.site import open_registry
+    from registry import NotFound
+
+    reg = open_registry(config["registry"].get("url"))
+    try:
+        reg.get_run(run_id)
+    except NotFound:
+        return
+    reg.ingest_run({"id": run_id, "status": status, "error": error})
 
 
 def confirm_registered(config: dict[str, Any], workdir: Path) -> None:

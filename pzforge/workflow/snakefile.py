@@ -16,8 +16,9 @@ from pzforge import pipelines
 from pzforge.faults import checkpoint
 from pzforge.io import read_json, write_json
 from pzforge.paths import RunLayout, run_dir
+from pzforge.products.references import reading_as
 from pzforge.provenance.ingest import finish_run
-from pzforge.provenance.recording import ensure_run_id, record_run_start
+from pzforge.provenance.recording import ensure_run_id, record_run_start, run_user
 from pzforge.workflow.jobs import ERROR_MARK
 
 PREFLIGHT_DONE_ENV = "PZFORGE_PREFLIGHT_DONE"  # set by the runner to the run id it checked
@@ -31,7 +32,8 @@ def setup_run(workflow: Any, config: dict[str, Any]) -> tuple[str, RunLayout]:
     run_id = ensure_run_id()
     # `pzforge run` checked the inputs before starting Snakemake; plain `snakemake` did not.
     if workflow.is_main_process and os.environ.get(PREFLIGHT_DONE_ENV) != run_id:
-        pipelines.preflight(pipeline, config)
+        with reading_as(run_user(run_dir(run_id))):
+            pipelines.preflight(pipeline, config)
     return pipeline, RunLayout(config["run_name"])
 
 
@@ -42,10 +44,12 @@ def on_submit_host(workflow: Any, name: str, compute: Callable[[], Any]) -> Any:
     <name>.json``); job processes read it back, so nodes never need the registry and every job
     sees what the plan was made with. JSON-serialisable values only.
     """
-    path = run_dir(ensure_run_id()) / "resolved" / f"{name}.json"
+    folder = run_dir(ensure_run_id())
+    path = folder / "resolved" / f"{name}.json"
     if not workflow.is_main_process and path.is_file():
         return read_json(path)
-    value = compute()
+    with reading_as(run_user(folder)):  # product references are read for the run's user
+        value = compute()
     if workflow.is_main_process:
         write_json(value, path)
     return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import lsdb
@@ -61,6 +62,17 @@ def test_demo_prints_summary_and_registered_product(demo):
     ):
         assert expected in text, f"{expected!r} missing from demo output:\n{text}"
     assert "Reference Redshift Catalog" in text
+
+
+def test_demo_shows_live_progress_from_snakemake_events(demo):
+    """Elapsed time, jobs done of total and the rules running, from the events plugin."""
+    _workdir, proc = demo
+    lines = [ln for ln in proc.stderr.splitlines() if "jobs done; running:" in ln]
+    assert lines, proc.stderr
+    assert re.search(r"\[\s*[\d.]+s\] \d+/\d+ jobs done; running: \w+", lines[0]), lines[0]
+    assert any("find_duplicates" in ln for ln in lines), lines
+    done, total = re.search(r"(\d+)/(\d+) jobs done", lines[-1]).groups()
+    assert done == total
 
 
 def test_demo_outputs_follow_the_contract(demo):

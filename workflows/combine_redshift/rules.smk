@@ -161,6 +161,7 @@ rule write_combined_manifest:
         run_name=RUN,
         extra_columns=EXTRA_COLUMNS,
         footprints=[fp["name"] for fp in config["footprints"]],
+        derived_from=DERIVED_FROM,
     localrule: True
     conda:
         "../../envs/pzforge.yaml"
