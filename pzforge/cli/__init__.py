@@ -40,6 +40,19 @@ app.command("serve")(site_cmds.serve)
 app.command("worker")(site_cmds.worker)
 
 
+def _one_line_summaries(typer_app: typer.Typer) -> None:
+    """The command lists show a docstring's first paragraph as written, line breaks included
+    (Typer's rich mode joins them only on the command's own page): join them here."""
+    for info in typer_app.registered_commands:
+        if info.short_help is None and info.callback is not None and info.callback.__doc__:
+            info.short_help = " ".join(info.callback.__doc__.split("\n\n")[0].split())
+    for group in typer_app.registered_groups:
+        _one_line_summaries(group.typer_instance)
+
+
+_one_line_summaries(app)
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,

@@ -9,6 +9,7 @@ terminal never breaks a table line), and a long value folds inside its cell.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
@@ -262,3 +263,38 @@ def test_run_summary_tables_in_a_terminal_and_a_log(tmp_path):
     assert_fits(tty, 60)
     assert "[-0.01, 20.0]" in " ".join(tty.split()) and "6dFGS [DR3]" in tty
     assert "run id: RUN" in tty
+
+
+@pytest.mark.parametrize("group", [[], ["provenance"], ["users"], ["products"]])
+def test_command_lists_read_as_sentences(group, tmp_path):
+    """Each command's summary in `--help` is its docstring's first paragraph, whole and folded
+    by the terminal only: a line break in the source never ends a line early in the list."""
+    import typer.main
+
+    from pzforge.cli import app
+
+    code, text = pzforge_tty(*group, "--help", cwd=tmp_path, width=WIDTH)
+    assert code == 0, text
+    assert_fits(text)
+    rows: dict[str, list[str]] = {}
+    name, left, width = None, 0, 0
+    for line in text.split("Commands")[1].splitlines():
+        if not line.startswith("│"):
+            continue
+        if line[2] != " ":  # a command's first line: name, then its summary's column
+            name = line[2:].split()[0]
+            left = line.index(line[2 + len(name) :].lstrip(), 2 + len(name))
+            rows[name] = []
+        cell = line[left : line.rindex("│")]
+        width = len(cell)  # the summary column, its padding included
+        rows[name].append(cell.rstrip())
+    command = typer.main.get_command(app)
+    for part in group:
+        command = command.commands[part]
+    for name, sub in command.commands.items():
+        doc = (sub.callback.__doc__ if sub.callback else None) or sub.help or ""
+        summary = " ".join(doc.split("\n\n")[0].split())
+        assert no_space("".join(rows[name])) == no_space(summary), (name, rows[name])
+        for shown, following in itertools.pairwise(rows[name]):
+            next_word = following.split()[0]
+            assert len(shown) + 1 + len(next_word) > width - 1, (name, rows[name])
