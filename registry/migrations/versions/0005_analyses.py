@@ -89,9 +89,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_analyses_token_hash")),
         **NEVER_REUSED,
     )
-    op.create_index(
-        "ix_analyses_product_user_status", "analyses", ["product_id", "user", "status"]
-    )
+    op.create_index("ix_analyses_product_user_status", "analyses", ["product_id", "user", "status"])
     op.create_index("ix_analyses_status_expires", "analyses", ["status", "expires_at"])
     op.create_index(op.f("ix_analyses_service_id"), "analyses", ["service_id"])
     op.create_table(
