@@ -36,6 +36,8 @@ STATUS = [
     (registry.PermissionDenied, 403),
     (registry.NameCollision, 409),
     (registry.IntegrityProblem, 409),
+    (registry.Conflict, 409),
+    (registry.LimitReached, 429),
     (registry.SchemaOutdated, 503),
     (registry.ValidationError, 422),
     (registry.RegistryError, 422),
@@ -51,14 +53,18 @@ def _problem(status: int, detail: str, problems: list[str] | None = None, header
 
 
 def _log_path(path: str) -> str:
-    """A request path as the access log shows it: signed links are credentials, so hidden."""
-    download = f"{API_PREFIX}/download/"
-    return download + "***" if path.startswith(download) else path
+    """A request path as the access log shows it: signed links and callback tokens are
+    credentials, so hidden."""
+    for secret in (f"{API_PREFIX}/download/", f"{API_PREFIX}/webhooks/analyses/"):
+        if path.startswith(secret):
+            return secret + "***"
+    return path
 
 
 def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -> FastAPI:
     """The site's application over ``settings.registry_url`` (or an open registry)."""
-    from pzforge.server.api import accounts, products, provenance, runs
+    from pzforge.server.analyses import Vault
+    from pzforge.server.api import accounts, analyses, embeddings, products, provenance, runs
 
     settings.check()
     if reg is None:
@@ -97,6 +103,7 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         settings.secret_key(), settings.link_ttl_s, settings.folder("cache/zips")
     )
     app.state.uploads = settings.folder("uploads")
+    app.state.vault = Vault(settings.secret_key())
 
     app.add_middleware(AccessLog)
 
@@ -120,7 +127,7 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         log.exception("unexpected error on %s %s", request.method, _log_path(request.url.path))
         return _problem(500, "internal error; the site's log has the details")
 
-    for module in (accounts, products, runs, provenance):
+    for module in (accounts, products, runs, provenance, analyses, embeddings):
         app.include_router(module.router, prefix=API_PREFIX)
 
     from swagger_ui_bundle import swagger_ui_path
