@@ -57,6 +57,9 @@ class Worker:
         self.runs_dir = settings.folder("runs")
         self._stop = threading.Event()
         self._reporter: _Reporter | None = None
+        from pzforge.server.embeddings import FitCache
+
+        self.fits = FitCache()  # fitted UMAP maps of this process (never written: see there)
 
     def stop(self) -> None:
         """Stop after the run in hand (a deploy's SIGTERM)."""
@@ -98,6 +101,12 @@ class Worker:
             while not self._stop.is_set():
                 for run_id in self.registry.interrupt_stale_runs(self.stale_after_s):
                     log.warning("run %s: its worker stopped reporting; marked interrupted", run_id)
+                for analysis_id in self.registry.sweep_analyses():
+                    log.warning("analysis %s: its service did not answer in time", analysis_id)
+                task = self.registry.claim_embedding(self.name)
+                if task is not None:
+                    self.embed(task)
+                    continue
                 run = self.registry.claim_run(self.name)
                 if run is None:
                     if once:
@@ -173,6 +182,28 @@ class Worker:
         )
         log.info("run %s: %s%s", run_id, state, f" ({error})" if error else "")
         return state
+
+    def embed(self, task: dict[str, Any]) -> str:
+        """Run one claimed embedding task (in this process: tasks are small and the fitted
+        maps stay in memory for the next one)."""
+        from pzforge.server.embeddings import run_task
+
+        log.info("embedding task %s for %s", task["task_id"], task["user"])
+        try:
+            result = run_task(self.registry, task, self.fits)
+        except (PzforgeError, registry.RegistryError, ValueError) as exc:
+            self.registry.finish_embedding(task["task_id"], error=str(exc))
+            return "FAILURE"
+        except Exception as exc:  # a bug: the task fails with a line, the log has the trace
+            log.exception("embedding task %s failed unexpectedly", task["task_id"])
+            self.registry.finish_embedding(
+                task["task_id"], error=f"internal error: {type(exc).__name__}: {exc}"
+            )
+            return "FAILURE"
+        self.registry.finish_embedding(task["task_id"], result=result)
+        log.info("embedding task %s: SUCCESS (fit cached: %s)", task["task_id"],
+                 result["fit"]["cached"])  # fmt: skip
+        return "SUCCESS"
 
     def _check_inputs(self, run: dict[str, Any]) -> None:
         """The products a run reads: still readable by its user now it runs."""
