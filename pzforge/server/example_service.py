@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fastapi import FastAPI, HTTPException, Request
 
 NAME = "photoz_validation"
 VERSION = "1.0.0"
@@ -139,7 +140,6 @@ def _hdf5(per_bin: list[dict[str, Any]]) -> bytes:
 
 def create_app(*, bearer: str | None = None, silent: bool = False):
     import httpx
-    from fastapi import FastAPI, HTTPException, Request
 
     app = FastAPI(title=NAME, version=VERSION)
     received: list[dict[str, Any]] = []
