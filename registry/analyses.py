@@ -50,6 +50,7 @@ SERVICE_FIELDS = (
     "upload_only", "is_summary", "owner",
 )  # fmt: skip
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_ID = 2**31 - 1  # analyses' ids are INTEGER (32 bits on PostgreSQL)
 
 
 def token_hash(token: str) -> str:
@@ -415,7 +416,8 @@ class AnalysisRecords:
             return bool(done.rowcount)
 
     def _analysis(self: Registry, s: Session, analysis_id: int) -> Analysis:
-        row = s.get(Analysis, int(analysis_id)) if str(analysis_id).isdigit() else None
+        ok = str(analysis_id).isascii() and str(analysis_id).isdigit()
+        row = s.get(Analysis, int(analysis_id)) if ok and 0 < int(analysis_id) <= MAX_ID else None
         if row is None:
             raise NotFound(f"no analysis {analysis_id!r}")
         return row

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 import registry
@@ -17,6 +17,7 @@ router = APIRouter(tags=["analyses"])
 Reg = Annotated[registry.Registry, Depends(acting_registry)]
 AdminReg = Annotated[registry.Registry, Depends(admin_registry)]
 WEBHOOK = "/webhooks/analyses"
+AnalysisId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _vault(request: Request) -> analyses.Vault:
@@ -124,12 +125,12 @@ def my_analyses(
 
 
 @router.get("/analyses/{analysis_id}", response_model=models.Analysis)
-def get_analysis(analysis_id: int, reg: Reg) -> dict[str, Any]:
+def get_analysis(analysis_id: AnalysisId, reg: Reg) -> dict[str, Any]:
     return reg.get_analysis(analysis_id)
 
 
 @router.post("/analyses/{analysis_id}/cancel", response_model=models.Analysis)
-def cancel_analysis(analysis_id: int, reg: Reg) -> dict[str, Any]:
+def cancel_analysis(analysis_id: AnalysisId, reg: Reg) -> dict[str, Any]:
     """Cancel a pending analysis: its callback token stops working."""
     return reg.cancel_analysis(analysis_id)
 
