@@ -285,3 +285,42 @@ def test_timeouts_cancels_summaries_and_the_cap(site, tmp_path):
     assert bob.start_analysis(product["id"], "notes")["status"] == "pending"
     # another user's cap is theirs
     ada.start_analysis(product["id"], "notes")
+
+
+def test_the_cli_against_the_site(site, tmp_path):
+    import json
+
+    from pzforge.client import PzClientError
+    from pzforge.server import example_service as ex
+
+    with contextlib.suppress(PzClientError):
+        site.client("ada").register_analysis_service(
+            **dict(
+                ex.REGISTRATION,
+                url=site.service_url + "/analyze",
+                auth_type="bearer",
+                credentials={"token": SECRET},
+                timeout_s=120,
+            )  # fmt: skip
+        )
+    photoz_table(tmp_path / "cli.parquet", n=200)
+    product = site.client("bob").upload(
+        "cli", "Photo-z Estimates", tmp_path / "cli.parquet", columns={"z": "z"}
+    )
+    env = site.env(PZFORGE_URL=site.base, PZFORGE_TOKEN=site.tokens["bob"])
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "pzforge.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert ex.NAME in json.dumps(json.loads(cli("analyses", "services", "-f", "json")))
+    started = cli("analyses", "start", str(product["id"]), ex.NAME, "-p", "bins=3", "--wait")
+    assert "success: 200 objects validated" in started
+    rows = json.loads(cli("analyses", "list", "--product", str(product["id"]), "-f", "json"))
+    assert [r["status"] for r in rows] == ["success"] and len(rows[0]["results"]["per_bin"]) == 3
+    bad = subprocess.run([sys.executable, "-m", "pzforge.cli", "analyses", "start",
+                          str(product["id"]), ex.NAME, "-p", "bins=0"], env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert bad.returncode == 1 and "bins" in bad.stderr and "Traceback" not in bad.stderr
