@@ -137,3 +137,44 @@ def test_embedding_tasks(site, tmp_path):
     with pytest.raises(PzClientError) as not_yours:
         site.client("eve").get_embedding(task["task_id"])
     assert not_yours.value.status == 403
+
+
+@pytest.mark.slow
+def test_a_task_matches_the_embedding_pipeline_run_on_the_site(site, tmp_path):
+    """The same product and settings through POST /runs (the embedding pipeline under Snakemake,
+    run by the worker) and through POST /embeddings: the same coordinates."""
+    bob = site.client("bob")
+    catalog(tmp_path / "same.parquet", 260, 3)
+    product = bob.upload("same", "Training Set", tmp_path / "same.parquet", columns={"z": "z"})
+    umap = {"metric": "euclidean", "n_neighbors": 12, "min_dist": 0.1, "n_components": 2,
+            "random_state": 5}  # fmt: skip
+    config = {
+        "run_name": "same_settings",
+        "input": {"product": product["id"]},
+        "features": {"columns": FEATURES},
+        "sampling": {"sample_size": 200, "seed": 11},
+        "umap": umap,
+        "stability": {"seeds": []},
+    }
+    t0 = time.perf_counter()
+    run = bob.submit_run("embedding", config).wait(timeout=500, progress=False)
+    t_run = time.perf_counter() - t0
+    assert run["state"] == "success", (run["error"], site.logs()[-3000:])
+    (made,) = [p for p in run["products"] if p["name"] == "same_settings"]
+    table = bob.get_product(made["id"])
+    params = {
+        "parameters": {"metric": "euclidean", "n_neighbours": 12, "min_dist": 0.1,
+                       "n_components": 2, "random_state": 5},
+        "features": FEATURES,
+        "training_data_sample_size": 200,
+        "seed": 11,
+    }  # fmt: skip
+    t0 = time.perf_counter()
+    task = bob.wait_embedding(bob.embed(product["id"], params)["task_id"], timeout=300)
+    t_task = time.perf_counter() - t0
+    assert task["state"] == "SUCCESS", task["error"]
+    r = task["result"]
+    assert r["request_ids"] == table["id"].tolist()
+    expected = table[["umap_1", "umap_2"]].to_numpy()
+    assert np.allclose(np.array(r["data"]), expected, atol=1e-5)
+    print(f"the pipeline run through the site: {t_run:.1f} s; the task: {t_task:.1f} s")
