@@ -50,6 +50,7 @@ SERVICE_FIELDS = (
     "upload_only", "is_summary", "owner",
 )  # fmt: skip
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
+STUCK_AFTER_S = 3600.0  # a received callback still not stored an hour after expiry
 MAX_ID = 2**31 - 1  # analyses' ids are INTEGER (32 bits on PostgreSQL)
 
 
@@ -534,8 +535,10 @@ class AnalysisRecords:
             s.flush()
             return _analysis_dict(row)
 
-    def sweep_analyses(self: Registry) -> list[int]:
-        """Pending analyses past their service's timeout become ``timed_out``; their ids."""
+    def sweep_analyses(self: Registry, *, stuck_after_s: float = STUCK_AFTER_S) -> list[int]:
+        """Pending analyses past their service's timeout become ``timed_out``; analyses whose
+        callback was claimed but never stored (the site stopped meanwhile) become ``failure``
+        ``stuck_after_s`` after their expiry. Returns the ids changed."""
         now = utcnow()
         with self.session() as s:
             ids = list(
@@ -550,6 +553,21 @@ class AnalysisRecords:
                     .returning(Analysis.id)
                     .execution_options(synchronize_session=False)
                 )
+            )
+            ids += s.scalars(
+                update(Analysis)
+                .where(
+                    Analysis.status == "received",
+                    Analysis.expires_at <= now - timedelta(seconds=stuck_after_s),
+                )
+                .values(
+                    status="failure",
+                    finished_at=now,
+                    message="the results arrived but were never stored (the site stopped); "
+                    "start the analysis again",
+                )
+                .returning(Analysis.id)
+                .execution_options(synchronize_session=False)
             )
             return sorted(ids)
 

@@ -60,6 +60,12 @@ def test_one_claim_wins_among_racing_threads(reg):
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["conflict"] * (n - 1) + ["won"]
+    # a claimed callback never stored (the site stopped) does not stay "received" for ever
+    assert reg.sweep_analyses(stuck_after_s=0) == []  # not yet expired
+    with reg.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE analyses SET expires_at = created_at")
+    assert reg.sweep_analyses(stuck_after_s=0) == [analysis["id"]]
+    assert "never stored" in bob.get_analysis(analysis["id"])["message"]
     with pytest.raises(registry.NotFound):
         reg.claim_analysis("pza_unknown")
 

@@ -324,3 +324,56 @@ def test_the_cli_against_the_site(site, tmp_path):
                           str(product["id"]), ex.NAME, "-p", "bins=0"], env=env,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert bad.returncode == 1 and "bins" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_only_the_registered_url_is_called(site, tmp_path):
+    """A service answering with a redirect is not followed (the site calls no other address),
+    and one that is down ends its analysis as a failure with the reason."""
+    import http.server
+
+    hits: list[str] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's spelling
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    target = f"http://127.0.0.1:{elsewhere.server_address[1]}/steal"
+
+    class Redirect(Elsewhere):
+        def do_POST(self):  # noqa: N802
+            self.send_response(307)
+            self.send_header("Location", target)
+            self.end_headers()
+
+    redirect = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for server in (elsewhere, redirect):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ada, bob = site.client("ada"), site.client("bob")
+        from pzforge.client import PzClientError
+
+        with contextlib.suppress(PzClientError):
+            ada.register_analysis_service(
+                "redirecting", url=f"http://127.0.0.1:{redirect.server_address[1]}/a",
+                columns=["z"], timeout_s=60)  # fmt: skip
+        with contextlib.suppress(PzClientError):
+            ada.register_analysis_service(
+                "down", url=f"http://127.0.0.1:{free_port()}/a", timeout_s=60)  # fmt: skip
+        photoz_table(tmp_path / "r.parquet", n=50)
+        product = bob.upload("redir", "Photo-z Estimates", tmp_path / "r.parquet",
+                             columns={"z": "z"})  # fmt: skip
+        moved = wait_status(bob, bob.start_analysis(product["id"], "redirecting")["id"],
+                            ("failure",), timeout=60)  # fmt: skip
+        assert "HTTP 307" in moved["message"] and hits == []
+        down = wait_status(bob, bob.start_analysis(product["id"], "down")["id"],
+                           ("failure",), timeout=60)  # fmt: skip
+        assert "could not be reached: ConnectError" in down["message"]
+    finally:
+        for server in (elsewhere, redirect):
+            server.shutdown()

@@ -125,6 +125,12 @@ def test_embedding_tasks(site, tmp_path):
     print(f"embedding task: first {t_first:.1f} s (fit {r['fit']['fit_seconds']:.1f} s), "
           f"second with production {t_second:.1f} s (no refit)")  # fmt: skip
 
+    # a production product without the map's features: FAILURE with the reason
+    failed = bob.wait_embedding(bob.embed(train["id"], params, production=thin["id"])["task_id"],
+                                timeout=300, poll_s=0.3)  # fmt: skip
+    assert failed["state"] == "FAILURE" and "lacks feature column(s) mag_g" in failed["error"]
+    assert failed["result"] is None
+
     # stored parameters per product: defaults, then what the owner stores, used by default
     assert bob.get_embedding_params(train["id"])["parameters"]["n_neighbours"] == 15
     stored = bob.set_embedding_params(train["id"], params)
