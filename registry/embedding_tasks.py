@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -126,6 +126,20 @@ class EmbeddingTasks:
             row.error, row.result, row.ended_at = error, dict(result or {}), utcnow()
             s.flush()
             return _task_dict(row, result=False)
+
+    def fail_stale_embeddings(self: Registry, older_than_s: float) -> list[str]:
+        """Tasks ``STARTED`` more than ``older_than_s`` ago (their worker died) fail."""
+        limit = utcnow() - timedelta(seconds=older_than_s)
+        with self.session() as s:
+            rows = s.scalars(
+                select(EmbeddingTask).where(
+                    EmbeddingTask.state == "STARTED", EmbeddingTask.started_at < limit
+                )
+            ).all()
+            for row in rows:
+                row.state, row.ended_at = "FAILURE", utcnow()
+                row.error = f"worker {row.worker} stopped before the task ended; submit it again"
+            return [r.id for r in rows]
 
     def embedding_params(self: Registry, product_ref: int | str) -> dict[str, Any] | None:
         """A product's stored embedding parameters (None when none are stored)."""

@@ -90,6 +90,9 @@ def numeric_columns(reg: registry.Registry, ref: int | str) -> tuple[list[str], 
         numeric = [
             f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
         ]
+    elif main.format == "csv":  # the types of the first rows: not the whole file here
+        df = pd.read_csv(path, nrows=1000)
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
     else:
         df = registry.formats.read_table(path, main.format)
         numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]

@@ -377,8 +377,9 @@ class EmbeddingParameters(BaseModel):
         None, description="Numeric columns to embed (default: every numeric column)."
     )
     label: str | None = Field(None, description="Column that labels (colours) the points.")
-    training_data_sample_size: int = Field(5000, ge=20, le=1_000_000)
-    production_data_sample_size: int = Field(1000, ge=1, le=1_000_000)
+    # at most 10,000 points: a result carries every point's 100 neighbours as JSON (~6 MB)
+    training_data_sample_size: int = Field(5000, ge=20, le=10_000)
+    production_data_sample_size: int = Field(1000, ge=1, le=10_000)
     visualization_metrics: list[
         Literal["trustworthiness", "continuity", "global_score", "knn_preservation"]
     ] = Field(

@@ -35,6 +35,7 @@ from pzforge.server.submissions import product_refs
 log = logging.getLogger("pzforge.worker")
 HEARTBEAT_S = 3.0
 LOG_TAIL_BYTES = 20_000
+EMBEDDING_STALE_S = 3600.0  # an embedding task takes minutes; an hour STARTED: its worker died
 
 
 class Worker:
@@ -101,6 +102,8 @@ class Worker:
             while not self._stop.is_set():
                 for run_id in self.registry.interrupt_stale_runs(self.stale_after_s):
                     log.warning("run %s: its worker stopped reporting; marked interrupted", run_id)
+                for task_id in self.registry.fail_stale_embeddings(EMBEDDING_STALE_S):
+                    log.warning("embedding task %s: its worker stopped; marked failed", task_id)
                 for analysis_id in self.registry.sweep_analyses():
                     log.warning("analysis %s: its service did not answer in time", analysis_id)
                 task = self.registry.claim_embedding(self.name)

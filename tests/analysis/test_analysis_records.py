@@ -129,3 +129,19 @@ def test_services_rules(reg):
         bob.start_analysis("needs", "cat")
     bob.delete_service("team_only")
     assert [s["name"] for s in ada.list_services()] == ["needs"]
+
+
+def test_embedding_tasks_claimed_once_and_stale_ones_fail(reg):
+    bob = reg.acting_as("bob")
+    task = bob.submit_embedding("cat", {"transformer": "umap"})
+    assert task["state"] == "PENDING" and task["result"] is None
+    claimed = reg.claim_embedding("w1")
+    assert claimed["task_id"] == task["task_id"] and claimed["state"] == "STARTED"
+    assert reg.claim_embedding("w2") is None
+    with pytest.raises(registry.PermissionDenied):
+        reg.acting_as("eve").embedding_task(task["task_id"])
+    assert reg.fail_stale_embeddings(3600) == []
+    time.sleep(0.05)
+    assert reg.fail_stale_embeddings(0.01) == [task["task_id"]]
+    failed = bob.embedding_task(task["task_id"])
+    assert failed["state"] == "FAILURE" and "w1 stopped" in failed["error"]
