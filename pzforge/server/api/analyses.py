@@ -162,7 +162,7 @@ async def analysis_callback(token: str, request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
     body = await _body(request, int(settings.callback_limit_mb * 1024 * 1024))
     try:
-        payload = analyses.read_callback(body)
+        payload = await run_in_threadpool(analyses.read_callback, body)  # off the event loop
     except analyses.PayloadRefused as exc:
         raise HTTPException(415, str(exc)) from None
     reg: registry.Registry = request.app.state.registry.acting_as(None)
