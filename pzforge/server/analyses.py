@@ -185,6 +185,9 @@ def _check_plot(name: str, fmt: str, data: bytes) -> None:
         head = data[:2048].lstrip().lower()
         if not (head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head)):
             raise PayloadRefused(f"plot {name!r} is not an SVG document")
+        lowered = data.lower()
+        if b"<script" in lowered or b"javascript:" in lowered or b"<foreignobject" in lowered:
+            raise PayloadRefused(f"plot {name!r}: an SVG with scripts or embedded HTML is refused")
     else:
         raise PayloadRefused(f"plot {name!r}: format {fmt!r}; send png or svg")
 
