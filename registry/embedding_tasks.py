@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from registry.errors import NotFound, PermissionDenied, ValidationError
-from registry.models import EmbeddingParams, EmbeddingTask, utcnow
+from registry.models import EmbeddingParams, EmbeddingTask, Run, utcnow
 
 if TYPE_CHECKING:
     from registry.store import Registry
@@ -116,14 +116,39 @@ class EmbeddingTasks:
         *,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
+        software: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A worker's end of a task: SUCCESS with ``result`` or FAILURE with ``error``."""
+        """A worker's end of a task: SUCCESS with ``result`` or FAILURE with ``error``. The task
+        is recorded as a provenance run too (its id, ``embedding_task``, the parameters and
+        products, the user, the worker, the software), so `provenance show` finds it."""
         with self.session() as s:
             row = s.get(EmbeddingTask, str(task_id))
             if row is None:
                 raise NotFound(f"no embedding task {task_id!r}")
             row.state = "FAILURE" if error else "SUCCESS"
             row.error, row.result, row.ended_at = error, dict(result or {}), utcnow()
+            if s.get(Run, row.id) is None:
+                s.add(
+                    Run(
+                        id=row.id,
+                        pipeline="embedding_task",
+                        run_name=f"embedding task {row.id}",
+                        status="failed" if error else "success",
+                        error=error,
+                        config={
+                            "product_id": row.product_id,
+                            "production_product_id": row.production_product_id,
+                            **dict(row.params or {}),
+                        },
+                        overrides=[],
+                        software=dict(software or {}),
+                        user=row.user,
+                        host=row.worker or "",
+                        workdir="",
+                        started_at=row.started_at,
+                        ended_at=row.ended_at,
+                    )
+                )
             s.flush()
             return _task_dict(row, result=False)
 

@@ -192,18 +192,21 @@ class Worker:
         from pzforge.server.embeddings import run_task
 
         log.info("embedding task %s for %s", task["task_id"], task["user"])
+        software = _versions("pzforge", "umap-learn", "scikit-learn", "numpy")
         try:
             result = run_task(self.registry, task, self.fits)
         except (PzforgeError, registry.RegistryError, ValueError) as exc:
-            self.registry.finish_embedding(task["task_id"], error=str(exc))
+            self.registry.finish_embedding(task["task_id"], error=str(exc), software=software)
             return "FAILURE"
         except Exception as exc:  # a bug: the task fails with a line, the log has the trace
             log.exception("embedding task %s failed unexpectedly", task["task_id"])
             self.registry.finish_embedding(
-                task["task_id"], error=f"internal error: {type(exc).__name__}: {exc}"
+                task["task_id"],
+                error=f"internal error: {type(exc).__name__}: {exc}",
+                software=software,
             )
             return "FAILURE"
-        self.registry.finish_embedding(task["task_id"], result=result)
+        self.registry.finish_embedding(task["task_id"], result=result, software=software)
         log.info("embedding task %s: SUCCESS (fit cached: %s)", task["task_id"],
                  result["fit"]["cached"])  # fmt: skip
         return "SUCCESS"
@@ -226,6 +229,18 @@ class Worker:
         path.touch(mode=0o600)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path
+
+
+def _versions(*packages: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in packages:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    return out
 
 
 class _Reporter:

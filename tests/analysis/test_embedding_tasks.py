@@ -102,6 +102,11 @@ def test_embedding_tasks(site, tmp_path):
     assert 0.5 < r["visualization_metrics"]["trustworthiness_k15"] <= 1
     assert r["fit"] == r["fit"] | {"cached": False, "fit_number": 1, "fits_in_this_worker": 1}
 
+    # recorded as a provenance run: parameters, products, user, software
+    prov = site.http("bob").get(f"/provenance/runs/{task['task_id']}").json()
+    assert prov["pipeline"] == "embedding_task" and prov["user"] == "bob"
+    assert prov["config"]["product_id"] == train["id"] and "umap-learn" in prov["software"]
+
     # the same coordinates as the embedding pipeline's own code on the same features/settings
     fs = embeddings.prepare(train_df, FEATURES, "kind", 250, 42, "train")
     expected = fit.fit_umap(fs.X, embeddings.umap_params(params))
