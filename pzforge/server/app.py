@@ -82,7 +82,10 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         # Handlers are CPU-bound Python (the GIL): a few threads per process serve more
         # requests per second than forty contending ones; the rest wait their turn in order.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        yield
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_sweep_analyses, reg, settings.analysis_sweep_s)
+            yield
+            tasks.cancel_scope.cancel()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -150,6 +153,20 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         )
 
     return app
+
+
+async def _sweep_analyses(reg: registry.Registry, every_s: float) -> None:
+    """Pending analyses past their timeout become timed_out even on a site without workers
+    (workers sweep too; the UPDATE is idempotent, so several processes may)."""
+    while True:
+        await anyio.sleep(every_s)
+        try:
+            swept = await anyio.to_thread.run_sync(reg.sweep_analyses)
+        except Exception:  # the database is away for a moment: try again next time
+            log.exception("could not sweep timed-out analyses")
+            continue
+        for analysis_id in swept:
+            log.warning("analysis %s: its service did not answer in time", analysis_id)
 
 
 class AccessLog:

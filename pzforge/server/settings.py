@@ -66,6 +66,8 @@ class ServerSettings:
     """Largest callback body an analysis service may post (results, plots, inference data)."""
     service_timeout_s: float = 30.0
     """How long a request to an analysis service may take (connect and answer)."""
+    analysis_sweep_s: float = 30.0
+    """How often the server moves analyses past their timeout to timed_out."""
 
     @classmethod
     def from_env(cls, **given) -> ServerSettings:
@@ -100,6 +102,7 @@ class ServerSettings:
             "public_url": pick("public_url", "PZFORGE_PUBLIC_URL"),
             "callback_limit_mb": pick("callback_limit_mb", "PZFORGE_CALLBACK_LIMIT_MB", float),
             "service_timeout_s": pick("service_timeout_s", "PZFORGE_SERVICE_TIMEOUT_S", float),
+            "analysis_sweep_s": pick("analysis_sweep_s", "PZFORGE_ANALYSIS_SWEEP_S", float),
             "profiles": pick("profiles", "PZFORGE_PROFILES", words),
             "input_roots": pick(
                 "input_roots",

@@ -377,3 +377,26 @@ def test_only_the_registered_url_is_called(site, tmp_path):
     finally:
         for server in (elsewhere, redirect):
             server.shutdown()
+
+
+def test_the_server_sweeps_without_a_worker(tmp_path):
+    from tests.server.conftest import Site
+
+    url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    site = Site(url, tmp_path)
+    import registry
+
+    registry.upgrade(url)
+    try:
+        site.start(env=site.env(PZFORGE_ANALYSIS_SWEEP_S="0.3"))  # and no worker
+        site.add_user("ada", admin=True)
+        ada = site.client("ada")
+        ada.register_analysis_service("notes", upload_only=True, timeout_s=0.5)
+        photoz_table(tmp_path / "s.parquet", n=30)
+        product = ada.upload("s", "Photo-z Estimates", tmp_path / "s.parquet", columns={"z": "z"})
+        started = ada.start_analysis(product["id"], "notes")
+        assert wait_status(ada, started["id"], ("timed_out",), timeout=30)["finished_at"]
+        late = callback(started["callback_url"], {"status": "success"})
+        assert late.status_code == 409 and "timed_out" in late.json()["detail"]
+    finally:
+        site.stop()
