@@ -244,12 +244,7 @@ def run_task(reg: registry.Registry, task: dict[str, Any], cache: FitCache) -> d
             "knn_preservation": {"data": np.round(knn, 6).tolist(), "coloring_type": "gradient"}
         },
         "top_100": top.tolist(),
-        "visualization_metrics": {
-            f"trustworthiness_k{k}": round(float(tc[0]), 6),
-            f"continuity_k{k}": round(float(tc[1]), 6),
-            "global_score": round(m.trimap_global_score(X, Y), 6),
-            "knn_preservation_mean": round(float(np.mean(knn)), 6),
-        },
+        "visualization_metrics": _chosen_metrics(params, X, Y, tc, knn, k),
         "fit": {
             "cached": cache_hit,
             "fit_number": fitted.fit_number,
@@ -262,6 +257,23 @@ def run_task(reg: registry.Registry, task: dict[str, Any], cache: FitCache) -> d
     if task.get("production_product_id"):
         result["production"] = _production(view, task, params, fitted, up)
     return result
+
+
+def _chosen_metrics(params, X, Y, tc, knn, k) -> dict[str, float]:
+    """The visualisation metrics the request names (hydro-vis's ``visualization_metrics``)."""
+    from pzforge.embedding import metrics as m
+
+    wanted = params.get("visualization_metrics") or ["trustworthiness", "continuity"]
+    out: dict[str, float] = {}
+    if "trustworthiness" in wanted:
+        out[f"trustworthiness_k{k}"] = round(float(tc[0]), 6)
+    if "continuity" in wanted:
+        out[f"continuity_k{k}"] = round(float(tc[1]), 6)
+    if "global_score" in wanted:
+        out["global_score"] = round(m.trimap_global_score(X, Y), 6)
+    if "knn_preservation" in wanted:
+        out["knn_preservation_mean"] = round(float(np.mean(knn)), 6)
+    return out
 
 
 def _production(view, task, params, fitted: FittedMap, up) -> dict[str, Any]:

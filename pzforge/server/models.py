@@ -384,7 +384,7 @@ class EmbeddingParameters(BaseModel):
         Literal["trustworthiness", "continuity", "global_score", "knn_preservation"]
     ] = Field(
         default_factory=lambda: ["trustworthiness", "continuity", "global_score"],
-        description="Reported always; the list names what a page shows first.",
+        description="Which metrics of the map the result reports.",
     )
     seed: int = Field(42, ge=0)
 

@@ -100,6 +100,8 @@ def test_embedding_tasks(site, tmp_path):
     assert set(r["class_labels"]["kind"]["data"]) == {"galaxy", "qso"}
     assert len(r["metrics"]["knn_preservation"]["data"]) == 250
     assert 0.5 < r["visualization_metrics"]["trustworthiness_k15"] <= 1
+    assert set(r["visualization_metrics"]) == {"trustworthiness_k15", "continuity_k15",
+                                               "global_score"}  # fmt: skip
     assert r["fit"] == r["fit"] | {"cached": False, "fit_number": 1, "fits_in_this_worker": 1}
 
     # recorded as a provenance run: parameters, products, user, software
