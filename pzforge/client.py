@@ -366,6 +366,105 @@ class PzClient:
     def get_run(self, run_id: str) -> Run:
         return Run(self, self._json("GET", f"/runs/{self._ref(run_id)}"))
 
+    # --- external analysis services --------------------------------------------------------------
+
+    def get_analysis_services(self) -> list[dict[str, Any]]:
+        """The analysis services you may use (never their credentials)."""
+        return self._json("GET", "/analysis-services")
+
+    def register_analysis_service(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Register a service (admins): url, auth_type, credentials, columns, parameters (a
+        JSON Schema), timeout_s, input_types, groups, upload_only, is_summary..."""
+        return self._json("POST", "/analysis-services", json={"name": name, **fields})
+
+    def update_analysis_service(self, name: str, **changes: Any) -> dict[str, Any]:
+        return self._json("PATCH", f"/analysis-services/{self._ref(name)}", json=changes)
+
+    def delete_analysis_service(self, name: str) -> None:
+        self.request("DELETE", f"/analysis-services/{self._ref(name)}")
+
+    def start_analysis(
+        self, product_id: int | str, service: str, parameters: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Start an analysis of a product (upload-only services: the answer's callback_url)."""
+        body = {"service": service, "parameters": dict(parameters or {})}
+        return self._json("POST", f"/products/{self._ref(product_id)}/analyses", json=body)
+
+    def get_analysis(self, analysis_id: int) -> dict[str, Any]:
+        return self._json("GET", f"/analyses/{int(analysis_id)}")
+
+    def get_analyses(self, product_id: int | str | None = None, **query: Any) -> list[dict]:
+        """A product's analyses (or yours); query: service, status."""
+        path = f"/products/{self._ref(product_id)}/analyses" if product_id else "/analyses"
+        return self._json("GET", path, params={k: v for k, v in query.items() if v})
+
+    def cancel_analysis(self, analysis_id: int) -> dict[str, Any]:
+        return self._json("POST", f"/analyses/{int(analysis_id)}/cancel")
+
+    def wait_analysis(
+        self, analysis_id: int, timeout: float | None = None, poll_s: float = 1.0
+    ) -> dict[str, Any]:
+        """Poll an analysis until it is no longer pending or received."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            info = self.get_analysis(analysis_id)
+            if info["status"] not in ("pending", "received"):
+                return info
+            if deadline is not None and time.monotonic() > deadline:
+                raise PzClientError(f"analysis {analysis_id} is still {info['status']}")
+            time.sleep(poll_s)
+
+    def get_product_summary(self, product_id: int | str) -> dict[str, Any]:
+        return self._json("GET", f"/products/{self._ref(product_id)}/summary")
+
+    # --- embeddings (hydro-vis's tasks) -----------------------------------------------------------
+
+    def embed(
+        self,
+        product_id: int | str,
+        params: Mapping[str, Any] | None = None,
+        production: int | str | None = None,
+    ) -> dict[str, Any]:
+        """Submit an embedding task; returns it (``task_id``, ``state``)."""
+        body: dict[str, Any] = {"product": product_id}
+        if params is not None:
+            body["params"] = dict(params)
+        if production is not None:
+            body["production"] = production
+        return self._json("POST", "/embeddings", json=body)
+
+    def get_embedding(self, task_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/embeddings/{self._ref(task_id)}")
+
+    def wait_embedding(
+        self, task_id: str, timeout: float | None = None, poll_s: float = 1.0
+    ) -> dict[str, Any]:
+        """Poll a task until SUCCESS or FAILURE."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            info = self.get_embedding(task_id)
+            if info["state"] in ("SUCCESS", "FAILURE"):
+                return info
+            if deadline is not None and time.monotonic() > deadline:
+                raise PzClientError(f"embedding task {task_id} is still {info['state']}")
+            time.sleep(poll_s)
+
+    def get_embedding_params(self, product_id: int | str) -> dict[str, Any]:
+        return self._json("GET", f"/products/{self._ref(product_id)}/embedding-params")
+
+    def set_embedding_params(
+        self, product_id: int | str, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        path = f"/products/{self._ref(product_id)}/embedding-params"
+        return self._json("POST", path, json=dict(params))
+
+    def embedding_supported(self, product_id: int | str) -> dict[str, Any]:
+        return self._json("GET", f"/products/{self._ref(product_id)}/embedding-supported")
+
 
 class Run:
     """A run on the site: its state, progress, log, and the products it made."""

@@ -13,7 +13,9 @@ it. The public API is re-exported here:
 from registry import formats
 from registry.admin import open, status, upgrade  # noqa: A004 - registry.open reads as it should
 from registry.errors import (
+    Conflict,
     IntegrityProblem,
+    LimitReached,
     NameCollision,
     NotFound,
     PermissionDenied,
@@ -49,9 +51,11 @@ __all__ = [
     "TRAINING_SET",
     "VALIDATION_RESULTS",
     "ColumnSpec",
+    "Conflict",
     "FileInfo",
     "IntegrityProblem",
     "KnownDigest",
+    "LimitReached",
     "NameCollision",
     "NotFound",
     "PermissionDenied",

@@ -27,3 +27,11 @@ class SchemaOutdated(RegistryError):
 
 class IntegrityProblem(RegistryError):
     """A registered file is missing or no longer has its registered checksum: it is not served."""
+
+
+class Conflict(RegistryError):
+    """The thing is no longer in a state that allows this (a callback token already used)."""
+
+
+class LimitReached(RegistryError):
+    """A per-user limit is reached (analyses per product): finish or cancel some first."""

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -357,3 +358,101 @@ class QueuedRun(Base):
     log_tail: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     products: Mapped[list] = mapped_column(JSONType, default=list)
+
+
+class AnalysisService(Base):
+    """An external analysis service (SkyPortal's idea): where to POST a product's data, what it
+    expects, and how long it may take. ``credentials`` is ciphertext made by the caller with the
+    site's key (the registry never sees the plain text)."""
+
+    __tablename__ = "analysis_services"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str] = mapped_column(String(50), default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    url: Mapped[str] = mapped_column(Text, default="")
+    auth_type: Mapped[str] = mapped_column(String(20), default="none")
+    credentials: Mapped[str | None] = mapped_column(Text, nullable=True)
+    analysis_type: Mapped[str] = mapped_column(String(50), default="")
+    input_types: Mapped[list] = mapped_column(JSONType, default=list)
+    columns: Mapped[list] = mapped_column(JSONType, default=list)
+    input_format: Mapped[str] = mapped_column(String(20), default="parquet")
+    parameters: Mapped[dict] = mapped_column(JSONType, default=dict)  # a JSON Schema
+    timeout_s: Mapped[float] = mapped_column(Float, default=3600.0)
+    groups: Mapped[list] = mapped_column(JSONType, default=list)
+    upload_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_summary: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Analysis(Base):
+    """One analysis of a product by a service: ``pending`` until its single-use callback token
+    is claimed (``received``), then ``success`` / ``failure``; or ``timed_out`` / ``cancelled``.
+    Only the token's sha256 is stored."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        Index("ix_analyses_product_user_status", "product_id", "user", "status"),
+        Index("ix_analyses_status_expires", "status", "expires_at"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analysis_services.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    service_name: Mapped[str] = mapped_column(String(100))
+    service_version: Mapped[str] = mapped_column(String(50), default="")
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    user: Mapped[str] = mapped_column(String(100))
+    parameters: Mapped[dict] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    is_summary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    results: Mapped[dict] = mapped_column(JSONType, default=dict)
+    plots: Mapped[list] = mapped_column(JSONType, default=list)
+    result_product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class EmbeddingTask(Base):
+    """An embedding asked for through the API (hydro-vis's idea), run by a worker:
+    ``PENDING`` -> ``STARTED`` -> ``SUCCESS`` / ``FAILURE``; its result is JSON."""
+
+    __tablename__ = "embedding_tasks"
+    __table_args__ = (Index("ix_embedding_tasks_state_submitted", "state", "submitted_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    production_product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), nullable=True
+    )
+    user: Mapped[str] = mapped_column(String(100), index=True)
+    params: Mapped[dict] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(String(20), default="PENDING")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    result: Mapped[dict] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class EmbeddingParams(Base):
+    """A product's stored embedding parameters (hydro-vis's GET/POST params per model)."""
+
+    __tablename__ = "embedding_params"
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    params: Mapped[dict] = mapped_column(JSONType, default=dict)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry import formats, hashing, names
 from registry.accounts import AccountRecords
+from registry.analyses import AnalysisRecords
+from registry.embedding_tasks import EmbeddingTasks
 from registry.errors import NameCollision, NotFound, RegistryError, SchemaOutdated, ValidationError
 from registry.models import (
     FileMember,
@@ -161,7 +163,9 @@ def _same_inodes(staged: Path, source: Path) -> bool:
         return False
 
 
-class Registry(ProductOperations, ProvenanceRecords, AccountRecords, RunQueue):
+class Registry(
+    ProductOperations, ProvenanceRecords, AccountRecords, RunQueue, AnalysisRecords, EmbeddingTasks
+):
     """A product registry behind one SQLAlchemy URL.
 
     ``user`` is the acting user (owner of what it registers; checked for edits, and for reading

@@ -14,6 +14,7 @@ import typer
 
 from pzforge.cli import run as run_cmds
 from pzforge.cli import site as site_cmds
+from pzforge.cli.analyses import analyses_app, embeddings_app
 from pzforge.cli.db import db_app
 from pzforge.cli.products import products_app
 from pzforge.cli.provenance import provenance_app
@@ -33,6 +34,8 @@ app.add_typer(products_app, name="products")
 app.add_typer(db_app, name="db")
 app.add_typer(provenance_app, name="provenance")
 app.add_typer(users_app, name="users")
+app.add_typer(analyses_app, name="analyses")
+app.add_typer(embeddings_app, name="embeddings")
 app.command("run")(run_cmds.run)
 app.command("demo")(run_cmds.demo)
 app.command("validate-config")(run_cmds.validate_config)

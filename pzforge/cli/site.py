@@ -65,6 +65,13 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Login cookies over HTTPS only (behind a TLS proxy).")
     ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PZFORGE_PUBLIC_URL",
+            help="The site's address as analysis services reach it (their callbacks).",
+        ),
+    ] = None,
     with_worker: Annotated[
         bool, typer.Option("--with-worker", help="Also start one worker (a laptop site).")
     ] = False,
@@ -86,6 +93,7 @@ def serve(
         "PZFORGE_TRUSTED_USER_HEADER": trusted_user_header,
         "PZFORGE_ACCEL_REDIRECT": accel_redirect,
         "PZFORGE_SECURE_COOKIES": "true" if secure_cookies else None,
+        "PZFORGE_PUBLIC_URL": public_url,
     }
     os.environ.update({k: v for k, v in given.items() if v})  # read by every uvicorn process
     settings = ServerSettings.from_env()

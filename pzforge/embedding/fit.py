@@ -55,9 +55,20 @@ def exact_knn(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarra
 
 def fit_umap(X: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """UMAP coordinates of ``X`` (float64, n x n_components); same seed, same coordinates."""
+    return umap_model(X, params)[1]
+
+
+def umap_model(
+    X: np.ndarray, params: dict[str, Any], *, for_transform: bool = False
+) -> tuple[Any, np.ndarray]:
+    """The fitted ``umap.UMAP`` and the coordinates of ``X`` (what ``fit_umap`` returns); the
+    model embeds new rows onto the same map with ``umap_transform``. ``for_transform``: keep
+    umap-learn's own neighbour search (precomputed neighbours leave a model that cannot
+    transform), at the price of compiling pynndescent above EXACT_KNN_MIN_ROWS rows."""
     _numba_cache()
     k = int(params["n_neighbors"])
-    knn = exact_knn(X, k, params["metric"]) if len(X) >= EXACT_KNN_MIN_ROWS else (None, None)
+    exact = len(X) >= EXACT_KNN_MIN_ROWS and not for_transform
+    knn = exact_knn(X, k, params["metric"]) if exact else (None, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "n_jobs overridden by random_state": intended
         import umap
@@ -72,7 +83,14 @@ def fit_umap(X: np.ndarray, params: dict[str, Any]) -> np.ndarray:
             n_jobs=1,
             precomputed_knn=(*knn, None),
         )
-        return np.asarray(model.fit_transform(X), dtype="float64")
+        return model, np.asarray(model.fit_transform(X), dtype="float64")
+
+
+def umap_transform(model: Any, X: np.ndarray) -> np.ndarray:
+    """New rows embedded onto a fitted map (their features scaled as the fit's were)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(model.transform(X), dtype="float64")
 
 
 def fit_pca(X: np.ndarray, n_components: int) -> np.ndarray:

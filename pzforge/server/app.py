@@ -36,6 +36,8 @@ STATUS = [
     (registry.PermissionDenied, 403),
     (registry.NameCollision, 409),
     (registry.IntegrityProblem, 409),
+    (registry.Conflict, 409),
+    (registry.LimitReached, 429),
     (registry.SchemaOutdated, 503),
     (registry.ValidationError, 422),
     (registry.RegistryError, 422),
@@ -51,14 +53,18 @@ def _problem(status: int, detail: str, problems: list[str] | None = None, header
 
 
 def _log_path(path: str) -> str:
-    """A request path as the access log shows it: signed links are credentials, so hidden."""
-    download = f"{API_PREFIX}/download/"
-    return download + "***" if path.startswith(download) else path
+    """A request path as the access log shows it: signed links and callback tokens are
+    credentials, so hidden."""
+    for secret in (f"{API_PREFIX}/download/", f"{API_PREFIX}/webhooks/analyses/"):
+        if path.startswith(secret):
+            return secret + "***"
+    return path
 
 
 def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -> FastAPI:
     """The site's application over ``settings.registry_url`` (or an open registry)."""
-    from pzforge.server.api import accounts, products, provenance, runs
+    from pzforge.server.analyses import Vault
+    from pzforge.server.api import accounts, analyses, embeddings, products, provenance, runs
 
     settings.check()
     if reg is None:
@@ -76,7 +82,10 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         # Handlers are CPU-bound Python (the GIL): a few threads per process serve more
         # requests per second than forty contending ones; the rest wait their turn in order.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        yield
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_sweep_analyses, reg, settings.analysis_sweep_s)
+            yield
+            tasks.cancel_scope.cancel()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -97,6 +106,7 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         settings.secret_key(), settings.link_ttl_s, settings.folder("cache/zips")
     )
     app.state.uploads = settings.folder("uploads")
+    app.state.vault = Vault(settings.secret_key())
 
     app.add_middleware(AccessLog)
 
@@ -120,7 +130,7 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         log.exception("unexpected error on %s %s", request.method, _log_path(request.url.path))
         return _problem(500, "internal error; the site's log has the details")
 
-    for module in (accounts, products, runs, provenance):
+    for module in (accounts, products, runs, provenance, analyses, embeddings):
         app.include_router(module.router, prefix=API_PREFIX)
 
     from swagger_ui_bundle import swagger_ui_path
@@ -143,6 +153,20 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         )
 
     return app
+
+
+async def _sweep_analyses(reg: registry.Registry, every_s: float) -> None:
+    """Pending analyses past their timeout become timed_out even on a site without workers
+    (workers sweep too; the UPDATE is idempotent, so several processes may)."""
+    while True:
+        await anyio.sleep(every_s)
+        try:
+            swept = await anyio.to_thread.run_sync(reg.sweep_analyses)
+        except Exception:  # the database is away for a moment: try again next time
+            log.exception("could not sweep timed-out analyses")
+            continue
+        for analysis_id in swept:
+            log.warning("analysis %s: its service did not answer in time", analysis_id)
 
 
 class AccessLog:

@@ -247,3 +247,175 @@ class Health(BaseModel):
     status: str
     schema_revision: str | None
     version: str
+
+
+# --- external analysis services ---------------------------------------------------------------
+
+AuthType = Literal["none", "bearer", "header", "basic"]
+AnalysisStatus = Literal["pending", "received", "success", "failure", "timed_out", "cancelled"]
+
+
+class AnalysisServiceFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    version: str | None = Field(None, max_length=50)
+    contact: str | None = Field(None, max_length=200)
+    url: str | None = Field(None, max_length=2000, description="Where analyses are POSTed.")
+    auth_type: AuthType | None = Field(None, description="How the site authenticates to it.")
+    credentials: dict[str, str] | None = Field(
+        None,
+        description="bearer: {token}; header: {header, value}; basic: {user, password}. "
+        "Stored encrypted, never returned.",
+    )
+    analysis_type: str | None = Field(None, max_length=50)
+    input_types: list[str] | None = Field(None, description="Product types it takes (all: []).")
+    columns: list[str] | None = Field(
+        None, description="Columns it asks for: roles or names; a trailing ? marks optional."
+    )
+    input_format: Literal["parquet", "json"] | None = None
+    parameters: dict[str, Any] | None = Field(
+        None, description="JSON Schema (2020-12) of its parameters."
+    )
+    timeout_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
+    groups: list[str] | None = Field(None, description="Only these groups may use it (all: []).")
+    upload_only: bool | None = Field(None, description="It posts results; nothing is sent to it.")
+    is_summary: bool | None = Field(None, description="Its results are the product's summary.")
+    owner: str | None = Field(None, max_length=100)
+
+
+class NewAnalysisService(AnalysisServiceFields):
+    name: str = Field(max_length=100)
+
+
+class AnalysisService(BaseModel):
+    id: int
+    name: str
+    display_name: str
+    description: str
+    version: str
+    contact: str
+    url: str
+    auth_type: AuthType
+    has_credentials: bool
+    analysis_type: str
+    input_types: list[str]
+    columns: list[str]
+    input_format: str
+    parameters: dict[str, Any]
+    timeout_s: float
+    groups: list[str]
+    upload_only: bool
+    is_summary: bool
+    owner: str
+    created_at: str
+    updated_at: str
+
+
+class AnalysisRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    service: str = Field(max_length=100)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Analysis(BaseModel):
+    id: int
+    service: str
+    service_version: str
+    product_id: int
+    user: str
+    parameters: dict[str, Any]
+    status: AnalysisStatus
+    is_summary: bool
+    created_at: str
+    expires_at: str
+    finished_at: str | None
+    message: str
+    results: dict[str, Any]
+    plots: list[str]
+    result_product_id: int | None
+    callback_url: str | None = Field(
+        None, description="Upload-only services: where to POST the results (shown once)."
+    )
+
+
+class ProductSummary(BaseModel):
+    product_id: int
+    current: dict[str, Analysis]
+    history: list[Analysis]
+
+
+class CallbackAccepted(BaseModel):
+    analysis_id: int
+    status: AnalysisStatus
+    result_product_id: int | None
+
+
+# --- embedding tasks (hydro-vis's API) --------------------------------------------------------
+
+UmapMetric = Literal[
+    "euclidean", "manhattan", "chebyshev", "minkowski", "canberra", "braycurtis", "cosine",
+    "correlation",
+]  # fmt: skip
+
+
+class UmapParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: UmapMetric = "euclidean"
+    n_neighbours: int = Field(15, ge=2, le=200)
+    min_dist: float = Field(0.1, ge=0, le=0.99)
+    n_components: int = Field(2, ge=2, le=3)
+    random_state: int = Field(42, ge=0)
+    n_epochs: int | None = Field(None, ge=10, le=5000)
+
+
+class EmbeddingParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    transformer: Literal["umap"] = "umap"
+    parameters: UmapParameters = Field(default_factory=UmapParameters)
+    features: list[str] | None = Field(
+        None, description="Numeric columns to embed (default: every numeric column)."
+    )
+    label: str | None = Field(None, description="Column that labels (colours) the points.")
+    # at most 10,000 points: a result carries every point's 100 neighbours as JSON (~6 MB)
+    training_data_sample_size: int = Field(5000, ge=20, le=10_000)
+    production_data_sample_size: int = Field(1000, ge=1, le=10_000)
+    visualization_metrics: list[
+        Literal["trustworthiness", "continuity", "global_score", "knn_preservation"]
+    ] = Field(
+        default_factory=lambda: ["trustworthiness", "continuity", "global_score"],
+        description="Which metrics of the map the result reports.",
+    )
+    seed: int = Field(42, ge=0)
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product: str | int = Field(description="The training product (its map).")
+    production: str | int | None = Field(
+        None, description="A product embedded onto the training product's map."
+    )
+    params: EmbeddingParameters | None = Field(
+        None, description="Default: the product's stored parameters, else the defaults."
+    )
+
+
+class EmbeddingTask(BaseModel):
+    task_id: str
+    product_id: int
+    production_product_id: int | None
+    user: str
+    params: dict[str, Any]
+    state: Literal["PENDING", "STARTED", "SUCCESS", "FAILURE"]
+    submitted_at: str
+    started_at: str | None
+    ended_at: str | None
+    worker: str | None
+    error: str | None
+    result: dict[str, Any] | None = None
+
+
+class EmbeddingSupport(BaseModel):
+    supported: bool
+    reason: str
+    features: list[str] = []

@@ -59,6 +59,15 @@ class ServerSettings:
     """Request handlers running at once in each server process (they hold the GIL)."""
     max_table_rows: int = 5_000_000
     """Largest table served whole as CSV or Parquet by the data endpoint."""
+    public_url: str | None = None
+    """The site's address as external analysis services reach it (their callback URLs);
+    default: the address the request that started the analysis came to."""
+    callback_limit_mb: float = 50.0
+    """Largest callback body an analysis service may post (results, plots, inference data)."""
+    service_timeout_s: float = 30.0
+    """How long a request to an analysis service may take (connect and answer)."""
+    analysis_sweep_s: float = 30.0
+    """How often the server moves analyses past their timeout to timed_out."""
 
     @classmethod
     def from_env(cls, **given) -> ServerSettings:
@@ -90,6 +99,10 @@ class ServerSettings:
             "trusted_user_header": pick("trusted_user_header", "PZFORGE_TRUSTED_USER_HEADER"),
             "trusted_proxies": pick("trusted_proxies", "PZFORGE_TRUSTED_PROXIES", words),
             "accel_redirect": pick("accel_redirect", "PZFORGE_ACCEL_REDIRECT"),
+            "public_url": pick("public_url", "PZFORGE_PUBLIC_URL"),
+            "callback_limit_mb": pick("callback_limit_mb", "PZFORGE_CALLBACK_LIMIT_MB", float),
+            "service_timeout_s": pick("service_timeout_s", "PZFORGE_SERVICE_TIMEOUT_S", float),
+            "analysis_sweep_s": pick("analysis_sweep_s", "PZFORGE_ANALYSIS_SWEEP_S", float),
             "profiles": pick("profiles", "PZFORGE_PROFILES", words),
             "input_roots": pick(
                 "input_roots",
