@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -17,7 +18,6 @@ from urllib.parse import urlencode
 import pytest
 
 import registry
-
 from tests.server.conftest import Site, running_site, write_catalog
 from tests.support.browser import Chromium, artifacts_dir, chromium_path
 
@@ -73,6 +73,7 @@ def web_site(tmp_path_factory) -> Iterator[Site]:
             columns=[registry.ColumnSpec(name=c, role=r) for r, c in columns.items()],
         ).product  # fmt: skip
         op.add_lineage(derived["id"], [specz["id"]])
+        bulk_products(op, 60, start=100)
         op.acting_as("ada").set_official(specz["id"], True)
         op.engine.dispose()
         site.ids = {
@@ -88,6 +89,34 @@ def web_site(tmp_path_factory) -> Iterator[Site]:
             "v2": newer.internal_name,
         }
         yield site
+
+
+def bulk_products(reg: registry.Registry, n: int, start: int) -> None:
+    """``n`` product rows of ada's (no files: for lists and paging only)."""
+    from sqlalchemy import insert
+
+    from registry.models import Product
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    with reg.engine.begin() as conn:
+        conn.execute(
+            insert(Product),
+            [
+                {
+                    "id": start + i,
+                    "name": f"bulk catalog {i:03d}",
+                    "internal_name": f"{start + i}_bulk_catalog_{i:03d}",
+                    "product_type_id": 6,
+                    "owner": "ada",
+                    "official": False,
+                    "description": "",
+                    "status": "registered",
+                    "created_at": t0 + timedelta(days=i),
+                    "updated_at": t0 + timedelta(days=i),
+                }
+                for i in range(n)
+            ],
+        )
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ def svg(p: registry.ProductInfo, up: list[dict[str, Any]], down: list[dict[str, 
     height = tallest * (BOX_H + GAP_Y) + GAP_Y
     where: dict[tuple[int, int], tuple[float, float]] = {}
     parts = [
-        f'<svg class="lineage-graph" role="img" viewBox="0 0 {width} {height}" '
+        f'<svg class="lineage-graph" role="group" aria-label="Lineage graph" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>Lineage of {escape(p.internal_name)}</title>",
     ]

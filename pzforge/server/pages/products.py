@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 import registry
-from registry.names import check_name
 from pzforge.server.pages import lineage, web
+from registry.names import check_name
 
 router = APIRouter(include_in_schema=False)
 SORTS = {
