@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -212,6 +212,17 @@ class Pages:
         self.fill({"name": user, "password": PASSWORDS[user]})
         self.submit()
         assert f"{user}\n" in self.text() or self.text().count(user), self.text()[:500]
+
+    def set_files(self, selector: str, paths: list[Path]) -> None:
+        """Choose files in a file input, as a person does in the file dialog."""
+        root = self.b.send("DOM.getDocument")["root"]["nodeId"]
+        node = self.b.send("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+        assert node, f"no {selector} on {self.url()}"
+        self.b.send("DOM.setFileInputFiles", files=[str(p) for p in paths], nodeId=node)
+
+    def no_browser_checks(self) -> None:
+        """Turn off the browser's own form checks: the server's answers are what is tested."""
+        self.b.evaluate("document.querySelectorAll('form').forEach(f => f.noValidate = true)")
 
     def logout(self) -> None:
         self.b.send("Network.clearBrowserCookies")

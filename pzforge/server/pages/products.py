@@ -197,9 +197,11 @@ def product_page(request: Request, ref: str):
         can_edit=reg.may_edit(detail.id),
         is_admin=reg.is_admin,
         share_url=share_url,
-        notice={"saved": "Saved.", "official": "Official flag changed."}.get(
-            request.query_params.get("done", "")
-        ),
+        notice={
+            "saved": "Saved.",
+            "official": "Official flag changed.",
+            "uploaded": "Uploaded and registered.",
+        }.get(request.query_params.get("done", "")),
     )
 
 

@@ -34,6 +34,19 @@ document.addEventListener("DOMContentLoaded", () => {
       if (first) first.focus();
     });
   });
+  // Upload wizard, columns: choosing a role fills in its usual UCD (unless one was typed)
+  document.querySelectorAll("form[data-ucds]").forEach((form) => {
+    const ucds = JSON.parse(form.dataset.ucds);
+    form.querySelectorAll("select[data-ucd-for]").forEach((select) => {
+      select.addEventListener("change", () => {
+        const input = document.getElementById(select.dataset.ucdFor);
+        if (input && (!input.value || input.dataset.auto === "1")) {
+          input.value = ucds[select.value] || "";
+          input.dataset.auto = "1";
+        }
+      });
+    });
+  });
   // A run's live page: <section data-run-status="/runs/ID/status.json">
   const live = document.querySelector("[data-run-status]");
   if (live) followRun(live);
