@@ -315,3 +315,52 @@ def test_keyboard_reaches_the_skip_link_and_the_search(pages, web_site):
                  windowsVirtualKeyCode=9)  # fmt: skip
     assert pages.b.evaluate("document.activeElement.textContent") == "Skip to the content"
     json.dumps(pages.problems())
+
+
+def test_admin_users_groups_releases(pages, web_site):
+    pages.login("eve")
+    pages.open("/admin")
+    assert pages.status_of("/admin") == 403
+    assert "Admin" not in pages.b.evaluate("document.querySelector('header').innerText")
+    pages.login("ada")
+    text = pages.open("/admin")
+    assert "Users" in text and "bob" in text and "DP1" in text
+    check_page(pages, "admin")
+    # a password too short: said next to it, no user added
+    pages.fill({"user_name": "zed", "password": "short"})
+    pages.no_browser_checks()
+    text = pages.submit("form[action='/admin/users'] button[type=submit]")
+    assert "a password needs at least" in pages.b.evaluate(
+        "document.getElementById('e-password').textContent"
+    )
+    check_page(pages, "admin_errors")
+    pages.fill({"user_name": "zed", "password": "zed's long password", "display_name": "Zed"})
+    text = pages.submit("form[action='/admin/users'] button[type=submit]")
+    assert "User saved." in text and "Zed" in text
+    # a group with eve in it, then release DR1 readable by that group only
+    pages.fill({"group_name": "lab", "group_description": "the lab"})
+    pages.submit("form[action='/admin/groups'] button[type=submit]")
+    pages.b.evaluate(
+        "document.querySelector(\"form[action='/admin/groups/lab/members'] select\").value = 'eve'"
+    )
+    text = pages.submit("form[action='/admin/groups/lab/members'].row-form button")
+    assert "Group saved." in text
+    pages.b.evaluate(
+        "document.querySelector(\"form[action='/admin/releases/DR1/groups'] input[value=lab]\")"
+        ".checked = true"
+    )
+    pages.submit("form[action='/admin/releases/DR1/groups'] button")
+    pages.login("bob")
+    assert web_site.names["v2"] not in pages.open("/products?release=DR1")
+    pages.login("eve")
+    assert web_site.names["v2"] in pages.open("/products?release=DR1")
+    # open it again
+    pages.login("ada")
+    pages.open("/admin")
+    pages.b.evaluate(
+        "document.querySelector(\"form[action='/admin/releases/DR1/groups'] input[value=lab]\")"
+        ".checked = false"
+    )
+    pages.submit("form[action='/admin/releases/DR1/groups'] button")
+    pages.login("bob")
+    assert web_site.names["v2"] in pages.open("/products")

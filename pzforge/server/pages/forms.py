@@ -22,6 +22,10 @@ from typing import Any
 from markupsafe import Markup, escape
 
 SKIP = ("pipeline",)  # set by the page, not asked
+# shown at once; every other key of an object waits behind "More settings" (opened when one of
+# them was changed or has a problem)
+PRIMARY = ("run_name", "name", "product", "columns", "survey", "catalogs", "reference",
+           "photometry", "input", "features", "output", "formats")  # fmt: skip
 PROBLEM = re.compile(r"^config (?:key )?([\w\[\].-]+): (.*)$", re.S)
 REQUIRED = re.compile(r"^'([\w-]+)' is a required property")
 
@@ -50,15 +54,42 @@ class FormBuilder:
         products: list[tuple[str, str]],
     ):
         self.values, self.problems, self.products = values, problems, products
+        self.initial: dict[str, str] = {}  # what each control showed before any answer
 
     def render(self, schema: dict[str, Any]) -> Markup:
+        return Markup(self.children(schema, ""))
+
+    def children(self, schema: dict[str, Any], name: str) -> str:
+        """An object's keys: the main ones, then the others behind "More settings"."""
         required = set(schema.get("required", []))
-        parts = [
-            self.node(key, sub, key, key in required)
-            for key, sub in schema.get("properties", {}).items()
-            if key not in SKIP
-        ]
-        return Markup("".join(parts))
+        main, more, changed = [], [], False
+        for key, sub in schema.get("properties", {}).items():
+            if key in SKIP:
+                continue
+            path = f"{name}.{key}" if name else key
+            html = self.node(key, sub, path, key in required)
+            if key in required or key in PRIMARY:
+                main.append(html)
+            else:
+                more.append(html)
+                changed = (
+                    changed
+                    or any(k == path or k.startswith(path + ".") for k in self.problems)
+                    or self.touched(path)
+                )
+        if more:
+            main.append(
+                f'<details class="more"{" open" if changed else ""}>'
+                "<summary>More settings</summary>" + "".join(more) + "</details>"
+            )
+        return "".join(main)
+
+    def touched(self, path: str) -> bool:
+        """Whether a submitted value under ``path`` differs from what the form first showed."""
+        return any(
+            (k == path or k.startswith(path + ".")) and v.strip() != self.initial.get(k, "")
+            for k, v in self.values.items()
+        )
 
     def node(self, key: str, schema: dict[str, Any], name: str, required: bool) -> str:
         base, _nullable = _types(schema)
@@ -69,11 +100,7 @@ class FormBuilder:
         return self.control(key, schema, name, required)
 
     def fieldset(self, key: str, schema: dict[str, Any], name: str, legend: str | None = None):
-        required = set(schema.get("required", []))
-        inner = "".join(
-            self.node(k, sub, f"{name}.{k}", k in required)
-            for k, sub in schema.get("properties", {}).items()
-        )
+        inner = self.children(schema, name)
         error = self.problems.get(name)
         return (
             f'<fieldset id="{_fid(name)}"><legend>{escape(legend or _label(key))}</legend>'
@@ -94,7 +121,7 @@ class FormBuilder:
             for v in self.values
             if (m := re.match(re.escape(name) + r"\.(\d+)\.", v))
         }
-        count = max([schema.get("minItems", 1), *(i + 1 for i in present)])
+        count = max([schema.get("minItems", 0), *(i + 1 for i in present)])
         label = _label(key).rstrip("s")
         blocks = [
             self.fieldset(key, items, f"{name}.{i}", legend=f"{label} {i + 1}")
@@ -125,6 +152,7 @@ class FormBuilder:
         fid = _fid(name)
         default = schema.get("default")
         value = self.values.get(name)
+        self.initial[name] = _shown(default, schema)
         if value is None:
             value = _shown(default, schema)
         error = self.problems.get(name)
