@@ -363,4 +363,4 @@ def test_admin_users_groups_releases(pages, web_site):
     )
     pages.submit("form[action='/admin/releases/DR1/groups'] button")
     pages.login("bob")
-    assert web_site.names["v2"] in pages.open("/products")
+    assert web_site.names["v2"] in pages.open("/products?release=DR1")

@@ -77,6 +77,8 @@ class FormBuilder:
                     or any(k == path or k.startswith(path + ".") for k in self.problems)
                     or self.touched(path)
                 )
+        if more and not main:  # nothing stands out (survey: column or value): show them all
+            main, more = more, []
         if more:
             main.append(
                 f'<details class="more"{" open" if changed else ""}>'
