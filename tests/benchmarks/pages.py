@@ -83,7 +83,7 @@ def main() -> None:
         "list, last page": f"/products?page={(args.products + len(real) + 49) // 50}",
         "search 'deep'": "/products?name=deep",
         "sort by name": "/products?sort=name&order=asc",
-        "owner + official": "/products?owner=user007&official=yes",
+        "owner + official": "/products?owner=user000&official=yes",
         "created range": "/products?after=2025-01-20&before=2025-02-20&sort=created_at",
         "200 per page": "/products?per_page=200",
         "home": "/",

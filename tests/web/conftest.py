@@ -72,6 +72,11 @@ def web_site(tmp_path_factory) -> Iterator[Site]:
             owner="eve", release="DR1", description="The second version.",
             columns=[registry.ColumnSpec(name=c, role=r) for r, c in columns.items()],
         ).product  # fmt: skip
+        plots = op.register_product(
+            "eve embedding", "Validation Results", folder / "cat.csv",
+            aux_files=make_plots(folder / "plots"), owner="eve",
+            description="Quality plots and the interactive plot.",
+        )  # fmt: skip
         op.add_lineage(derived["id"], [specz["id"]])
         bulk_products(op, 60, start=100)
         op.acting_as("ada").set_official(specz["id"], True)
@@ -81,14 +86,36 @@ def web_site(tmp_path_factory) -> Iterator[Site]:
             "secret": secret["id"],
             "derived": derived["id"],
             "v2": newer.id,
+            "plots": plots.id,
         }
         site.names = {
             "specz": specz["internal_name"],
             "secret": secret["internal_name"],
             "derived": derived["internal_name"],
             "v2": newer.internal_name,
+            "plots": plots.internal_name,
         }
         yield site
+
+
+def make_plots(folder: Path) -> list[Path]:
+    """A QA plot (PNG, matplotlib) and an interactive page with its own inline script."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.hist([0.1, 0.2, 0.2, 0.5, 0.9, 1.3], bins=5)
+    ax.set_xlabel("z")
+    fig.savefig(folder / "z_hist.png", dpi=80)
+    plt.close(fig)
+    (folder / "interactive.html").write_text(
+        "<!doctype html><title>plot</title><p id=out>static</p>"
+        "<script>document.getElementById('out').textContent = 'interactive ok';</script>"
+    )
+    return [folder / "z_hist.png", folder / "interactive.html"]
 
 
 def bulk_products(reg: registry.Registry, n: int, start: int) -> None:

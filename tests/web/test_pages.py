@@ -364,3 +364,24 @@ def test_admin_users_groups_releases(pages, web_site):
     pages.submit("form[action='/admin/releases/DR1/groups'] button")
     pages.login("bob")
     assert web_site.names["v2"] in pages.open("/products?release=DR1")
+
+
+def test_plots_on_the_product_page(pages, web_site):
+    """Auxiliary plots are shown (images) and embedded (the interactive page, sandboxed)."""
+    pages.login("bob")
+    name = web_site.names["plots"]
+    text = pages.open(f"/products/{name}", settle=1.0)
+    assert "Plots" in text and "z_hist.png" in text and "interactive.html" in text
+    assert pages.b.evaluate(
+        "Array.from(document.querySelectorAll('.plots img')).every(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert pages.b.evaluate("document.querySelector('iframe').getAttribute('sandbox')") == (
+        "allow-scripts"
+    )
+    check_page(pages, "product_plots")
+    bob = session(web_site, "bob")
+    index = pages.b.evaluate("document.querySelector('iframe').getAttribute('src')")
+    r = bob.get(index)
+    assert r.status_code == 200 and "interactive ok" in r.text
+    assert r.headers["content-security-policy"].startswith("sandbox allow-scripts")
+    assert bob.get(f"/products/{name}/files/99").status_code == 404

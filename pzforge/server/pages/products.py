@@ -159,6 +159,35 @@ def _preview(reg: registry.Registry, detail: registry.ProductDetail) -> dict[str
     return {"columns": columns, "rows": rows, "note": note}
 
 
+IMAGES = ("image/png", "image/svg+xml", "image/jpeg", "image/gif")
+FILE_CSP = (
+    "sandbox allow-scripts; default-src 'self' 'unsafe-inline' data: blob:; frame-ancestors 'self'"
+)
+
+
+def _plots(detail: registry.ProductDetail) -> dict[str, list[dict[str, Any]]]:
+    """The product's auxiliary images (QA and training-set plots) and HTML pages (the
+    embedding's interactive plot), with the URL each is served at."""
+    images, pages = [], []
+    for i, f in enumerate(detail.files):
+        if f.role == "main" or f.n_members > 1:
+            continue
+        item = {"name": f.name, "url": f"/products/{detail.internal_name}/files/{i}"}
+        kind = _media_type(f)
+        if kind in IMAGES:
+            images.append(item)
+        elif kind == "text/html":
+            pages.append(item)
+    return {"images": images, "pages": pages}
+
+
+def _media_type(f: registry.FileInfo) -> str:
+    import mimetypes
+
+    guessed, _ = mimetypes.guess_type(f.name or "")
+    return guessed or f.media_type or "application/octet-stream"
+
+
 def _run_of(reg: registry.Registry, run_id: str | None) -> dict[str, Any] | None:
     if not run_id:
         return None
@@ -194,6 +223,7 @@ def product_page(request: Request, ref: str):
         graph=lineage.svg(detail, up, down),
         run=_run_of(reg, detail.run_id),
         preview=_preview(reg, detail),
+        plots=_plots(detail),
         can_edit=reg.may_edit(detail.id),
         is_admin=reg.is_admin,
         share_url=share_url,
@@ -203,6 +233,31 @@ def product_page(request: Request, ref: str):
             "uploaded": "Uploaded and registered.",
         }.get(request.query_params.get("done", "")),
     )
+
+
+@router.get("/products/{ref}/files/{index}")
+def product_file(request: Request, ref: str, index: int):
+    """One of a product's files (a plot, a page), checked against its registered size and time
+    first. HTML is served sandboxed (its own scripts run, without the site's origin)."""
+    from fastapi.responses import FileResponse
+
+    _actor, reg, detail = _detail(request, ref)
+    if not 0 <= index < len(detail.files) or detail.files[index].n_members > 1:
+        raise registry.NotFound(f"product {detail.internal_name} has no file {index}")
+    f = detail.files[index]
+    reg.verify(detail.id, roles=(f.role,))
+    kind = _media_type(f)
+    inline = kind in IMAGES or kind == "text/html"
+    response = FileResponse(
+        f.path,
+        media_type=kind,
+        filename=f.name,
+        content_disposition_type="inline" if inline else "attachment",
+    )
+    response.headers["Content-Security-Policy"] = FILE_CSP if kind == "text/html" else web.CSP
+    response.headers.update(web.HEADERS)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 @router.post("/products/{ref}/download")
