@@ -26,6 +26,7 @@ def install(app: FastAPI) -> None:
     """Add the pages and their static files to the site's application."""
     from pzforge.server.pages import account, admin, products, runs, upload
 
+    app.state.csrf = web.csrf_signer(app.state.settings.secret_key())
     app.mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")
     for module in (products, account, upload, runs, admin):
         app.include_router(module.router)

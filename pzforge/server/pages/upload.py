@@ -3,8 +3,8 @@ auxiliary files; (3) which column plays which role, with its IVOA UCD and unit (
 the column names, the roles the product type requires enforced); (4) review, then register.
 
 Until the last step nothing is registered: a draft (its answers in ``draft.json`` and the files
-received) waits in the site folder (``uploads/drafts/<id>/``), readable by its user only. The
-last step is the registry's ``upload`` - the same checks as ``pzforge products upload`` and
+received) waits in the site folder (``uploads/drafts/<id>/``), readable by its user only, and is
+removed when untouched for two days. The last step is the registry's ``upload`` - the same checks as ``pzforge products upload`` and
 ``POST /api/v1/products``, all or nothing - and removes the draft. Problems are shown next to the
 field they are about.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ STEPS = ("Name and type", "Files", "Columns", "Review")
 UPLOAD_FORMATS = ("csv", "fits", "hdf5", "parquet")
 DRAFT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_COLUMNS = 500
+DRAFT_DAYS = 2
 
 
 class Draft:
@@ -45,6 +47,7 @@ class Draft:
 
     @classmethod
     def new(cls, root: Path, user: str) -> Draft:
+        _forget_old(root)
         folder = root / uuid.uuid4().hex
         folder.mkdir(parents=True)
         (folder / "draft.json").write_text(json.dumps({"user": user}))
@@ -63,6 +66,18 @@ class Draft:
         main = self.data.get("main")
         aux = self.data.get("aux", [])
         return (self.folder / main if main else None), [self.folder / a for a in aux]
+
+
+def _forget_old(root: Path) -> None:
+    """Drafts untouched for DRAFT_DAYS are abandoned: their folders are removed."""
+    limit = time.time() - DRAFT_DAYS * 86400
+    for folder in root.iterdir():
+        meta = folder / "draft.json"
+        try:
+            if DRAFT_ID.match(folder.name) and meta.stat().st_mtime < limit:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _drafts(request: Request) -> Path:

@@ -154,8 +154,12 @@ def safe_next(value: str | None) -> str:
 # --- CSRF -----------------------------------------------------------------------------------
 
 
+def csrf_signer(key: bytes) -> URLSafeSerializer:
+    return URLSafeSerializer(key, salt="pzforge-csrf")
+
+
 def _signer(request: Request) -> URLSafeSerializer:
-    return URLSafeSerializer(request.app.state.settings.secret_key(), salt="pzforge-csrf")
+    return request.app.state.csrf
 
 
 def csrf_token(request: Request) -> str:

@@ -48,6 +48,8 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
   // A run's live page: <section data-run-status="/runs/ID/status.json">
+  // Logs show their end (the last lines are the news)
+  document.querySelectorAll("pre.log").forEach((pre) => { pre.scrollTop = pre.scrollHeight; });
   const live = document.querySelector("[data-run-status]");
   if (live) followRun(live);
 });
