@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.web.conftest import PASSWORDS
 
@@ -385,3 +386,22 @@ def test_plots_on_the_product_page(pages, web_site):
     assert r.status_code == 200 and "interactive ok" in r.text
     assert r.headers["content-security-policy"].startswith("sandbox allow-scripts")
     assert bob.get(f"/products/{name}/files/99").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example", "/\t/evil.example", "https://evil.example", "/\\evil.example"]
+)
+def test_login_never_sends_elsewhere(web_site, target):
+    c = httpx.Client(base_url=web_site.base)
+    r = c.post(
+        "/login",
+        data={
+            "csrf_token": login_form_token(c),
+            "name": "eve",
+            "password": PASSWORDS["eve"],
+            "next": target,
+        },  # fmt: skip
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    r = c.get("/login", params={"next": target})
+    assert 'name="next" value="/"' in r.text

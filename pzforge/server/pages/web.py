@@ -146,7 +146,11 @@ def acting(request: Request, actor: Actor) -> registry.Registry:
 
 def safe_next(value: str | None) -> str:
     """Where to go after logging in: a path on this site only (never //host or a scheme)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if not value or not value.startswith("/") or "\\" in value:
+        return "/"
+    if any(ord(c) < 33 or c == "\x7f" for c in value):  # browsers drop tabs: "/\t/x" is "//x"
+        return "/"
+    if value.startswith("//"):
         return "/"
     return value
 
