@@ -240,6 +240,34 @@ class Pages:
         self.submit()
         assert f"{user}\n" in self.text() or self.text().count(user), self.text()[:500]
 
+    KEYS = {"Tab": 9, "Enter": 13, "Escape": 27, " ": 32}
+
+    def press(self, key: str, shift: bool = False) -> None:
+        """A key pressed and released, as a keyboard does (focus moves, buttons fire)."""
+        code = self.KEYS[key]
+        extra = {"modifiers": 8} if shift else {}
+        text = {"Enter": "\r", " ": " "}.get(key)
+        self.b.send("Input.dispatchKeyEvent", type="keyDown", key=key, code=key,
+                    windowsVirtualKeyCode=code, **({"text": text} if text else {}), **extra)  # fmt: skip
+        self.b.send("Input.dispatchKeyEvent", type="keyUp", key=key, code=key,
+                    windowsVirtualKeyCode=code, **extra)  # fmt: skip
+
+    def type(self, text: str) -> None:
+        self.b.send("Input.insertText", text=text)
+
+    def focused(self) -> str:
+        """What has the keyboard focus: its id, or its tag and text."""
+        return self.b.evaluate(
+            "(e => e.id || (e.tagName + ':' + e.textContent.trim()))(document.activeElement)"
+        )
+
+    def tab_to(self, wanted: str, limit: int = 60) -> None:
+        for _ in range(limit):
+            self.press("Tab")
+            if self.focused() == wanted:
+                return
+        raise AssertionError(f"Tab never reached {wanted!r} on {self.url()}")
+
     def set_files(self, selector: str, paths: list[Path]) -> None:
         """Choose files in a file input, as a person does in the file dialog."""
         root = self.b.send("DOM.getDocument")["root"]["nodeId"]

@@ -8,7 +8,6 @@ tests/artifacts/web_*.png (printed; look at them).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -307,15 +306,43 @@ def test_run_report_page(pages, web_site):
     check_page(pages, "not_found")
 
 
-def test_keyboard_reaches_the_skip_link_and_the_search(pages, web_site):
-    pages.login("eve")
+def test_keyboard_only(pages, web_site):
+    """Log in, search, open a product and share it with the keyboard alone."""
+    pages.logout()
+    pages.open("/login")
+    assert pages.focused() == "f-name"  # the login form starts in its first field
+    pages.type("eve")
+    pages.press("Tab")
+    assert pages.focused() == "f-password"
+    pages.type(PASSWORDS["eve"])
+    pages.b.events.clear()
+    pages.press("Enter")  # submits the form
+    pages.b.wait_still(0.5)
+    assert pages.url() == "/" and "Newest products" in pages.text()
     pages.open("/products")
-    pages.b.send("Input.dispatchKeyEvent", type="keyDown", key="Tab", code="Tab",
-                 windowsVirtualKeyCode=9)  # fmt: skip
-    pages.b.send("Input.dispatchKeyEvent", type="keyUp", key="Tab", code="Tab",
-                 windowsVirtualKeyCode=9)  # fmt: skip
-    assert pages.b.evaluate("document.activeElement.textContent") == "Skip to the content"
-    json.dumps(pages.problems())
+    pages.press("Tab")
+    assert pages.focused() == "A:Skip to the content"  # the first stop skips the header
+    pages.press("Enter")
+    pages.press("Tab")
+    assert pages.focused() == "f-name"  # straight to the search
+    pages.type("specz")
+    pages.press("Enter")
+    pages.b.wait_still(0.5)
+    assert pages.url().startswith("/products?name=specz")
+    pages.tab_to("A:eve specz")  # (v1 or v2, whichever is listed first)
+    pages.press("Enter")
+    pages.b.wait_still(0.5)
+    assert pages.url() in (f"/products/{web_site.names[k]}" for k in ("specz", "v2"))
+    pages.tab_to("BUTTON:Share")
+    pages.press("Enter")
+    pages.b.wait_still(0.3)
+    assert pages.b.evaluate("document.getElementById('share-dialog').open")
+    assert pages.b.evaluate(
+        "document.getElementById('share-dialog').contains(document.activeElement)"
+    )
+    pages.press("Escape")
+    assert not pages.b.evaluate("document.getElementById('share-dialog').open")
+    assert pages.problems() == []
 
 
 def test_admin_users_groups_releases(pages, web_site):
