@@ -81,15 +81,24 @@ def test_login_home_and_headers(pages, web_site):
     text = pages.open("/")
     assert "Newest products" in text and web_site.names["specz"] in text
     check_page(pages, "home")
+    requested = pages.b.requested_urls()
     r = httpx.get(web_site.base + "/login")
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     cookie = r.headers["set-cookie"]
     assert "pzforge_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    # the CSP is enforced, and a violation is what check_page would catch
+    pages.b.evaluate(
+        "(() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+        " document.body.appendChild(s); })()"
+    )
+    pages.b.wait_still(0.3)
+    assert pages.b.evaluate("window.ran === undefined")
+    assert any("Content Security Policy" in p for p in pages.problems()), pages.problems()
     # nothing from outside the site: every request went to it
-    outside = [u for u in pages.b.requested_urls() if not u.startswith(web_site.base)]
-    assert outside == []
+    outside = [u for u in requested if not u.startswith(web_site.base)]
+    assert requested and outside == []
 
 
 def test_product_list_search_filter_sort_pages(pages, web_site):
