@@ -13,6 +13,8 @@ from tests.support.postgres import fresh_database
 from tests.web.conftest import PASSWORDS, bulk_products
 from tests.web.test_pages import session
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture(scope="module")
 def pg_site(tmp_path_factory):
