@@ -101,3 +101,39 @@ def test_someone_elses_draft_is_not_found(pages, web_site):
     pages.login("bob")
     pages.open(draft_url)
     assert pages.status_of(draft_url) == 404
+
+
+def test_wizard_size_limit_and_a_type_without_columns(web_site, tmp_path):
+    """Over the site's limit: said next to the file field, nothing kept. A non-tabular type goes
+    from its files straight to the review."""
+    import re
+
+    from tests.web.test_pages import session
+
+    eve = session(web_site, "eve")
+
+    def token(page: str) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    r = eve.post("/upload", data={"csrf_token": token(eve.get("/upload").text),
+                                  "name": "eve notes", "product_type": "Other"})  # fmt: skip
+    assert r.status_code == 303
+    files_url = r.headers["location"]
+    page = eve.get(files_url).text
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (3 * 2**20))  # the test site's limit is 2 MB
+    with big.open("rb") as fh:
+        r = eve.post(files_url, data={"csrf_token": token(page)}, files={"main_file": fh})
+    assert r.status_code == 413
+    assert re.search(r'id="e-main_file"[^>]*>[^<]*over the site(&#39;|\')s limit of 2 MB', r.text)
+    assert "Received:" not in r.text  # nothing kept
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4 notes")
+    with (tmp_path / "notes.pdf").open("rb") as fh:
+        r = eve.post(files_url, data={"csrf_token": token(page)}, files={"main_file": fh})
+    assert r.status_code == 303 and r.headers["location"].endswith("/review")
+    review = eve.get(r.headers["location"]).text
+    assert "notes.pdf" in review and "Columns: none for this type" in review
+    r = eve.post(r.headers["location"].replace("/review", "/finish"),
+                 data={"csrf_token": token(review)})  # fmt: skip
+    assert r.status_code == 303 and "eve_notes" in r.headers["location"]
+    assert registered(web_site, "eve notes")[0]["product_type"] == "Other"
