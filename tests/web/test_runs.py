@@ -32,6 +32,7 @@ def run_site(tmp_path_factory) -> Iterator[Site]:
     url = f"sqlite:///{folder / 'registry.sqlite'}"
     with running_site(url, folder, worker=True) as site:
         site.add_user("eve", password=PASSWORDS["eve"])
+        site.add_user("ada", admin=True, password=PASSWORDS["ada"])
         paths = sample_data.generate(folder / "data", n_objects=400)
         pz = site.client("eve")
         site.uploaded = {}
@@ -139,3 +140,15 @@ def test_cancel_a_run_from_its_page(run_pages, run_site):
     assert "Cancel asked for." in pages.text()
     assert wait_for_state(pages, ("cancelled",), timeout=300) == "cancelled"
     check_page(pages, "run_cancelled")
+
+
+def test_runs_list_mine_and_everyones(run_pages, run_site):
+    pages = run_pages
+    pages.login("eve")
+    text = pages.open("/runs?who=all")  # not an admin: her own runs only, no "Everyone's"
+    assert "Everyone's" not in text and "cancelled" in text and "success" in text
+    pages.login("ada")
+    assert "No runs" in pages.open("/runs")  # ada ran nothing
+    text = pages.open("/runs?who=all")
+    assert "eve" in text and "cancelled" in text and "success" in text
+    check_page(pages, "runs_everyone")
