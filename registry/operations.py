@@ -233,6 +233,17 @@ class ProductOperations:
                 f"({product.owner}) or an admin can"
             )
 
+    def may_edit(self: Registry, ref: int | str) -> bool:
+        """Whether the acting user may edit or delete a product (its owner or an admin); the
+        same rule ``update`` and ``delete`` enforce, asked before showing a form."""
+        with self.session(readonly=True) as s:
+            p = self._product(s, ref)
+            try:
+                self._may_edit(p)
+            except PermissionDenied:
+                return False
+            return True
+
     def update(
         self: Registry,
         ref: int | str,

@@ -77,7 +77,8 @@ def serve(
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning.")] = "info",
 ) -> None:
-    """Start the site: the API (/api/v1, docs at /api/v1/docs) on the registry's database."""
+    """Start the site: its pages (/) and the API (/api/v1, docs at /api/v1/docs) on the registry's
+    database."""
     import uvicorn
 
     from pzforge.server.main import log_config
@@ -107,7 +108,7 @@ def serve(
             [sys.executable, "-m", "pzforge.cli", "worker"], env=os.environ.copy()
         )
     err.print(
-        f"pzforge site on http://{host}:{port}/api/v1 (docs: /api/v1/docs), registry "
+        f"pzforge site on http://{host}:{port}/ (API: /api/v1, docs: /api/v1/docs), registry "
         f"{settings.registry_url or 'pzforge_registry.sqlite'}, site folder {settings.site_dir}",
         markup=False,
         highlight=False,

@@ -26,6 +26,7 @@ from pzforge.errors import ConfigError, PzforgeError
 from pzforge.server.auth import Authenticator
 from pzforge.server.links import Links
 from pzforge.server.models import API_PREFIX
+from pzforge.server.pages import error_page, install, is_page
 from pzforge.server.settings import ServerSettings
 
 log = logging.getLogger("pzforge.server")
@@ -114,20 +115,26 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
         app.add_exception_handler(exc_type, _handler(status))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError):
+    async def invalid_request(request: Request, exc: RequestValidationError):
         problems = [
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
             for e in exc.errors()
         ]
+        if is_page(request):
+            return error_page(request, 422, "the address is not valid", problems)
         return _problem(422, "invalid request: " + "; ".join(problems), problems)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException):
+    async def http_error(request: Request, exc: HTTPException):
+        if is_page(request):
+            return error_page(request, exc.status_code, str(exc.detail))
         return _problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, _log_path(request.url.path))
+        if is_page(request):
+            return error_page(request, 500, "internal error; the site's log has the details")
         return _problem(500, "internal error; the site's log has the details")
 
     for module in (accounts, products, runs, provenance, analyses, embeddings):
@@ -152,6 +159,7 @@ def create_app(settings: ServerSettings, reg: registry.Registry | None = None) -
             swagger_favicon_url=f"{static}/favicon-32x32.png",
         )
 
+    install(app)  # the web pages
     return app
 
 
@@ -203,9 +211,12 @@ class AccessLog:
 
 
 def _handler(status: int):
-    async def handle(_request: Request, exc: Exception):
+    async def handle(request: Request, exc: Exception):
         problems = getattr(exc, "problems", None)
-        return _problem(status, str(exc), problems if isinstance(problems, list) else None)
+        problems = problems if isinstance(problems, list) else None
+        if is_page(request):
+            return error_page(request, status, str(exc), problems)
+        return _problem(status, str(exc), problems)
 
     return handle
 

@@ -62,13 +62,11 @@ class Authenticator:
             return Actor(user["name"], bool(user["is_admin"]), "token")
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            try:
-                data = self.sessions.loads(cookie, max_age=self.settings.session_ttl_s)
-            except BadSignature:
-                raise unauthorized("the login session is not valid or has expired") from None
-            user = self.registry.user_for_login(str(data.get("u", "")))
+            user = self.session_user(cookie)
             if user is None:
-                raise unauthorized("the login session's user is not active")
+                raise unauthorized(
+                    "the login session is not valid, has expired, or its user is not active"
+                )
             if request.method not in SAFE_METHODS and not request.headers.get("x-requested-with"):
                 raise HTTPException(
                     403, "a change made with a login cookie needs the X-Requested-With header"
@@ -81,6 +79,32 @@ class Authenticator:
                 raise unauthorized(f"the single-sign-on user {name!r} has no active account here")
             return Actor(user["name"], bool(user["is_admin"]), "header")
         raise unauthorized()
+
+    def session_user(self, cookie: str) -> dict | None:
+        """The active user of a login session cookie (None: tampered with, expired, inactive)."""
+        try:
+            data = self.sessions.loads(cookie, max_age=self.settings.session_ttl_s)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict):
+            return None
+        return self.registry.user_for_login(str(data.get("u", "")))
+
+    def browser_actor(self, request: Request) -> Actor | None:
+        """The user of a web page's request: its login session, or the SSO header; None when
+        nobody is logged in. (The pages' forms carry a CSRF token instead of the API's
+        X-Requested-With rule: see ``pages.web``.)"""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            user = self.session_user(cookie)
+            if user is not None:
+                return Actor(user["name"], bool(user["is_admin"]), "session")
+        name = self.header_user(request)
+        if name is not None:
+            user = self.registry.user_for_login(name)
+            if user is not None:
+                return Actor(user["name"], bool(user["is_admin"]), "header")
+        return None
 
     def header_user(self, request: Request) -> str | None:
         header = self.settings.trusted_user_header

@@ -75,8 +75,14 @@ class ReceivedUpload:
         return data
 
 
-async def receive(request: Request, uploads_dir: Path, limit: int) -> ReceivedUpload:
-    """Parse a multipart upload into a new folder under ``uploads_dir`` (removed on any error)."""
+async def receive(
+    request: Request,
+    uploads_dir: Path,
+    limit: int,
+    text_fields: tuple[str, ...] = TEXT_FIELDS,
+) -> ReceivedUpload:
+    """Parse a multipart upload into a new folder under ``uploads_dir`` (removed on any error);
+    ``text_fields`` are the form fields it may carry besides the files."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):
         raise HTTPException(415, "send the upload as multipart/form-data")
@@ -89,7 +95,7 @@ async def receive(request: Request, uploads_dir: Path, limit: int) -> ReceivedUp
             raise bad_form("Content-Length is not a number") from None
     upload = ReceivedUpload(uploads_dir / str(uuid.uuid4()))
     upload.folder.mkdir(parents=True)
-    state = _PartState(upload, limit)
+    state = _PartState(upload, limit, text_fields)
     parser = MultipartParser(
         params[b"boundary"],
         callbacks={
@@ -135,8 +141,8 @@ async def receive(request: Request, uploads_dir: Path, limit: int) -> ReceivedUp
 class _PartState:
     """The multipart parser's callbacks: headers of the current part, then its data."""
 
-    def __init__(self, upload: ReceivedUpload, limit: int):
-        self.upload, self.limit = upload, limit
+    def __init__(self, upload: ReceivedUpload, limit: int, text_fields: tuple[str, ...]):
+        self.upload, self.limit, self.text_fields = upload, limit, text_fields
         self.file_bytes = 0
         self.parts = 0
         self.error: HTTPException | None = None
@@ -192,13 +198,15 @@ class _PartState:
             else:
                 self.upload.aux_files.append(path)
             self._text = None
-        elif name in TEXT_FIELDS:
+        elif name in self.text_fields:
             if name in self.upload.fields:
                 self.fail(bad_form(f"field {name} given twice"))
             self._text = bytearray()
         else:
             self.fail(
-                bad_form(f"unknown field {name!r}; fields: {', '.join(TEXT_FIELDS + FILE_FIELDS)}")
+                bad_form(
+                    f"unknown field {name!r}; fields: {', '.join(self.text_fields + FILE_FIELDS)}"
+                )
             )
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
