@@ -38,7 +38,9 @@ def test_workers_on_both_nodes_and_always_cancelled(slurm):
         # os.getenv pickles by reference, so workers need nothing from the test module
         nodes = set(client.run(os.getenv, "SLURMD_NODENAME").values())
     assert nodes == {"node1", "node2"}
-    time.sleep(2)
+    deadline = time.time() + 30  # scancel reaches slurmctld at once; a loaded node acks later
+    while worker_jobs() and time.time() < deadline:
+        time.sleep(1)
     assert worker_jobs() == []
 
 
