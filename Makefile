@@ -29,7 +29,7 @@ test: $(STAMP)
 	bash scripts/system/setup.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n auto --dist loadgroup tests
+	$(BIN)/python -m pytest -n auto --dist loadfile tests
 
 ## make check: the fast inner loop - lint + the tests that need no services and no long runs
 check: $(STAMP)

@@ -41,15 +41,3 @@ def sample_catalogs(tmp_path_factory) -> dict[str, Path]:
 def _private_data_home(tmp_path, monkeypatch):
     """Registries on PostgreSQL keep their file store under the data home: a temporary one."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (`make test` runs `-n auto --dist loadgroup`): a test file stays on one
-    worker, so its module fixtures (whole pipeline runs) are made once; every SLURM test shares
-    one group, so the two emulated nodes serve one test at a time as they do without xdist."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        group = "slurm" if item.get_closest_marker("slurm") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
