@@ -48,11 +48,11 @@ def ingest_catalog(
     ``surveys_files``: the shipped rules, then the user's file adding to and overriding them."""
     files = [surveys_files] if isinstance(surveys_files, (str, Path)) else list(surveys_files)
     rulebook = RuleBook.load_layers(files)
-    df, stats = ingest.ingest_catalog(spec, validation, homogenization, rulebook)
-    for name in extra_columns:
-        if name not in df.columns:
-            df[name] = None  # another catalog's extra column: null here
-    ingest.write_ingested(df, extra_columns, out_table)
+    # streamed in chunks (memory does not grow with the catalog); another catalog's extra
+    # column is null here
+    stats = ingest.ingest_to_parquet(
+        spec, validation, homogenization, rulebook, extra_columns, out_table
+    )
     io.write_json(stats.to_dict(), out_stats)
     log.info(
         "%s: %d rows in, %d out, dropped %s",

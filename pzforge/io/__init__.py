@@ -13,7 +13,14 @@ from pzforge.io.atomic import (
     write_parquet,
     write_text,
 )
-from pzforge.io.readers import FORMATS, check_readable, detect_format, list_columns, read_table
+from pzforge.io.readers import (
+    FORMATS,
+    check_readable,
+    detect_format,
+    iter_table,
+    list_columns,
+    read_table,
+)
 
 __all__ = [
     "FORMATS",
@@ -21,6 +28,7 @@ __all__ = [
     "atomic_path",
     "check_readable",
     "detect_format",
+    "iter_table",
     "list_columns",
     "read_json",
     "read_table",
