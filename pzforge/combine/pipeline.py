@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from pzforge import io
-from pzforge.combine import duplicates, ingest, qa, resolve, summary, write
-from pzforge.combine.homogenize import RuleBook
-from pzforge.combine.manifest import combined_manifest
-from pzforge.combine.settings import (
-    CatalogSpec,
-    HomogenizationSettings,
-    ResolutionSettings,
-    ValidationSettings,
-)
-from pzforge.config import RegistrySettings
-from pzforge.products.manifest import write_manifest
 from pzforge.tiles.partition import catalog_paths
+
+if TYPE_CHECKING:
+    from pzforge.combine import ingest
+    from pzforge.combine.settings import (
+        CatalogSpec,
+        HomogenizationSettings,
+        ResolutionSettings,
+        ValidationSettings,
+    )
+    from pzforge.config import RegistrySettings
+
+# Each step imports what it needs when it runs: a job process pays only for its own step's
+# libraries (scipy for the duplicate search, matplotlib for the QA page...), not for all of them.
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +45,9 @@ def ingest_catalog(
     """One catalog: read, validate, homogenize; Parquet with every catalog's extra columns.
 
     ``surveys_files``: the shipped rules, then the user's file adding to and overriding them."""
+    from pzforge.combine import ingest
+    from pzforge.combine.homogenize import RuleBook
+
     files = [surveys_files] if isinstance(surveys_files, (str, Path)) else list(surveys_files)
     rulebook = RuleBook.load_layers(files)
     # streamed in chunks (memory does not grow with the catalog); another catalog's extra
@@ -74,6 +76,10 @@ def find_duplicates(
     n_workers: int = 1,
 ) -> None:
     """All pairs within the radius over the whole sky (tiles + margins), grouped transitively."""
+    import pyarrow as pa
+
+    from pzforge.combine import duplicates
+
     catalog, margin = catalog_paths(partitioned)
     pairs, groups = duplicates.find_duplicates(
         catalog, margin, radius_arcsec, dask_settings=dask_settings, n_workers=n_workers
@@ -90,6 +96,11 @@ def resolve_duplicates(
     out_resolution: str | Path,
 ) -> None:
     """Rank group members by the configured criteria; mark or choose the rows to keep."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from pzforge.combine import resolve
+
     catalog, _margin = catalog_paths(partitioned)
     table = resolve.resolve_duplicates(catalog, pd.read_parquet(groups), settings)
     io.write_parquet(pa.Table.from_pandas(table, preserve_index=False), out_resolution)
@@ -110,6 +121,10 @@ def write_combined_catalog(
 ) -> dict[str, Any]:
     """The combined catalog as HATS and as one sorted, byte-reproducible Parquet file, with the
     footprint flags and the optional z_flag_homogenized cut; both carry ``stamp``."""
+    import pandas as pd
+
+    from pzforge.combine import write
+
     catalog, _margin = catalog_paths(partitioned)
     table = pd.read_parquet(resolution) if resolution else None
     info = write.write_combined(
@@ -142,6 +157,8 @@ def summarize_run(
     z_flag_min: int | None = None,
 ) -> dict[str, Any]:
     """Counts per catalog and survey, as JSON and as readable text with the same numbers."""
+    from pzforge.combine import summary
+
     data = summary.build_summary(
         stats_files=stats_files,
         partitioned=str(partitioned),
@@ -169,6 +186,8 @@ def write_qa_report(
     out_dir: str | Path,
 ) -> dict[str, Any]:
     """The QA report next to the summary: qa.html (PNGs embedded) and qa/ (PNGs, qa.json)."""
+    from pzforge.combine import qa
+
     numbers = qa.build_qa(
         partitioned=partitioned,
         pairs_file=duplicate_files[0] if duplicate_files else None,
@@ -195,6 +214,9 @@ def write_combined_manifest(
 ) -> None:
     """What to register: the combined catalog (HATS) with its Parquet, exports, summary and QA
     page; ``derived_from``: the registry products among its inputs (lineage)."""
+    from pzforge.combine.manifest import combined_manifest
+    from pzforge.products.manifest import write_manifest
+
     manifest = combined_manifest(
         hats_dir=hats_dir,
         aux_files=aux_files,
