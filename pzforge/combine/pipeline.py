@@ -66,6 +66,62 @@ def ingest_catalog(
     return stats
 
 
+def ingest_catalogs(
+    specs: list[CatalogSpec],
+    validation: ValidationSettings,
+    homogenization: HomogenizationSettings,
+    surveys_files: list[str | Path] | str | Path,
+    extra_columns: dict[str, str],
+    out_tables: list[str | Path],
+    out_stats: list[str | Path],
+    logs: list[str | Path],
+) -> list[ingest.IngestStats]:
+    """Several small catalogs in one job, each exactly as :func:`ingest_catalog` ingests it
+    alone, each logging to its own file (``logs``: the first is the job's log, already open).
+
+    Every catalog is attempted; a catalog's user error goes to its log. One failed catalog
+    ends the job with its own error; several with one error naming each."""
+    from pzforge.errors import PzforgeError
+    from pzforge.faults import checkpoint
+
+    root = logging.getLogger()
+    job_handlers = root.handlers[:]
+    failed: list[tuple[str, PzforgeError]] = []
+    done = []
+    for i, (spec, table, stats, log_path) in enumerate(
+        zip(specs, out_tables, out_stats, logs, strict=True)
+    ):
+        handler = None
+        if i > 0:  # the first catalog logs to the job's log
+            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(log_path, mode="w")
+            handler.setFormatter(job_handlers[0].formatter if job_handlers else None)
+            root.handlers[:] = [handler]
+        try:
+            log.info("catalog %s (%d of %d in this job)", spec.name, i + 1, len(specs))
+            checkpoint("rule:ingest_catalog")
+            done.append(
+                ingest_catalog(
+                    spec, validation, homogenization, surveys_files, extra_columns, table, stats
+                )
+            )
+        except PzforgeError as exc:
+            log.error("%s: %s", spec.name, exc)
+            failed.append((spec.name, exc))
+        finally:
+            if handler is not None:
+                root.handlers[:] = job_handlers
+                handler.close()
+    if len(failed) == 1:
+        raise failed[0][1]
+    if failed:
+        raise type(failed[0][1])(
+            f"{len(failed)} catalogs failed: "
+            + " | ".join(f"{name}: {exc}" for name, exc in failed)
+        )
+    return done
+
+
 def find_duplicates(
     partitioned: str | Path,
     radius_arcsec: float,
