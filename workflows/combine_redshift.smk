@@ -33,14 +33,12 @@ STAMP = make_stamp(config, PIPELINE, stamp_inputs(config))
 QA = config["qa"]["enabled"]
 QA_SETTINGS = qa_settings(config)
 EXPORT_HDF5_KEY = "combined"
-# Local runs ingest small catalogs several to a job (one batch per core): each job's Python start
-# and imports cost more than a small catalog's ingest. Elsewhere (SLURM: the driver and the jobs,
-# which parse this file again) every catalog has its own ingest_catalog job.
-INGEST_BATCHES = (
-    ingest_batches(config, workflow.cores)
-    if workflow.local_exec and not workflow.remote_exec
-    else {}
-)
+# Small catalogs are ingested several to a job when the profile asks for it (profiles/local:
+# `resources: [ingest_batches=2]`, one batch per core): each job's Python start and imports cost
+# more than a small catalog's ingest. A profile's setting, read identically by every Snakemake
+# process (the SLURM jobs parse this file again), so the DAG is the same everywhere; without it
+# (profiles/slurm) every catalog has its own ingest_catalog job.
+INGEST_BATCHES = ingest_batches(config, int(workflow.global_resources.get("ingest_batches", 0)))
 BATCHED = {name for names in INGEST_BATCHES.values() for name in names}
 
 

@@ -113,13 +113,16 @@ def ingest_batches(
 ) -> dict[str, list[str]]:
     """Small catalogs (files up to ``small_bytes``) in at most ``n_batches`` batches of two or
     more, balanced by file size: batch name -> catalog names, in name order. A catalog in no
-    batch (large, a HATS folder, alone in its batch) is ingested by its own job."""
+    batch (large, a HATS folder, alone in its batch) is ingested by its own job; ``n_batches``
+    0: no batch."""
+    if n_batches < 1:
+        return {}
     small = []
     for cat in config["catalogs"]:
         path = Path(cat["path"]) if cat.get("path") else None
         if path is not None and path.is_file() and path.stat().st_size <= small_bytes:
             small.append((path.stat().st_size, cat["name"]))
-    bins: list[tuple[int, list[str]]] = [(0, []) for _ in range(max(1, n_batches))]
+    bins: list[tuple[int, list[str]]] = [(0, []) for _ in range(n_batches)]
     for size, name in sorted(small, key=lambda sn: (-sn[0], sn[1])):
         i = min(range(len(bins)), key=lambda k: (bins[k][0], k))
         bins[i] = (bins[i][0] + size, [*bins[i][1], name])
