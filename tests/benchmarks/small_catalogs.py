@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -94,8 +95,9 @@ def jobs_run(work: Path) -> dict[str, tuple[int, float]]:
         seconds = (
             datetime.fromisoformat(job["ended_at"]) - datetime.fromisoformat(job["started_at"])
         ).total_seconds()
-        n, total = out.get(job["rule"], (0, 0.0))
-        out[job["rule"]] = (n + 1, total + seconds)
+        rule = re.sub(r"_\d+$", "", job["rule"])  # ingest_catalogs_1, _2...: one line
+        n, total = out.get(rule, (0, 0.0))
+        out[rule] = (n + 1, total + seconds)
     return out
 
 
