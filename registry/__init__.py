@@ -36,12 +36,12 @@ _LAZY = {
     "TRAINING_RESULTS": "registry.product_types",
     "TRAINING_SET": "registry.product_types",
     "VALIDATION_RESULTS": "registry.product_types",
-    "ColumnSpec": "registry.store",
-    "FileInfo": "registry.store",
-    "KnownDigest": "registry.store",
-    "ProductDetail": "registry.store",
-    "ProductInfo": "registry.store",
-    "Registration": "registry.store",
+    "ColumnSpec": "registry.records",
+    "FileInfo": "registry.records",
+    "KnownDigest": "registry.records",
+    "ProductDetail": "registry.records",
+    "ProductInfo": "registry.records",
+    "Registration": "registry.records",
     "Registry": "registry.store",
 }
 
@@ -57,15 +57,15 @@ if TYPE_CHECKING:
         TRAINING_SET,
         VALIDATION_RESULTS,
     )
-    from registry.store import (
+    from registry.records import (
         ColumnSpec,
         FileInfo,
         KnownDigest,
         ProductDetail,
         ProductInfo,
         Registration,
-        Registry,
     )
+    from registry.store import Registry
 
 
 def __getattr__(name: str) -> object:
