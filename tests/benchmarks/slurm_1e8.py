@@ -14,9 +14,9 @@ from the jobs' provenance sidecars), job seconds, and the largest max RSS of one
 (Snakemake benchmark files); the largest RSS of each Dask worker process (sampled on this
 host, so complete only when the SLURM nodes are this machine, as in the test cluster); the
 peak RSS of the driver (``pzforge run`` and Snakemake). Then checks the output: its row count
-equals the input's, and for ``--sample`` rows drawn at random, a brute-force scan of the whole
-output finds exactly the neighbours within the radius that the pipeline grouped with it
-(every neighbour in the row's group; no group for a row without neighbour).
+equals the input's, and for ``--sample`` rows (half drawn among the rows in a group, half among
+all rows), a brute-force scan of the whole output finds the neighbours within the radius: every
+neighbour must be in the row's group, and a row without neighbour in no group.
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ class Sampler(threading.Thread):
             for p in psutil.process_iter(["pid", "cmdline"]):
                 cmd = " ".join(p.info["cmdline"] or [])
                 if "distributed.cli.dask_worker" in cmd or "dask-worker" in cmd:
-                    with contextlib.suppress(psutil.Error):
-                        rss = p.memory_info().rss
+                    with contextlib.suppress(psutil.Error):  # the nanny and its worker process
+                        rss = sum(q.memory_info().rss for q in [p, *p.children(recursive=True)])
                         self.workers[p.pid] = max(self.workers.get(p.pid, 0), rss)
             time.sleep(0.5)
 
@@ -155,8 +155,15 @@ def check_output(parquet: Path, rows: int, n_sample: int, seed: int = 3) -> None
     got = pf.metadata.num_rows
     print(f"output rows          {got:,} (input {rows:,}) -> {'OK' if got == rows else 'MISMATCH'}")
     rng = np.random.default_rng(seed)
-    picks = np.sort(rng.choice(got, min(n_sample, got), replace=False))
     cols = ["id", "ra", "dec", "group_id"]
+    grouped = np.flatnonzero(pf.read(columns=["group_id"]).column(0).is_valid().to_numpy(False))
+    picks = np.concatenate(  # half among grouped rows, half among all rows
+        [
+            rng.choice(grouped, min(n_sample // 2, len(grouped)), replace=False),
+            rng.choice(got, min(n_sample - n_sample // 2, got), replace=False),
+        ]
+    )
+    picks = np.unique(picks)
     sample = pf.read(columns=cols).take(picks).to_pandas()
     s_vec = unit(sample["ra"].to_numpy(), sample["dec"].to_numpy())
     chord = 2 * np.sin(np.radians(RADIUS_ARCSEC / 3600) / 2)
@@ -267,7 +274,9 @@ def main() -> None:
         )
     workers = sorted(sampler.workers.values(), reverse=True)
     shown = ", ".join(f"{w / 2**30:.2f}" for w in workers[:8])
-    print(f"Dask workers seen    {len(workers)}; max RSS each (GiB): {shown or '-'}")
+    print(
+        f"Dask workers seen    {len(workers)}; max RSS each, nanny + worker (GiB): {shown or '-'}"
+    )
     print(f"driver peak RSS      {sampler.driver_peak / 2**30:.2f} GiB (pzforge run + Snakemake)")
     check_output(work / "results" / "bench" / "combined" / "bench.parquet", args.rows, args.sample)
 
