@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pzforge import io
@@ -172,8 +173,8 @@ def ingest_to_parquet(
     chunk of ``chunk_rows`` rows at a time, so memory does not grow with the catalog.
 
     Every step but two is row by row. The two that need the whole file, whether ids repeat
-    (``on_duplicate_id``) and whether any valid row is left, are checked as the chunks pass
-    (ids by a 64-bit hash each). Whenever the stream cannot decide alone, the catalog is
+    (``on_duplicate_id``) and whether any valid row is left, are checked over all chunks (the
+    source ids are kept as Arrow text, about 10-20 bytes a row, and counted once at the end). Whenever the stream cannot decide alone, the catalog is
     ingested whole instead (:func:`ingest_catalog`): a user error (its message then counts
     and places rows over the whole file, exactly as before), repeated or empty ids, or a
     catalog with no valid row. The rows written, their order and the stats are the same
@@ -213,7 +214,7 @@ def _stream(
 ) -> None:
     schema = ingest_schema(extra)
     writer: pq.ParquetWriter | None = None
-    id_hashes: list[np.ndarray] = []
+    ids: list[pa.Array] = []  # every source id, as Arrow text (compact), to find repeats
     surveys: Counter[str] = Counter()
     flags: Counter[int] = Counter()
     chunks = io.iter_table(
@@ -226,7 +227,7 @@ def _stream(
                 continue
             df = _map_columns(raw, spec, chunk=True)
             if spec.columns.get("id"):
-                id_hashes.append(pd.util.hash_array(df["_source_id"].to_numpy(dtype=object)))
+                ids.append(pa.array(df["_source_id"], type=pa.string()))
             part = IngestStats(catalog=stats.catalog, path=stats.path, format=stats.format)
             df = _validate_rows(df, spec, validation, part, rulebook, chunk=True)
             _add_counts(stats, part)
@@ -251,10 +252,10 @@ def _stream(
             writer.close()
     if stats.rows_in == 0 or stats.rows_out == 0:
         raise _NeedsWholeFile("no row, or no valid row")
-    if id_hashes:
-        hashes = np.sort(np.concatenate(id_hashes))
-        if (hashes[1:] == hashes[:-1]).any():
-            raise _NeedsWholeFile("ids repeat across chunks")
+    if ids:
+        every = pa.chunked_array(ids, type=pa.string())
+        if pc.count_distinct(every).as_py() != len(every):
+            raise _NeedsWholeFile("ids repeat")
     order = _reason_order(validation)
     stats.dropped = dict(sorted(stats.dropped.items(), key=lambda kv: order.index(kv[0])))
     stats.kept_without_redshift = dict(
@@ -481,8 +482,10 @@ def source_ids(df: pd.DataFrame, spec: CatalogSpec, *, chunk: bool = False) -> p
     if spec.columns.get("id"):
         source_id = as_text(df["id"])
         missing = source_id.isna().to_numpy()
-        if chunk and (missing.any() or source_id.duplicated().any()):
-            raise _NeedsWholeFile("an id is empty or repeats")
+        if chunk and missing.any():
+            raise _NeedsWholeFile("an id is empty")
+        if chunk:  # repeats are looked for over the whole file by the caller
+            return source_id
         if missing.any():
             raise InputDataError(
                 f"{_context(spec)}: id column {spec.columns['id']!r} is empty in "
