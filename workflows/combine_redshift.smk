@@ -33,8 +33,8 @@ STAMP = make_stamp(config, PIPELINE, stamp_inputs(config))
 QA = config["qa"]["enabled"]
 QA_SETTINGS = qa_settings(config)
 EXPORT_HDF5_KEY = "combined"
-# Small catalogs are ingested several to a job when the profile asks for it (profiles/local:
-# `resources: [ingest_batches=2]`, one batch per core): each job's Python start and imports cost
+# Small catalogs are ingested several to a job when the profile asks for it (`resources:
+# [ingest_batches=2]`, e.g. one batch per core on a local run; off in the shipped profiles): each job's Python start and imports cost
 # more than a small catalog's ingest. A profile's setting, read identically by every Snakemake
 # process (the SLURM jobs parse this file again), so the DAG is the same everywhere; without it
 # (profiles/slurm) every catalog has its own ingest_catalog job.

@@ -120,10 +120,12 @@ class PeakRSS(threading.Thread):
             time.sleep(0.1)
 
 
-def run_pipeline(pipeline: str, work: Path) -> tuple[float, int]:
-    """``pzforge run PIPELINE -c work/config.yaml`` in ``work``: wall seconds, peak tree RSS."""
+def run_pipeline(pipeline: str, work: Path, profile: Path | None = None) -> tuple[float, int]:
+    """``pzforge run PIPELINE -c work/config.yaml`` in ``work``: wall seconds, peak tree RSS
+    (``profile``: a profile folder instead of profiles/local)."""
     cmd = [str(Path(sys.executable).parent / "pzforge"), "run", pipeline]
     cmd += ["-c", str(work / "config.yaml"), "-w", str(work)]
+    cmd += ["--profile", str(profile)] if profile else []
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = PeakRSS(proc.pid)

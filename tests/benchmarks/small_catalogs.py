@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from combine import SURVEYS, rule_seconds, run_pipeline  # noqa: E402
+from combine import ROOT, SURVEYS, rule_seconds, run_pipeline  # noqa: E402
 
 SIZES = [200, 250, 300, 350, 400, 500, 600, 700, 800, 900]
 SIZES += [1000, 1100, 1200, 1300, 1400, 1500, 1600, 2000, 2500]
@@ -101,10 +101,29 @@ def jobs_run(work: Path) -> dict[str, tuple[int, float]]:
     return out
 
 
+def batched_profile(work: Path, batches: int) -> Path | None:
+    """profiles/local with ``resources: [ingest_batches=N]`` (small catalogs several to a job);
+    None (the plain local profile) for 0."""
+    if batches == 0:
+        return None
+    base = yaml.safe_load((ROOT / "profiles" / "local" / "config.yaml").read_text())
+    base["resources"] = [f"ingest_batches={batches}"]
+    folder = work / "profile-local-batched"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(base))
+    return folder
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument(
+        "--batches",
+        type=int,
+        default=2,
+        help="ingest_batches of the local profile (0: one job per catalog)",
+    )
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="pzsmall-"))
     for sub in ("results", "logs", "benchmarks", ".pzforge", ".snakemake"):
@@ -114,7 +133,7 @@ def main() -> None:
     config = {"run_name": "small", "catalogs": catalogs, "registry": {"register": False}}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     rows = sum(SIZES)
-    wall, peak = run_pipeline("combine_redshift", work)
+    wall, peak = run_pipeline("combine_redshift", work, profile=batched_profile(work, args.batches))
     rules = rule_seconds(work / "benchmarks" / "small")
     jobs = jobs_run(work)
     combined = work / "results" / "small" / "combined" / "small.parquet"
