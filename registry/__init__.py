@@ -10,8 +10,8 @@ it. The public API is re-exported here:
   table reader), errors.
 """
 
-from registry import formats
-from registry.admin import open, status, upgrade  # noqa: A004 - registry.open reads as it should
+from typing import TYPE_CHECKING
+
 from registry.errors import (
     Conflict,
     IntegrityProblem,
@@ -23,24 +23,63 @@ from registry.errors import (
     SchemaOutdated,
     ValidationError,
 )
-from registry.product_types import (
-    OTHER,
-    PHOTOZ_ESTIMATES,
-    PRODUCT_TYPES,
-    REFERENCE_REDSHIFT_CATALOG,
-    TRAINING_RESULTS,
-    TRAINING_SET,
-    VALIDATION_RESULTS,
-)
-from registry.store import (
-    ColumnSpec,
-    FileInfo,
-    KnownDigest,
-    ProductDetail,
-    ProductInfo,
-    Registration,
-    Registry,
-)
+
+# The rest is imported on first use (PEP 562): a pipeline job that only reads a table through
+# ``registry.formats`` does not pay for SQLAlchemy and the models (about 1-2 s per process).
+_LAZY = {
+    "formats": "registry.formats",
+    "open": "registry.admin",
+    "status": "registry.admin",
+    "upgrade": "registry.admin",
+    "OTHER": "registry.product_types",
+    "PHOTOZ_ESTIMATES": "registry.product_types",
+    "PRODUCT_TYPES": "registry.product_types",
+    "REFERENCE_REDSHIFT_CATALOG": "registry.product_types",
+    "TRAINING_RESULTS": "registry.product_types",
+    "TRAINING_SET": "registry.product_types",
+    "VALIDATION_RESULTS": "registry.product_types",
+    "ColumnSpec": "registry.records",
+    "FileInfo": "registry.records",
+    "KnownDigest": "registry.records",
+    "ProductDetail": "registry.records",
+    "ProductInfo": "registry.records",
+    "Registration": "registry.records",
+    "Registry": "registry.store",
+}
+
+if TYPE_CHECKING:
+    from registry import formats
+    from registry.admin import open, status, upgrade  # noqa: A004 - registry.open reads as it should
+    from registry.product_types import (
+        OTHER,
+        PHOTOZ_ESTIMATES,
+        PRODUCT_TYPES,
+        REFERENCE_REDSHIFT_CATALOG,
+        TRAINING_RESULTS,
+        TRAINING_SET,
+        VALIDATION_RESULTS,
+    )
+    from registry.records import (
+        ColumnSpec,
+        FileInfo,
+        KnownDigest,
+        ProductDetail,
+        ProductInfo,
+        Registration,
+    )
+    from registry.store import Registry
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'registry' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(_LAZY[name])
+    value = module if name == "formats" else getattr(module, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "OTHER",

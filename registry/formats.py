@@ -7,8 +7,9 @@ Messages name the file; callers add what the user should change in their own ter
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -137,6 +138,88 @@ def read_table(
     return df.reset_index(drop=True)
 
 
+def iter_table(
+    path: str | Path,
+    fmt: str,
+    columns: Sequence[str] | None = None,
+    *,
+    chunk_rows: int = 262_144,
+    hdf5_key: str | None = None,
+    fits_hdu: int | str = 1,
+) -> Iterator[pd.DataFrame]:
+    """``read_table`` in chunks of at most ``chunk_rows`` rows, in file order, each indexed by
+    its rows' positions in the file: concatenated they equal ``read_table`` (same values and
+    dtypes), while only one chunk is held at a time (Parquet and HATS by record batches, HDF5
+    by h5py slices). CSV and FITS are read whole, then sliced: pandas infers a CSV column's
+    type from all its values, which a chunked parse cannot reproduce, and astropy's masks of a
+    FITS table (empty strings, NaN) come only with ``Table.read`` of the whole HDU (a
+    memory map would not bound the memory either: its pages count as resident once read)."""
+    path = Path(path)
+    if fmt not in TABULAR:
+        raise ValidationError(
+            f"{path}: format {fmt!r} is not tabular; use one of {', '.join(TABULAR)}"
+        )
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows should be greater than 0, not {chunk_rows}")
+    wanted = list(columns) if columns is not None else None
+    try:
+        if fmt in ("parquet", "hats"):
+            files = [path] if fmt == "parquet" else hats_partition_files(path)
+            if fmt == "hats" and not files:
+                raise ValidationError(f"{path}: HATS catalog has no partition files under dataset/")
+            chunks = _iter_parquet(files, wanted, chunk_rows, drop_healpix=fmt == "hats")
+        elif fmt == "hdf5":
+            from registry.hdf5 import iter_hdf5
+
+            chunks = iter_hdf5(path, hdf5_key, chunk_rows, wanted)
+        else:
+            whole = read_table(path, fmt, wanted, fits_hdu=fits_hdu)
+            chunks = (
+                whole.iloc[i : i + chunk_rows] for i in range(0, max(len(whole), 1), chunk_rows)
+            )
+        start = 0
+        for df in chunks:
+            if wanted is not None and fmt in ("fits", "hdf5"):
+                df = df[wanted]
+            if len(df.columns) == 0:
+                raise ValidationError(f"{path}: the file holds no columns")
+            df.index = pd.RangeIndex(start, start + len(df))
+            start += len(df)
+            yield df
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise UnreadableFile(path, fmt, _reason(exc)) from exc
+
+
+def _iter_parquet(
+    files: list[Path], columns: list[str] | None, chunk_rows: int, *, drop_healpix: bool
+) -> Iterator[pd.DataFrame]:
+    """Record batches as pandas, converted with the file's schema (its pandas metadata
+    included), as ``pq.read_table(...).to_pandas()`` converts the whole file; one empty frame
+    when there is no row at all."""
+    first_schema, produced = None, False
+    for file in files:
+        pf = pq.ParquetFile(file)
+        schema = pf.schema_arrow
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+        first_schema = first_schema or schema
+        for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
+            if batch.num_rows:
+                produced = True
+                yield _parquet_frame(pa.Table.from_batches([batch], schema=schema), drop_healpix)
+    if not produced and first_schema is not None:  # no row in any file
+        yield _parquet_frame(first_schema.empty_table(), drop_healpix)
+
+
+def _parquet_frame(table: pa.Table, drop_healpix: bool) -> pd.DataFrame:
+    df = table.to_pandas()
+    if drop_healpix:
+        df = df.drop(columns=[HEALPIX_COLUMN], errors="ignore")
+    return df.reset_index(drop=True)
+
+
 def _hats_schema(path: Path) -> pa.Schema:
     for candidate in ("dataset/_common_metadata", "dataset/_metadata"):
         if (path / candidate).is_file():
@@ -202,7 +285,10 @@ def fits_table_hdu(path: Path, hdu: int | str) -> int:
 def _read_fits(path: Path, hdu: int | str) -> pd.DataFrame:
     from astropy.table import Table
 
-    table = Table.read(path, hdu=fits_table_hdu(path, hdu), format="fits")
+    return _fits_frame(Table.read(path, hdu=fits_table_hdu(path, hdu), format="fits"))
+
+
+def _fits_frame(table: Any) -> pd.DataFrame:
     multi = [name for name in table.colnames if len(table[name].shape) > 1]
     if multi:
         table.remove_columns(multi)  # vector columns cannot become pandas columns

@@ -16,6 +16,7 @@ PyTables unpickles pickled attributes, so a crafted file would run code when rea
 from __future__ import annotations
 
 import pickletools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,77 +144,115 @@ def read_hdf5(path: Path, key: str | None) -> pd.DataFrame:
     import h5py
 
     with h5py.File(path, "r") as fh:
-        keys = list(fh.keys())
-        pandas_keys = [k for k in keys if "pandas_type" in fh[k].attrs]
-        if key is None:
-            if pandas_keys:
-                key = _only(path, pandas_keys, "table key")
-            elif keys and all(isinstance(fh[k], h5py.Dataset) for k in keys):
-                key = "/"  # columns stored at the root of the file
-            else:
-                key = _only(path, keys, "group")
-        if key not in fh:
-            raise ValidationError(f"{path}: no HDF5 group or key {key!r}; keys: {', '.join(keys)}")
-        node = fh[key]
-        where = f"{path}:{key}"
-        if "pandas_type" in node.attrs:
-            kind = _attr(node, "pandas_type", where)
-            if kind == "frame_table":
-                return _pandas_table(node, where)
-            if kind == "frame":
-                return _pandas_fixed(node, where)
-            raise ValidationError(f"{where}: pandas HDF5 layout {kind!r} is not a table")
-        if isinstance(node, h5py.Dataset):
-            if node.dtype.names:
-                return pd.DataFrame.from_records(node[()])
-            raise ValidationError(f"{where}: a plain array, not a table")
-        data = {}
-        for name, item in node.items():
-            if isinstance(item, h5py.Dataset) and item.ndim == 1:
-                if item.dtype.kind == "O":
-                    raise UnsafeContent(
-                        f"{where}: column {name!r} holds variable-length objects; store text as "
-                        "fixed-width strings"
-                    )
-                data[name] = _decode(item[()])
-        if not data:
-            raise ValidationError(f"{where}: HDF5 group holds no 1-D columns")
-        if len({len(v) for v in data.values()}) != 1:
-            raise ValidationError(f"{where}: the columns of the HDF5 group differ in length")
-        return pd.DataFrame(data)
+        n_rows, read = _table_reader(fh, path, key)
+        return read(0, n_rows, None)
 
 
-def _pandas_table(group: Any, where: str) -> pd.DataFrame:
+def iter_hdf5(
+    path: Path, key: str | None, chunk_rows: int, columns: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """The table of :func:`read_hdf5` in h5py slices of at most ``chunk_rows`` rows, each
+    converted as the whole table would be; ``columns``: read only these where the layout
+    stores columns apart (the caller selects them again)."""
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        n_rows, read = _table_reader(fh, path, key)
+        for start in range(0, max(n_rows, 1), chunk_rows):
+            yield read(start, min(start + chunk_rows, n_rows), columns)
+
+
+Reader = Callable[[int, int, "list[str] | None"], pd.DataFrame]
+
+
+def _table_reader(fh: Any, path: Path, key: str | None) -> tuple[int, Reader]:
+    """The number of rows of the table at ``key`` and a reader of rows [start, stop)."""
+    import h5py
+
+    keys = list(fh.keys())
+    pandas_keys = [k for k in keys if "pandas_type" in fh[k].attrs]
+    if key is None:
+        if pandas_keys:
+            key = _only(path, pandas_keys, "table key")
+        elif keys and all(isinstance(fh[k], h5py.Dataset) for k in keys):
+            key = "/"  # columns stored at the root of the file
+        else:
+            key = _only(path, keys, "group")
+    if key not in fh:
+        raise ValidationError(f"{path}: no HDF5 group or key {key!r}; keys: {', '.join(keys)}")
+    node = fh[key]
+    where = f"{path}:{key}"
+    if "pandas_type" in node.attrs:
+        kind = _attr(node, "pandas_type", where)
+        if kind == "frame_table":
+            return _pandas_table(node, where)
+        if kind == "frame":
+            return _pandas_fixed(node, where)
+        raise ValidationError(f"{where}: pandas HDF5 layout {kind!r} is not a table")
+    if isinstance(node, h5py.Dataset):
+        if node.dtype.names:
+            return len(node), lambda a, b, _c: pd.DataFrame.from_records(node[a:b])
+        raise ValidationError(f"{where}: a plain array, not a table")
+    items = {}
+    for name, item in node.items():
+        if isinstance(item, h5py.Dataset) and item.ndim == 1:
+            if item.dtype.kind == "O":
+                raise UnsafeContent(
+                    f"{where}: column {name!r} holds variable-length objects; store text as "
+                    "fixed-width strings"
+                )
+            items[name] = item
+    if not items:
+        raise ValidationError(f"{where}: HDF5 group holds no 1-D columns")
+    if len({len(v) for v in items.values()}) != 1:
+        raise ValidationError(f"{where}: the columns of the HDF5 group differ in length")
+
+    def read(a: int, b: int, columns: list[str] | None) -> pd.DataFrame:
+        names = [n for n in items if columns is None or n in columns] or list(items)
+        return pd.DataFrame({n: _decode(items[n][a:b]) for n in names})
+
+    return len(next(iter(items.values()))), read
+
+
+def _pandas_table(group: Any, where: str) -> tuple[int, Reader]:
     table = group["table"]
-    rows = table[()]
     nan_rep = _attr(group, "nan_rep", where, pickled=True) or "nan"
-    data: dict[str, Any] = {}
-    for field in rows.dtype.names:
-        if field == "index":
-            continue
-        values = rows[field]
+    order = _attr(group, "non_index_axes", where, pickled=True)
+    blocks = {}
+    for field in table.dtype.names:
         if field.startswith("values_block_"):
             names = _attr(table, f"{field}_kind", where, pickled=True)
-            if not isinstance(names, list) or values.ndim != 2 or values.shape[1] != len(names):
+            shape = table.dtype[field].shape
+            if not isinstance(names, list) or len(shape) != 1 or shape[0] != len(names):
                 raise ValidationError(f"{where}: cannot tell the columns of {field}")
-            for i, name in enumerate(names):
-                data[str(name)] = _decode(values[:, i], nan_rep)
-        else:
-            data[field] = _decode(values, nan_rep)
-    order = _attr(group, "non_index_axes", where, pickled=True)
-    df = pd.DataFrame(data)
-    if isinstance(order, list) and order and isinstance(order[0], tuple):
-        columns = [str(c) for c in order[0][1] if str(c) in df.columns]
-        df = df[columns]
-    return df
+            blocks[field] = names
+
+    def read(a: int, b: int, _columns: list[str] | None) -> pd.DataFrame:
+        rows = table[a:b]
+        data: dict[str, Any] = {}
+        for field in rows.dtype.names:
+            if field == "index":
+                continue
+            values = rows[field]
+            if field in blocks:
+                for i, name in enumerate(blocks[field]):
+                    data[str(name)] = _decode(values[:, i], nan_rep)
+            else:
+                data[field] = _decode(values, nan_rep)
+        df = pd.DataFrame(data)
+        if isinstance(order, list) and order and isinstance(order[0], tuple):
+            df = df[[str(c) for c in order[0][1] if str(c) in df.columns]]
+        return df
+
+    return len(table), read
 
 
-def _pandas_fixed(group: Any, where: str) -> pd.DataFrame:
+def _pandas_fixed(group: Any, where: str) -> tuple[int, Reader]:
     import h5py
 
     n_blocks = int(_attr(group, "nblocks", where, 0))
     columns = [c.decode("utf-8") for c in group["axis0"][()]]
-    data: dict[str, Any] = {}
+    blocks = []
     for b in range(n_blocks):
         items = [c.decode("utf-8") for c in group[f"block{b}_items"][()]]
         values = group[f"block{b}_values"]
@@ -223,10 +262,18 @@ def _pandas_fixed(group: Any, where: str) -> pd.DataFrame:
                 "objects (pandas' fixed HDF5 format); pzforge never unpickles data. Save it with "
                 "df.to_hdf(..., format='table') or as Parquet"
             )
-        block = values[()]
-        for i, name in enumerate(items):
-            data[name] = block[:, i]
-    return pd.DataFrame({c: data[c] for c in columns if c in data})
+        blocks.append((items, values))
+    n_rows = blocks[0][1].shape[0] if blocks else 0
+
+    def read(a: int, b: int, _columns: list[str] | None) -> pd.DataFrame:
+        data: dict[str, Any] = {}
+        for items, values in blocks:
+            block = values[a:b]
+            for i, name in enumerate(items):
+                data[name] = block[:, i]
+        return pd.DataFrame({c: data[c] for c in columns if c in data})
+
+    return n_rows, read
 
 
 def _only(path: Path, keys: list[str], what: str) -> str:

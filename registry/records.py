@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry import hashing
-from registry.models import Product
+
+if TYPE_CHECKING:
+    from registry.models import Product
 
 ROLES = (
     "ra",

@@ -5,6 +5,7 @@ from pzforge.combine.hooks import (
     catalog_products,
     derived_from,
     footprint_files,
+    ingest_batches,
     qa_settings,
     resolution_params,
     surveys_files,
@@ -13,6 +14,7 @@ from pzforge.combine.hooks import (
     use_located,
 )
 from pzforge.products.stamp import make_stamp
+import re
 
 
 # Catalogs given as registry products: located once on the submitting host (jobs read the saved
@@ -31,6 +33,13 @@ STAMP = make_stamp(config, PIPELINE, stamp_inputs(config))
 QA = config["qa"]["enabled"]
 QA_SETTINGS = qa_settings(config)
 EXPORT_HDF5_KEY = "combined"
+# Small catalogs are ingested several to a job when the profile asks for it (`resources:
+# [ingest_batches=2]`, e.g. one batch per core on a local run; off in the shipped profiles): each job's Python start and imports cost
+# more than a small catalog's ingest. A profile's setting, read identically by every Snakemake
+# process (the SLURM jobs parse this file again), so the DAG is the same everywhere; without it
+# (profiles/slurm) every catalog has its own ingest_catalog job.
+INGEST_BATCHES = ingest_batches(config, int(workflow.global_resources.get("ingest_batches", 0)))
+BATCHED = {name for names in INGEST_BATCHES.values() for name in names}
 
 
 wildcard_constraints:
@@ -43,6 +52,12 @@ def get_catalog_path(wildcards):
 
 def get_catalog_spec(wildcards):
     return CATALOGS[wildcards.catalog]
+
+
+def unbatched_catalogs():
+    """The wildcard pattern of catalogs ingested one per job (never matches when none is)."""
+    names = [re.escape(name) for name in CATALOGS if name not in BATCHED]
+    return "|".join(names) if names else "(?!)"
 
 
 def get_ingest_stats(wildcards=None):

@@ -103,6 +103,33 @@ def input_paths(config: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
     return pairs
 
 
+# A catalog file up to this size is "small": its ingest costs less than starting the job's
+# Python process and importing pandas (about 1.5 s of CPU), so small catalogs share jobs.
+SMALL_CATALOG_BYTES = 4 * 2**20
+
+
+def ingest_batches(
+    config: Mapping[str, Any], n_batches: int, small_bytes: int = SMALL_CATALOG_BYTES
+) -> dict[str, list[str]]:
+    """Small catalogs (files up to ``small_bytes``) in at most ``n_batches`` batches of two or
+    more, balanced by file size: batch name -> catalog names, in name order. A catalog in no
+    batch (large, a HATS folder, alone in its batch) is ingested by its own job; ``n_batches``
+    0: no batch."""
+    if n_batches < 1:
+        return {}
+    small = []
+    for cat in config["catalogs"]:
+        path = Path(cat["path"]) if cat.get("path") else None
+        if path is not None and path.is_file() and path.stat().st_size <= small_bytes:
+            small.append((path.stat().st_size, cat["name"]))
+    bins: list[tuple[int, list[str]]] = [(0, []) for _ in range(n_batches)]
+    for size, name in sorted(small, key=lambda sn: (-sn[0], sn[1])):
+        i = min(range(len(bins)), key=lambda k: (bins[k][0], k))
+        bins[i] = (bins[i][0] + size, [*bins[i][1], name])
+    members = [sorted(names) for _, names in bins if len(names) > 1]
+    return {str(i + 1): names for i, names in enumerate(sorted(members))}
+
+
 def surveys_files(config: Mapping[str, Any]) -> list[str]:
     """The survey rules the run uses: the shipped file, then the config's own file (which adds
     to and overrides the shipped rules survey by survey)."""

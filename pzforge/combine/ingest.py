@@ -7,6 +7,7 @@ and a stats dict (rows in, rows dropped per reason) that the run summary reports
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pzforge import io
 from pzforge.combine.columns import ingest_schema
 from pzforge.combine.homogenize import RuleBook, check_homogenized, homogenize
 from pzforge.combine.settings import CatalogSpec, HomogenizationSettings, ValidationSettings
-from pzforge.errors import InputDataError
+from pzforge.errors import HomogenizationError, InputDataError
 from pzforge.strings import as_text
 
 log = logging.getLogger(__name__)
@@ -103,17 +106,11 @@ def ingest_catalog(
     homogenization: HomogenizationSettings | dict[str, Any],
     rulebook: RuleBook | None,
 ) -> tuple[pd.DataFrame, IngestStats]:
-    """Read, validate and homogenize one catalog described by its config entry ``spec``."""
-    spec = CatalogSpec.coerce(spec)
-    validation = ValidationSettings.coerce(validation)
-    homogenization = HomogenizationSettings.coerce(homogenization)
-    path = Path(spec.path)
-    fmt = io.detect_format(path, spec.format)
-    io.check_readable(path)
-    stats = IngestStats(catalog=spec.name, path=str(path), format=fmt)
-    available = io.list_columns(path, fmt, hdf5_key=spec.hdf5_key, fits_hdu=spec.fits_hdu)
-    _check_columns_exist(spec, available)
-    wanted = [c for c in required_source_columns(spec, rulebook) if c in available]
+    """Read, validate and homogenize one catalog described by its config entry ``spec``
+    (the whole catalog in memory; :func:`ingest_to_parquet` streams it)."""
+    spec, validation, homogenization, path, fmt, wanted, stats = _prepare(
+        spec, validation, homogenization, rulebook
+    )
     raw = io.read_table(path, fmt, wanted, hdf5_key=spec.hdf5_key, fits_hdu=spec.fits_hdu)
     stats.rows_in = len(raw)
     if len(raw) == 0:
@@ -129,6 +126,168 @@ def ingest_catalog(
         ("null" if k == -1 else str(k)): int(v) for k, v in flags.sort_index().items()
     }
     return df, stats
+
+
+def _prepare(
+    spec: CatalogSpec | dict[str, Any],
+    validation: ValidationSettings | dict[str, Any],
+    homogenization: HomogenizationSettings | dict[str, Any],
+    rulebook: RuleBook | None,
+) -> tuple[
+    CatalogSpec, ValidationSettings, HomogenizationSettings, Path, str, list[str], IngestStats
+]:
+    spec = CatalogSpec.coerce(spec)
+    validation = ValidationSettings.coerce(validation)
+    homogenization = HomogenizationSettings.coerce(homogenization)
+    path = Path(spec.path)
+    fmt = io.detect_format(path, spec.format)
+    io.check_readable(path)
+    stats = IngestStats(catalog=spec.name, path=str(path), format=fmt)
+    available = io.list_columns(path, fmt, hdf5_key=spec.hdf5_key, fits_hdu=spec.fits_hdu)
+    _check_columns_exist(spec, available)
+    wanted = [c for c in required_source_columns(spec, rulebook) if c in available]
+    return spec, validation, homogenization, path, fmt, wanted, stats
+
+
+# Rows per chunk when streaming a catalog: ~0.4 KB of intermediate copies a row, so about
+# 0.1 GB per ingest job whatever the catalog's size.
+CHUNK_ROWS = 262_144
+
+
+class _NeedsWholeFile(Exception):
+    """Streaming cannot decide alone (an error, or ids that repeat): redo the whole file."""
+
+
+def ingest_to_parquet(
+    spec: CatalogSpec | dict[str, Any],
+    validation: ValidationSettings | dict[str, Any],
+    homogenization: HomogenizationSettings | dict[str, Any],
+    rulebook: RuleBook | None,
+    extra: dict[str, str],
+    out_path: str | Path,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+) -> IngestStats:
+    """:func:`ingest_catalog` straight into the ingested Parquet file (:func:`write_ingested`'s
+    schema, ``extra``: every catalog's extra columns, null where this one lacks them), one
+    chunk of ``chunk_rows`` rows at a time, so memory does not grow with the catalog.
+
+    Every step but two is row by row. The two that need the whole file, whether ids repeat
+    (``on_duplicate_id``) and whether any valid row is left, are checked over all chunks (the
+    source ids are kept as Arrow text, about 10-20 bytes a row, and counted once at the end). Whenever the stream cannot decide alone, the catalog is
+    ingested whole instead (:func:`ingest_catalog`): a user error (its message then counts
+    and places rows over the whole file, exactly as before), repeated or empty ids, or a
+    catalog with no valid row. The rows written, their order and the stats are the same
+    either way."""
+    spec, validation, homogenization, path, fmt, wanted, stats = _prepare(
+        spec, validation, homogenization, rulebook
+    )
+    try:
+        with io.atomic_path(out_path) as tmp:
+            _stream(
+                path, fmt, wanted, spec, validation, homogenization, rulebook, extra, stats,
+                tmp, chunk_rows,
+            )  # fmt: skip
+        return stats
+    except (_NeedsWholeFile, InputDataError, HomogenizationError) as exc:
+        log.info("%s: ingested whole (%s)", spec.name, exc)
+    df, stats = ingest_catalog(spec, validation, homogenization, rulebook)
+    for name in extra:
+        if name not in df.columns:
+            df[name] = None
+    write_ingested(df, extra, out_path)
+    return stats
+
+
+def _stream(
+    path: Path,
+    fmt: str,
+    wanted: list[str],
+    spec: CatalogSpec,
+    validation: ValidationSettings,
+    homogenization: HomogenizationSettings,
+    rulebook: RuleBook | None,
+    extra: dict[str, str],
+    stats: IngestStats,
+    out: Path,
+    chunk_rows: int,
+) -> None:
+    schema = ingest_schema(extra)
+    writer: pq.ParquetWriter | None = None
+    ids: list[pa.Array] = []  # every source id, as Arrow text (compact), to find repeats
+    surveys: Counter[str] = Counter()
+    flags: Counter[int] = Counter()
+    chunks = io.iter_table(
+        path, fmt, wanted, chunk_rows=chunk_rows, hdf5_key=spec.hdf5_key, fits_hdu=spec.fits_hdu
+    )
+    try:
+        for raw in chunks:
+            stats.rows_in += len(raw)
+            if len(raw) == 0:
+                continue
+            df = _map_columns(raw, spec, chunk=True)
+            if spec.columns.get("id"):
+                ids.append(pa.array(df["_source_id"], type=pa.string()))
+            part = IngestStats(catalog=stats.catalog, path=stats.path, format=stats.format)
+            df = _validate_rows(df, spec, validation, part, rulebook, chunk=True)
+            _add_counts(stats, part)
+            if len(df) == 0:
+                continue
+            df = _finalize(_homogenize(df, spec, homogenization, rulebook), spec)
+            for name in extra:
+                if name not in df.columns:
+                    df[name] = None
+            stats.rows_out += len(df)
+            surveys.update(df["survey"].value_counts().to_dict())
+            flags.update(
+                df["z_flag_homogenized"].astype("float64").fillna(-1).astype(int).value_counts()
+                .to_dict()
+            )  # fmt: skip
+            table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema, **io.PARQUET_KWARGS)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if stats.rows_in == 0 or stats.rows_out == 0:
+        raise _NeedsWholeFile("no row, or no valid row")
+    if ids:
+        every = pa.chunked_array(ids, type=pa.string())
+        if pc.count_distinct(every).as_py() != len(every):
+            raise _NeedsWholeFile("ids repeat")
+    order = _reason_order(validation)
+    stats.dropped = dict(sorted(stats.dropped.items(), key=lambda kv: order.index(kv[0])))
+    stats.kept_without_redshift = dict(
+        sorted(stats.kept_without_redshift.items(), key=lambda kv: order.index(kv[0]))
+    )
+    stats.surveys = {str(k): int(v) for k, v in sorted(surveys.items())}
+    stats.z_flag_homogenized = {
+        ("null" if k == -1 else str(k)): int(v) for k, v in sorted(flags.items())
+    }
+
+
+def _add_counts(total: IngestStats, part: IngestStats) -> None:
+    for reason, n in part.dropped.items():
+        total.dropped[reason] = total.dropped.get(reason, 0) + n
+    for reason, n in part.kept_without_redshift.items():
+        total.kept_without_redshift[reason] = total.kept_without_redshift.get(reason, 0) + n
+    total.z_err_nulled += part.z_err_nulled
+
+
+def _reason_order(validation: ValidationSettings) -> list[str]:
+    """The reasons rows are dropped or kept without a redshift, in the order they are checked."""
+    return [
+        "ra not a finite number",
+        "dec not a finite number",
+        "ra outside [0, 360)",
+        "dec outside [-90, 90]",
+        Z_MISSING,
+        Z_SENTINEL,
+        Z_PLACEHOLDER,
+        "z not a finite number",
+        f"z outside [{validation.z_min}, {validation.z_max}]",
+    ]
 
 
 def _check_columns_exist(spec: CatalogSpec, available: list[str]) -> None:
@@ -150,7 +309,10 @@ def _check_columns_exist(spec: CatalogSpec, available: list[str]) -> None:
         )
 
 
-def _map_columns(raw: pd.DataFrame, spec: CatalogSpec) -> pd.DataFrame:
+def _map_columns(raw: pd.DataFrame, spec: CatalogSpec, *, chunk: bool = False) -> pd.DataFrame:
+    """The standard columns; ``_row`` is each row's position in the file (``raw``'s index:
+    0..n-1 for a whole file, the chunk's rows when streaming). ``chunk``: any repeated id
+    needs the whole file (raises ``_NeedsWholeFile``)."""
     cols = spec.columns
     out = pd.DataFrame(index=raw.index)
     for std in CANONICAL:
@@ -167,8 +329,8 @@ def _map_columns(raw: pd.DataFrame, spec: CatalogSpec) -> pd.DataFrame:
         out["survey"] = raw[survey["column"]].astype("string").str.strip()
     else:
         out["survey"] = pd.Series(survey.get("value", spec.name), index=raw.index, dtype="string")
-    out["_row"] = np.arange(len(raw), dtype=np.int64)
-    out["_source_id"] = source_ids(out, spec)
+    out["_row"] = raw.index.to_numpy(dtype=np.int64)
+    out["_source_id"] = source_ids(out, spec, chunk=chunk)
     return out
 
 
@@ -183,8 +345,11 @@ def _validate_rows(
     validation: ValidationSettings,
     stats: IngestStats,
     rulebook: RuleBook | None,
+    *,
+    chunk: bool = False,
 ) -> pd.DataFrame:
     """Drop (or stop at) invalid rows; rows without a redshift follow validation.no_redshift.
+    ``chunk``: part of a file, which may hold no valid row (the file is checked at its end).
 
     A row has no redshift when z is null, a ``z_sentinels`` value, or its survey's
     ``no_redshift`` placeholder; with ``keep`` it stays with z null (``_no_z`` marks it).
@@ -247,7 +412,7 @@ def _validate_rows(
             if new.any():
                 stats.kept_without_redshift[reason] = int(new.sum())
             counted |= mask
-    if invalid.all():
+    if invalid.all() and not chunk:
         worst = max(stats.dropped, key=stats.dropped.get)
         raise InputDataError(
             f"{_context(spec)}: no valid row left (all {len(df)} rows invalid, mostly: {worst}); "
@@ -311,12 +476,16 @@ def _homogenize(
     return out
 
 
-def source_ids(df: pd.DataFrame, spec: CatalogSpec) -> pd.Series:
+def source_ids(df: pd.DataFrame, spec: CatalogSpec, *, chunk: bool = False) -> pd.Series:
     """Source ids as text, over every row of the file (before invalid rows are dropped, so an
     object's id does not depend on the validation settings)."""
     if spec.columns.get("id"):
         source_id = as_text(df["id"])
         missing = source_id.isna().to_numpy()
+        if chunk and missing.any():
+            raise _NeedsWholeFile("an id is empty")
+        if chunk:  # repeats are looked for over the whole file by the caller
+            return source_id
         if missing.any():
             raise InputDataError(
                 f"{_context(spec)}: id column {spec.columns['id']!r} is empty in "

@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from pzforge import io
-from pzforge.combine import duplicates, ingest, qa, resolve, summary, write
-from pzforge.combine.homogenize import RuleBook
-from pzforge.combine.manifest import combined_manifest
-from pzforge.combine.settings import (
-    CatalogSpec,
-    HomogenizationSettings,
-    ResolutionSettings,
-    ValidationSettings,
-)
-from pzforge.config import RegistrySettings
-from pzforge.products.manifest import write_manifest
 from pzforge.tiles.partition import catalog_paths
+
+if TYPE_CHECKING:
+    from pzforge.combine import ingest
+    from pzforge.combine.settings import (
+        CatalogSpec,
+        HomogenizationSettings,
+        ResolutionSettings,
+        ValidationSettings,
+    )
+    from pzforge.config import RegistrySettings
+
+# Each step imports what it needs when it runs: a job process pays only for its own step's
+# libraries (scipy for the duplicate search, matplotlib for the QA page...), not for all of them.
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +45,16 @@ def ingest_catalog(
     """One catalog: read, validate, homogenize; Parquet with every catalog's extra columns.
 
     ``surveys_files``: the shipped rules, then the user's file adding to and overriding them."""
+    from pzforge.combine import ingest
+    from pzforge.combine.homogenize import RuleBook
+
     files = [surveys_files] if isinstance(surveys_files, (str, Path)) else list(surveys_files)
     rulebook = RuleBook.load_layers(files)
-    df, stats = ingest.ingest_catalog(spec, validation, homogenization, rulebook)
-    for name in extra_columns:
-        if name not in df.columns:
-            df[name] = None  # another catalog's extra column: null here
-    ingest.write_ingested(df, extra_columns, out_table)
+    # streamed in chunks (memory does not grow with the catalog); another catalog's extra
+    # column is null here
+    stats = ingest.ingest_to_parquet(
+        spec, validation, homogenization, rulebook, extra_columns, out_table
+    )
     io.write_json(stats.to_dict(), out_stats)
     log.info(
         "%s: %d rows in, %d out, dropped %s",
@@ -62,6 +64,62 @@ def ingest_catalog(
         stats.dropped,
     )
     return stats
+
+
+def ingest_catalogs(
+    specs: list[CatalogSpec],
+    validation: ValidationSettings,
+    homogenization: HomogenizationSettings,
+    surveys_files: list[str | Path] | str | Path,
+    extra_columns: dict[str, str],
+    out_tables: list[str | Path],
+    out_stats: list[str | Path],
+    logs: list[str | Path],
+) -> list[ingest.IngestStats]:
+    """Several small catalogs in one job, each exactly as :func:`ingest_catalog` ingests it
+    alone, each logging to its own file (``logs``: the first is the job's log, already open).
+
+    Every catalog is attempted; a catalog's user error goes to its log. One failed catalog
+    ends the job with its own error; several with one error naming each."""
+    from pzforge.errors import PzforgeError
+    from pzforge.faults import checkpoint
+
+    root = logging.getLogger()
+    job_handlers = root.handlers[:]
+    failed: list[tuple[str, PzforgeError]] = []
+    done = []
+    for i, (spec, table, stats, log_path) in enumerate(
+        zip(specs, out_tables, out_stats, logs, strict=True)
+    ):
+        handler = None
+        if i > 0:  # the first catalog logs to the job's log
+            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(log_path, mode="w")
+            handler.setFormatter(job_handlers[0].formatter if job_handlers else None)
+            root.handlers[:] = [handler]
+        try:
+            log.info("catalog %s (%d of %d in this job)", spec.name, i + 1, len(specs))
+            checkpoint("rule:ingest_catalog")
+            done.append(
+                ingest_catalog(
+                    spec, validation, homogenization, surveys_files, extra_columns, table, stats
+                )
+            )
+        except PzforgeError as exc:
+            log.error("%s: %s", spec.name, exc)
+            failed.append((spec.name, exc))
+        finally:
+            if handler is not None:
+                root.handlers[:] = job_handlers
+                handler.close()
+    if len(failed) == 1:
+        raise failed[0][1]
+    if failed:
+        raise type(failed[0][1])(
+            f"{len(failed)} catalogs failed: "
+            + " | ".join(f"{name}: {exc}" for name, exc in failed)
+        )
+    return done
 
 
 def find_duplicates(
@@ -74,6 +132,10 @@ def find_duplicates(
     n_workers: int = 1,
 ) -> None:
     """All pairs within the radius over the whole sky (tiles + margins), grouped transitively."""
+    import pyarrow as pa
+
+    from pzforge.combine import duplicates
+
     catalog, margin = catalog_paths(partitioned)
     pairs, groups = duplicates.find_duplicates(
         catalog, margin, radius_arcsec, dask_settings=dask_settings, n_workers=n_workers
@@ -90,6 +152,11 @@ def resolve_duplicates(
     out_resolution: str | Path,
 ) -> None:
     """Rank group members by the configured criteria; mark or choose the rows to keep."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from pzforge.combine import resolve
+
     catalog, _margin = catalog_paths(partitioned)
     table = resolve.resolve_duplicates(catalog, pd.read_parquet(groups), settings)
     io.write_parquet(pa.Table.from_pandas(table, preserve_index=False), out_resolution)
@@ -110,6 +177,10 @@ def write_combined_catalog(
 ) -> dict[str, Any]:
     """The combined catalog as HATS and as one sorted, byte-reproducible Parquet file, with the
     footprint flags and the optional z_flag_homogenized cut; both carry ``stamp``."""
+    import pandas as pd
+
+    from pzforge.combine import write
+
     catalog, _margin = catalog_paths(partitioned)
     table = pd.read_parquet(resolution) if resolution else None
     info = write.write_combined(
@@ -142,6 +213,8 @@ def summarize_run(
     z_flag_min: int | None = None,
 ) -> dict[str, Any]:
     """Counts per catalog and survey, as JSON and as readable text with the same numbers."""
+    from pzforge.combine import summary
+
     data = summary.build_summary(
         stats_files=stats_files,
         partitioned=str(partitioned),
@@ -169,6 +242,8 @@ def write_qa_report(
     out_dir: str | Path,
 ) -> dict[str, Any]:
     """The QA report next to the summary: qa.html (PNGs embedded) and qa/ (PNGs, qa.json)."""
+    from pzforge.combine import qa
+
     numbers = qa.build_qa(
         partitioned=partitioned,
         pairs_file=duplicate_files[0] if duplicate_files else None,
@@ -195,6 +270,9 @@ def write_combined_manifest(
 ) -> None:
     """What to register: the combined catalog (HATS) with its Parquet, exports, summary and QA
     page; ``derived_from``: the registry products among its inputs (lineage)."""
+    from pzforge.combine.manifest import combined_manifest
+    from pzforge.products.manifest import write_manifest
+
     manifest = combined_manifest(
         hats_dir=hats_dir,
         aux_files=aux_files,

@@ -91,12 +91,12 @@ def build_qa(
     from pzforge.tiles.partition import catalog_paths
 
     catalog_dir, _margin = catalog_paths(partitioned)
-    rows = read_valid_rows(catalog_dir, ["id", "survey", "ra", "dec", "z", "z_flag_homogenized"])
-    # partitions are read in sky order: the same rows, in the same order, every run
     summary = read_json(summary_file)
     pairs = pd.read_parquet(pairs_file) if pairs_file else _no_pairs()
     resolution = pd.read_parquet(resolution_file) if resolution_file else resolve.empty_resolution()
-    totals = rows["survey"].astype(str).value_counts().sort_index()
+    # partitions are read in sky order: the same rows, in the same order, every run
+    rows = qa_rows(catalog_dir, resolution["id"])
+    totals = survey_text(rows).value_counts().sort_index()
     members = resolution[["id", "survey", "z", "tie_result", "group_id"]]
     pair_info = _pair_table(pairs, members)
     counts, shares = survey_pair_rates(pairs, members, totals)
@@ -198,6 +198,44 @@ def _mollweide_xy(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return -lon, np.radians(dec)
 
 
+QA_COLUMNS = ["survey", "ra", "dec", "z", "z_flag_homogenized"]
+
+
+def qa_rows(catalog_dir: str | Path, member_ids: pd.Series) -> pd.DataFrame:
+    """Every valid input row's survey (categorical), position, z and flag, and ``member``:
+    whether its id is one of ``member_ids`` (a duplicate group's). Read partition by partition,
+    the ids (the largest column) never all at once: about 30 bytes a row instead of 100."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from pzforge.tiles.partition import partition_files
+
+    files = partition_files(catalog_dir)
+    if not files:
+        rows = read_valid_rows(catalog_dir, QA_COLUMNS)
+        return rows.assign(member=pd.Series(dtype=bool))
+    members = pa.array(member_ids.astype(str).tolist(), type=pa.string())
+    tables = []
+    for path in files:
+        table = pq.read_table(path, columns=["id", *QA_COLUMNS])
+        member = pc.is_in(table["id"], value_set=members)
+        survey = table["survey"].dictionary_encode()
+        table = table.drop_columns(["id"]).set_column(0, "survey", survey)
+        tables.append(table.append_column("member", member))
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
+def survey_text(rows: pd.DataFrame) -> pd.Series:
+    """The survey column as ``astype(str)`` gives it, converted once from the categories (a
+    handful) rather than row by row: at 10M rows each row-by-row conversion costs seconds."""
+    survey = rows["survey"]
+    if isinstance(survey.dtype, pd.CategoricalDtype) and not survey.isna().any():
+        names = pd.array([str(c) for c in survey.cat.categories], dtype=str)
+        return pd.Series(names.take(survey.cat.codes.to_numpy()), index=rows.index)
+    return survey.astype(str)
+
+
 def _subsample(n: int, limit: int, seed: int = 0) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
@@ -208,13 +246,14 @@ def _plot_sky(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[str, 
     plt = _plt()
     limit = int(settings.get("max_points", 200_000))
     fig = plt.figure(figsize=(12, 10.5))
-    colours = _survey_colours(rows["survey"].astype(str).unique().tolist())
+    surveys = survey_text(rows)
+    colours = _survey_colours(surveys.unique().tolist())
     ax = fig.add_subplot(2, 1, 1, projection="mollweide")
     pick = _subsample(len(rows), limit)
     sample = rows.iloc[pick]
     for survey, part in sample.groupby(sample["survey"].astype(str), sort=True):
         x, y = _mollweide_xy(part["ra"].to_numpy(float), part["dec"].to_numpy(float))
-        n = int((rows["survey"].astype(str) == survey).sum())
+        n = int((surveys == survey).sum())
         ax.scatter(x, y, s=4, color=colours[survey], label=f"{survey} ({n})", linewidths=0)
     ax.set_title(f"Valid input rows by survey ({len(rows)} rows)")
     _sky_axes(ax)
@@ -224,7 +263,7 @@ def _plot_sky(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[str, 
     ax2 = fig.add_subplot(2, 1, 2, projection="mollweide")
     x, y = _mollweide_xy(sample["ra"].to_numpy(float), sample["dec"].to_numpy(float))
     ax2.scatter(x, y, s=2, color="0.8", linewidths=0, label="no duplicate")
-    dup = rows.loc[rows["id"].isin(resolution["id"])]
+    dup = rows.loc[rows["member"].to_numpy(dtype=bool)]
     dup = dup.iloc[_subsample(len(dup), limit)]
     x, y = _mollweide_xy(dup["ra"].to_numpy(float), dup["dec"].to_numpy(float))
     ax2.scatter(
@@ -283,8 +322,8 @@ def _plot_fields(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[st
         axes[0, 0].text(0.5, 0.5, "no dense field", ha="center", va="center")
         axes[0, 0].set_axis_off()
         return fig
-    colours = _survey_colours(rows["survey"].astype(str).unique().tolist())
-    member = rows["id"].isin(resolution["id"]).to_numpy()
+    colours = _survey_colours(survey_text(rows).unique().tolist())
+    member = rows["member"].to_numpy(dtype=bool)
     limit = int(settings.get("max_points", 200_000))
     for ax in axes.flat[len(fields) :]:
         ax.set_visible(False)
@@ -342,7 +381,8 @@ def _sky_axes(ax: Any) -> None:
 
 def _plot_z_hist(rows: pd.DataFrame) -> Any:
     plt = _plt()
-    surveys = sorted(rows["survey"].astype(str).unique())[:MAX_SURVEYS_SHOWN]
+    text = survey_text(rows)
+    surveys = sorted(text.unique())[:MAX_SURVEYS_SHOWN]
     n = max(len(surveys), 1)
     ncol = min(4, n)
     nrow = int(np.ceil(n / ncol))
@@ -351,7 +391,7 @@ def _plot_z_hist(rows: pd.DataFrame) -> Any:
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     for ax, survey in zip(axes.flat, surveys, strict=False):
-        part = rows.loc[rows["survey"].astype(str) == survey, "z"].to_numpy(float)
+        part = rows.loc[(text == survey).to_numpy(bool), "z"].to_numpy(float)
         z = part[np.isfinite(part)]
         if len(z):
             hi = max(float(np.quantile(z, 0.995)) * 1.05, 0.01)

@@ -5,6 +5,8 @@
 - ``export``: a Parquet table to CSV, FITS or HDF5.
 """
 
+from typing import TYPE_CHECKING
+
 from pzforge.io.atomic import (
     PARQUET_KWARGS,
     atomic_path,
@@ -13,7 +15,38 @@ from pzforge.io.atomic import (
     write_parquet,
     write_text,
 )
-from pzforge.io.readers import FORMATS, check_readable, detect_format, list_columns, read_table
+
+if TYPE_CHECKING:
+    from pzforge.io.readers import (
+        FORMATS,
+        check_readable,
+        detect_format,
+        iter_table,
+        list_columns,
+        read_table,
+    )
+
+# The readers (pandas, the registry's format map) are imported on first use (PEP 562): a job
+# that only writes JSON does not pay for them.
+_READERS = {
+    "FORMATS",
+    "check_readable",
+    "detect_format",
+    "iter_table",
+    "list_columns",
+    "read_table",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _READERS:
+        raise AttributeError(f"module 'pzforge.io' has no attribute {name!r}")
+    from pzforge.io import readers
+
+    value = getattr(readers, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FORMATS",
@@ -21,6 +54,7 @@ __all__ = [
     "atomic_path",
     "check_readable",
     "detect_format",
+    "iter_table",
     "list_columns",
     "read_json",
     "read_table",

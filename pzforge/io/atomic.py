@@ -10,10 +10,10 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # zstd level 3: same size as hats' default level 15, 1.5-4x faster (shared/notes/lsdb-hats.md).
 PARQUET_KWARGS = {"compression": "zstd", "compression_level": 3}
@@ -49,5 +49,7 @@ def read_json(path: str | Path) -> Any:
 
 def write_parquet(table: pa.Table, path: str | Path, **kwargs: Any) -> None:
     """One Parquet file (zstd level 3 unless ``kwargs`` say otherwise), written atomically."""
+    import pyarrow.parquet as pq
+
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, **(PARQUET_KWARGS | kwargs))

@@ -7,7 +7,7 @@ messages that say what to change in a pipeline config.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -85,3 +85,30 @@ def read_table(
         return formats.read_table(path, fmt, columns, hdf5_key=hdf5_key, fits_hdu=fits_hdu)
     except ValidationError as exc:
         raise _user_error(exc) from exc
+
+
+def iter_table(
+    path: str | Path,
+    fmt: str,
+    columns: Sequence[str] | None = None,
+    *,
+    chunk_rows: int,
+    hdf5_key: str | None = None,
+    fits_hdu: int | str = 1,
+) -> Iterator[pd.DataFrame]:
+    """``read_table`` in chunks of at most ``chunk_rows`` rows, each indexed by its rows'
+    positions in the file (``registry.formats.iter_table``)."""
+    path = check_readable(path)
+    if fmt not in FORMATS:
+        raise InputDataError(f"{path}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    chunks = formats.iter_table(
+        path, fmt, columns, chunk_rows=chunk_rows, hdf5_key=hdf5_key, fits_hdu=fits_hdu
+    )
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except ValidationError as exc:
+            raise _user_error(exc) from exc
+        yield chunk

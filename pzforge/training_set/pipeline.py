@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pzforge import io
-from pzforge.config import RegistrySettings
-from pzforge.products.manifest import write_manifest
 from pzforge.tiles.partition import catalog_paths
-from pzforge.training_set import build, coverage, inputs, rail, summary
-from pzforge.training_set.manifest import training_set_manifest
-from pzforge.training_set.settings import TrainingSetSettings
+
+if TYPE_CHECKING:
+    from pzforge.config import RegistrySettings
+    from pzforge.training_set.settings import TrainingSetSettings
+
+# Each step imports its own libraries when it runs (a job pays only for its step's imports).
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ def ingest_reference(
     out_stats: str | Path,
 ) -> dict[str, Any]:
     """The Reference Redshift Catalog (product or file) to standard columns, invalid rows counted."""
+    from pzforge.training_set import inputs
+
     stats = inputs.ingest_reference(reference, location, out_parts)
     io.write_json(stats, out_stats)
     log.info(
@@ -47,6 +50,8 @@ def ingest_photometry(
     out_stats: str | Path,
 ) -> dict[str, Any]:
     """The photometric catalog, streamed to Parquet parts with phot_id, phot_ra, phot_dec."""
+    from pzforge.training_set import inputs
+
     ref_columns = [*inputs.REFERENCE_COLUMNS, *(reference["keep_columns"] or [])]
     reserved = inputs.reserved_names([*ref_columns, *inputs.DEFAULT_KEEP])
     stats = inputs.ingest_photometry(photometry, out_parts, reserved)
@@ -108,6 +113,7 @@ def make_training_set(
     catalog used as it is comes with its own ``photometry_margin``.
     """
     from pzforge.tiles.cluster import dask_client
+    from pzforge.training_set import build, summary
 
     ref_hats, _ = catalog_paths(reference)
     partitions = {"reference": io.read_json(Path(reference) / "partition.json"), "photometry": None}
@@ -168,6 +174,8 @@ def _coverage(
     """Colour-magnitude coverage of the training set against every photometric object."""
     import time
 
+    from pzforge.training_set import coverage
+
     started = time.perf_counter()
     m_bin, c_bin = float(cfg.get("magnitude_bin", 0.5)), float(cfg.get("colour_bin", 0.2))
     cells = coverage.photometric_cells(
@@ -198,6 +206,8 @@ def export_rail(
     out_json: str | Path,
 ) -> dict[str, Any]:
     """A training set in RAIL's layout (``training_set.rail``) and the stage settings to read it."""
+    from pzforge.training_set import rail
+
     report = rail.write_rail(parquet, bands, settings, out_file, out_json)
     log.info(
         "RAIL %s file: %d of %d rows (dropped %s)",
@@ -224,6 +234,9 @@ def write_training_set_manifest(
     out_manifest: str | Path,
 ) -> None:
     """What to register: each training set (HATS) with its Parquet, exports, summary and plots."""
+    from pzforge.products.manifest import write_manifest
+    from pzforge.training_set.manifest import training_set_manifest
+
     plots = sorted(str(p) for p in Path(plots_dir).glob("*.png"))
     manifest = training_set_manifest(
         key=key,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import hashlib
 import json
 import shutil
 import subprocess
@@ -119,10 +120,12 @@ class PeakRSS(threading.Thread):
             time.sleep(0.1)
 
 
-def run_pipeline(pipeline: str, work: Path) -> tuple[float, int]:
-    """``pzforge run PIPELINE -c work/config.yaml`` in ``work``: wall seconds, peak tree RSS."""
+def run_pipeline(pipeline: str, work: Path, profile: Path | None = None) -> tuple[float, int]:
+    """``pzforge run PIPELINE -c work/config.yaml`` in ``work``: wall seconds, peak tree RSS
+    (``profile``: a profile folder instead of profiles/local)."""
     cmd = [str(Path(sys.executable).parent / "pzforge"), "run", pipeline]
     cmd += ["-c", str(work / "config.yaml"), "-w", str(work)]
+    cmd += ["--profile", str(profile)] if profile else []
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = PeakRSS(proc.pid)
@@ -164,11 +167,21 @@ def bare_self_crossmatch(catalog_dir: Path, margin_dir: Path) -> float:
 
 
 def rule_seconds(bench_dir: Path) -> dict[str, float]:
-    out: dict[str, float] = {}
+    return {rule: figures["s"] for rule, figures in rule_figures(bench_dir).items()}
+
+
+def rule_figures(bench_dir: Path) -> dict[str, dict[str, float]]:
+    """Per rule, from Snakemake's benchmark files: job seconds and CPU seconds summed over its
+    jobs, the largest max_rss (MB) of one of its jobs, and the number of jobs."""
+    out: dict[str, dict[str, float]] = {}
     for tsv in bench_dir.rglob("*.tsv"):
         with open(tsv) as fh:
             row = next(csv.DictReader(fh, delimiter="\t"))
-        out[tsv.parent.name] = out.get(tsv.parent.name, 0.0) + float(row["s"])
+        fig = out.setdefault(tsv.parent.name, {"s": 0.0, "cpu": 0.0, "rss": 0.0, "jobs": 0})
+        fig["s"] += float(row["s"])
+        fig["cpu"] += float(row["cpu_time"]) if row["cpu_time"] not in ("", "NA") else 0.0
+        fig["rss"] = max(fig["rss"], float(row["max_rss"]) if row["max_rss"] != "NA" else 0.0)
+        fig["jobs"] += 1
     return out
 
 
@@ -198,8 +211,11 @@ def main() -> None:
     ap.add_argument("rows", type=int)
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--no-bare", action="store_true", help="skip lsdb's bare self-crossmatch")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="pzbench-"))
+    for sub in ("results", "logs", "benchmarks", ".pzforge", ".snakemake"):
+        shutil.rmtree(work / sub, ignore_errors=True)  # a reused workdir: run every job again
     (work / "data").mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     catalogs = generate(args.rows, work / "data")
@@ -208,21 +224,30 @@ def main() -> None:
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     wall, peak = run_pipeline("combine_redshift", work)
     floor = floor_seconds(catalogs, work / "floor.parquet")
-    rules = rule_seconds(work / "benchmarks" / "bench")
+    figures = rule_figures(work / "benchmarks" / "bench")
+    rules = {rule: fig["s"] for rule, fig in figures.items()}
     dup = rules.get("find_duplicates", 0) + rules.get("resolve_duplicates", 0)
-    bare = bare_self_crossmatch(
-        work / "results/bench/hats/input/catalog", work / "results/bench/hats/input/margin"
-    )
+    bare = float("nan")
+    if not args.no_bare:
+        bare = bare_self_crossmatch(
+            work / "results/bench/hats/input/catalog", work / "results/bench/hats/input/margin"
+        )
     print(f"rows                 {args.rows:,}")
     print(f"wall seconds         {wall:.1f}")
     print(f"rows/s               {args.rows / wall:,.0f}")
     print(f"peak RSS (tree)      {peak / 2**30:.2f} GiB")
     print(f"floor seconds        {floor:.1f}  (read inputs once + write one Parquet)")
     print(f"ratio to floor       {wall / floor:.1f}x")
-    for rule, sec in sorted(rules.items()):
-        print(f"  rule {rule:<24} {sec:8.1f} s")
+    print("  rule                       jobs    job s    CPU s  max RSS of a job")
+    for rule, fig in sorted(figures.items()):
+        print(
+            f"  {rule:<26} {fig['jobs']:4d} {fig['s']:8.1f} {fig['cpu']:8.1f}"
+            f"  {fig['rss'] / 1024:.2f} GiB"
+        )
     print(f"duplicate stage      {dup:.1f} s (find + resolve)")
     print(f"lsdb bare self-xmatch {bare:.1f} s  -> ratio {dup / bare:.2f}x")
+    combined = work / "results" / "bench" / "combined" / "bench.parquet"
+    print(f"combined sha256      {hashlib.sha256(combined.read_bytes()).hexdigest()}")
     if not args.keep and not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
 

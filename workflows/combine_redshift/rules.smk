@@ -14,6 +14,8 @@ rule ingest_catalog:
         validation=config["validation"],
         homogenization=config["homogenization"],
         extra_columns=EXTRA_COLUMNS,
+    wildcard_constraints:
+        catalog=unbatched_catalogs(),
     conda:
         "../../envs/pzforge.yaml"
     log:
@@ -22,6 +24,34 @@ rule ingest_catalog:
         f"{BENCH}/ingest_catalog/{{catalog}}.tsv"
     script:
         "../../scripts/ingest_catalog.py"
+
+
+# Small catalogs several to a job on local runs (INGEST_BATCHES): the same outputs and logs as
+# ingest_catalog, one pair and one log per catalog.
+for BATCH, MEMBERS in INGEST_BATCHES.items():
+
+    rule:
+        name:
+            f"ingest_catalogs_{BATCH}"
+        input:
+            catalogs=[CATALOGS[name]["path"] for name in MEMBERS],
+            surveys=SURVEYS_FILES,
+        output:
+            tables=[f"{RESULTS}/ingest/{name}.parquet" for name in MEMBERS],
+            stats=[f"{RESULTS}/ingest/{name}.json" for name in MEMBERS],
+        params:
+            specs=[CATALOGS[name] for name in MEMBERS],
+            validation=config["validation"],
+            homogenization=config["homogenization"],
+            extra_columns=EXTRA_COLUMNS,
+        conda:
+            "../../envs/pzforge.yaml"
+        log:
+            [f"{LOGS}/ingest_catalog/{name}.log" for name in MEMBERS],
+        benchmark:
+            f"{BENCH}/ingest_catalogs/{BATCH}.tsv"
+        script:
+            "../../scripts/ingest_catalogs.py"
 
 
 rule find_duplicates:
