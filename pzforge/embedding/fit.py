@@ -93,6 +93,36 @@ def umap_transform(model: Any, X: np.ndarray) -> np.ndarray:
         return np.asarray(model.transform(X), dtype="float64")
 
 
+def umap_rebuild(X: np.ndarray, embedding: np.ndarray, params: dict[str, Any]) -> Any:
+    """A fitted map rebuilt from its training rows and stored coordinates, without pickle.
+
+    umap-learn can only save a model with pickle, which runs code when loaded; so a stored fit
+    keeps plain arrays (the scaled rows ``X`` and umap-learn's own ``embedding_``) and this
+    rebuilds the model: the neighbour graph and search index again from ``X`` (deterministic
+    for the seed, a second at most), one optimisation epoch whose result is then replaced by the
+    stored coordinates. ``transform`` reads only those, so new rows land exactly where the
+    original model put them (tests/embedding/test_fit_rebuild.py checks equality)."""
+    _numba_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import umap
+
+        model = umap.UMAP(
+            n_neighbors=int(params["n_neighbors"]),
+            min_dist=float(params["min_dist"]),
+            n_components=int(params["n_components"]),
+            metric=params["metric"],
+            random_state=int(params["random_state"]),
+            n_epochs=1,
+            n_jobs=1,
+        ).fit(X)
+    if model.embedding_.shape != embedding.shape:
+        raise ValueError(f"stored coordinates {embedding.shape} do not fit {len(X)} rows")
+    model.embedding_ = np.ascontiguousarray(embedding, dtype=model.embedding_.dtype)
+    model.n_epochs = params.get("n_epochs")  # what transform reads to choose its epochs
+    return model
+
+
 def fit_pca(X: np.ndarray, n_components: int) -> np.ndarray:
     """PCA coordinates (the linear baseline every metric is also computed for)."""
     from sklearn.decomposition import PCA

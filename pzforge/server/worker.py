@@ -60,7 +60,8 @@ class Worker:
         self._reporter: _Reporter | None = None
         from pzforge.server.embeddings import FitCache
 
-        self.fits = FitCache()  # fitted UMAP maps of this process (never written: see there)
+        # fitted UMAP maps: in this process, and as the site's artefacts (plain arrays, no pickle)
+        self.fits = FitCache(folder=settings.folder("embedding_fits"))
 
     def stop(self) -> None:
         """Stop after the run in hand (a deploy's SIGTERM)."""

@@ -6,6 +6,7 @@ embedded onto the trained map; stored parameters; ``supported`` with its reason.
 
 from __future__ import annotations
 
+import signal
 import time
 
 import numpy as np
@@ -150,6 +151,29 @@ def test_embedding_tasks(site, tmp_path):
     with pytest.raises(PzClientError) as not_yours:
         site.client("eve").get_embedding(task["task_id"])
     assert not_yours.value.status == 403
+
+    # the fitted map is a server-owned artefact (plain arrays, no pickle): a restarted worker
+    # reuses it without fitting, and puts the production rows exactly where the first map did
+    restart_worker(site)
+    after = bob.wait_embedding(bob.embed(train["id"], params, production=prod["id"])["task_id"],
+                               timeout=300, poll_s=0.3)  # fmt: skip
+    assert after["state"] == "SUCCESS", (after["error"], site.logs()[-3000:])
+    a = after["result"]
+    assert (
+        a["fit"] | {"cached": True, "cached_in": "artefact", "fits_in_this_worker": 0} == a["fit"]
+    )
+    assert a["data"] == r["data"] and a["production"]["data"] == g["production"]["data"]
+    fits = list((site.folder / "site" / "embedding_fits").iterdir())
+    assert len(fits) == 2 and not list((site.folder / "site" / "embedding_fits").glob("*/*.pkl"))
+
+
+def restart_worker(site) -> None:
+    """Stop the site's worker (as a deploy does) and start a new process."""
+    for proc, _log in site.procs:
+        if "worker" in proc.args and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+    site.start_worker()
 
 
 @pytest.mark.slow

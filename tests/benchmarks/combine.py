@@ -212,6 +212,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--no-bare", action="store_true", help="skip lsdb's bare self-crossmatch")
+    ap.add_argument(
+        "--no-qa", action="store_true", help="no QA report (qa.enabled: false; as before issue 15)"
+    )
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="pzbench-"))
     for sub in ("results", "logs", "benchmarks", ".pzforge", ".snakemake"):
@@ -221,6 +224,8 @@ def main() -> None:
     catalogs = generate(args.rows, work / "data")
     print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f} s")
     config = {"run_name": "bench", "catalogs": catalogs, "registry": {"register": False}}
+    if args.no_qa:
+        config["qa"] = {"enabled": False}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     wall, peak = run_pipeline("combine_redshift", work)
     floor = floor_seconds(catalogs, work / "floor.parquet")
