@@ -164,7 +164,7 @@ def test_embedding_tasks(site, tmp_path):
     )
     assert a["data"] == r["data"] and a["production"]["data"] == g["production"]["data"]
     fits = list((site.folder / "site" / "embedding_fits").iterdir())
-    assert len(fits) == 2 and not list((site.folder / "site" / "embedding_fits").glob("*/*.pkl"))
+    assert len(fits) == 1 and not list((site.folder / "site" / "embedding_fits").glob("*/*.pkl"))
 
 
 def restart_worker(site) -> None:
