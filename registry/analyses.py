@@ -129,8 +129,59 @@ def check_parameters_schema(schema: object) -> dict[str, Any]:
     return schema
 
 
+KINDS = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "boolean": "yes or no",
+    "array": "a list",
+    "object": "a set of named values",
+    "null": "empty",
+}
+PLAIN = {
+    "minimum": "must be at least {}",
+    "maximum": "must be at most {}",
+    "exclusiveMinimum": "must be more than {}",
+    "exclusiveMaximum": "must be less than {}",
+    "multipleOf": "must be a multiple of {}",
+    "minLength": "must be at least {} characters long",
+    "maxLength": "must be at most {} characters long",
+    "pattern": "must match the pattern {}",
+    "minItems": "needs at least {} values",
+    "maxItems": "takes at most {} values",
+    "uniqueItems": "must not repeat a value",
+    "const": "must be {}",
+    "format": "must be a valid {}",
+}
+
+
+def plain_problems(error: Any) -> dict[str, str]:
+    """{parameter: what is wrong, in words a form can show next to it} of one jsonschema
+    error (its own wording names validators: "0 is less than the minimum of 1")."""
+    where = ".".join(str(p) for p in error.path)
+    kind, want = error.validator, error.validator_value
+    if kind == "required":
+        missing = [k for k in want if isinstance(error.instance, dict) and k not in error.instance]
+        name = next((k for k in missing if error.message.startswith(repr(k))), None)
+        return {".".join(filter(None, (where, name or ""))): "is required"}
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in known]
+        return {".".join(filter(None, (where, k))): "is not a parameter of this service"
+                for k in extra}  # fmt: skip
+    if kind == "type":
+        kinds = [want] if isinstance(want, str) else list(want)
+        return {where: "must be " + " or ".join(KINDS.get(k, k) for k in kinds)}
+    if kind == "enum":
+        return {where: "must be one of " + ", ".join(str(v) for v in want)}
+    if kind in PLAIN:
+        return {where: PLAIN[kind].format(want)}
+    return {where: error.message}
+
+
 def check_parameters(schema: Mapping[str, Any], parameters: object) -> dict[str, Any]:
-    """``parameters`` valid against the service's schema, or every problem in one error."""
+    """``parameters`` valid against the service's schema, or every problem in one error (its
+    ``problems``; ``fields``: the same in plain words, by parameter, for forms)."""
     from jsonschema import Draft202012Validator
 
     if parameters is None:
@@ -144,8 +195,13 @@ def check_parameters(schema: Mapping[str, Any], parameters: object) -> dict[str,
         problems = [
             f"{'.'.join(str(p) for p in e.path) or 'parameters'}: {e.message}" for e in errors
         ]
+        fields: dict[str, str] = {}
+        for e in errors:
+            for where, text in plain_problems(e).items():
+                fields[where] = f"{fields[where]}; {text}" if where in fields else text
         exc = ValidationError("the parameters do not fit the service: " + "; ".join(problems))
         exc.problems = problems  # type: ignore[attr-defined]
+        exc.fields = fields  # type: ignore[attr-defined]
         raise exc
     return parameters
 
@@ -270,11 +326,17 @@ class AnalysisRecords:
                 a.message = f"service {svc.name} was deleted"
             s.delete(svc)
 
-    def list_services(self: Registry) -> list[dict[str, Any]]:
-        """The services the acting user may use (admins: all)."""
+    def list_services(self: Registry, *, product_type: str | None = None) -> list[dict[str, Any]]:
+        """The services the acting user may use (admins: all); with ``product_type``, only those
+        that take products of that type (what a product's page offers)."""
         with self.session(readonly=True) as s:
             rows = s.scalars(select(AnalysisService).order_by(AnalysisService.name)).all()
-            return [_service_dict(r) for r in rows if self._may_use_service(s, r)]
+            return [
+                _service_dict(r)
+                for r in rows
+                if self._may_use_service(s, r)
+                and (product_type is None or not r.input_types or product_type in r.input_types)
+            ]
 
     def get_service(self: Registry, name: str) -> dict[str, Any]:
         with self.session(readonly=True) as s:

@@ -3,6 +3,9 @@
 - **Credentials** of a service are encrypted with a key derived from the site's secret key
   (``Vault``, Fernet: AES-128-CBC + HMAC-SHA256); the registry stores only the ciphertext, the
   API never returns it and nothing here logs it.
+- **Starting an analysis** (``start``): the one code path of the API's ``POST
+  /products/{ref}/analyses`` and of the product page's form: the registry's checks, the
+  callback URL, and the call to the service to be made once the answer has been sent.
 - **Calling a service** (``call_service``): only the URL registered for it, with a timeout, no
   redirects followed; the body is JSON with the product's data (only the columns the service
   asked for, as base64 Parquet or JSON records), the parameters and a single-use callback URL.
@@ -26,11 +29,19 @@ import json
 import logging
 import re
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import registry
+from pzforge.server.models import API_PREFIX
 from registry import formats
+from registry.analyses import check_parameters
+
+if TYPE_CHECKING:
+    from pzforge.server.settings import ServerSettings
 
 log = logging.getLogger("pzforge.server.analyses")
 
@@ -40,6 +51,7 @@ PARQUET = b"PAR1"
 NETCDF3 = (b"CDF\x01", b"CDF\x02")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_PLOTS = 50
+WEBHOOK = "/webhooks/analyses"
 
 
 class PayloadRefused(registry.ValidationError):
@@ -96,6 +108,56 @@ def auth_headers(auth_type: str, credentials: dict[str, Any]) -> dict[str, str]:
     if auth_type == "basic":
         pair = f"{credentials['user']}:{credentials['password']}".encode()
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    return {}
+
+
+# --- starting an analysis ---------------------------------------------------------------------
+
+
+@dataclass
+class Started:
+    """A started analysis: what to answer, and the call to the service to make after answering
+    (``None`` for an upload-only service: its user posts the results to ``callback_url``)."""
+
+    analysis: dict[str, Any]
+    callback_url: str
+    send: Callable[[], bool] | None
+
+
+def callback_url(base_url: str, token: str) -> str:
+    """Where the service posts its results: the site's public address (or the one the start
+    request came to) and the single-use token."""
+    return f"{base_url.rstrip('/')}{API_PREFIX}{WEBHOOK}/{token}"
+
+
+def start(
+    reg: registry.Registry,
+    vault: Vault,
+    settings: ServerSettings,
+    base_url: str,
+    service: str,
+    product: int | str,
+    parameters: dict[str, Any] | None,
+) -> Started:
+    """Start an analysis of ``product`` by ``service`` for the acting user, as the API and the
+    pages both do: the registry checks (service, product, type, columns, parameters, the cap)
+    and records it pending; the service is called by ``send`` once the caller has answered,
+    within the site's and the service's timeouts."""
+    analysis, token, call = reg.start_analysis(service, product, parameters)
+    url = callback_url(settings.public_url or base_url, token)
+    if call["upload_only"]:
+        return Started(analysis, url, None)
+    timeout = min(settings.service_timeout_s, call["timeout_s"])
+    return Started(analysis, url, partial(call_service, reg, vault, analysis, call, url, timeout))
+
+
+def parameter_problems(schema: dict[str, Any], parameters: dict[str, Any]) -> dict[str, str]:
+    """{parameter: what is wrong, in plain words} of parameters checked against a service's
+    schema, as ``start`` checks them (a form shows each next to its field)."""
+    try:
+        check_parameters(schema, parameters)
+    except registry.ValidationError as exc:
+        return dict(getattr(exc, "fields", None) or {"": str(exc)})
     return {}
 
 

@@ -16,7 +16,7 @@ from pzforge.server.auth import acting_registry, admin_registry
 router = APIRouter(tags=["analyses"])
 Reg = Annotated[registry.Registry, Depends(acting_registry)]
 AdminReg = Annotated[registry.Registry, Depends(admin_registry)]
-WEBHOOK = "/webhooks/analyses"
+WEBHOOK = analyses.WEBHOOK
 AnalysisId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -75,11 +75,6 @@ def delete_service(name: str, reg: Reg) -> Response:
     return Response(status_code=204)
 
 
-def callback_url(request: Request, token: str) -> str:
-    base = request.app.state.settings.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}{models.API_PREFIX}{WEBHOOK}/{token}"
-
-
 @router.post("/products/{ref}/analyses", response_model=models.Analysis, status_code=201)
 def start_analysis(
     ref: str,
@@ -92,14 +87,14 @@ def start_analysis(
     schema; the product's data (only the columns the service asks for) is POSTed to the
     service after this answer, with a single-use callback URL. An upload-only service gets
     nothing: the answer carries the callback URL (shown once) to post results to."""
-    analysis, token, call = reg.start_analysis(body.service, ref, body.parameters)
-    url = callback_url(request, token)
-    if call["upload_only"]:
-        return analysis | {"callback_url": url}
-    settings = request.app.state.settings
-    timeout = min(settings.service_timeout_s, call["timeout_s"])
-    background.add_task(analyses.call_service, reg, _vault(request), analysis, call, url, timeout)
-    return analysis
+    started = analyses.start(
+        reg, _vault(request), request.app.state.settings, str(request.base_url),
+        body.service, ref, body.parameters,
+    )  # fmt: skip
+    if started.send is None:
+        return started.analysis | {"callback_url": started.callback_url}
+    background.add_task(started.send)
+    return started.analysis
 
 
 @router.get("/products/{ref}/analyses", response_model=list[models.Analysis])

@@ -7,6 +7,8 @@ Content-Security-Policy (``web``). Errors on a page are pages (the API keeps its
 
 - ``products``: home, product list (search, filters, sort, pages), product page, edit, delete,
   official, signed download, a run's provenance report;
+- ``analyses``: a product's analyses and summary (on its page), the form that starts one,
+  cancel;
 - ``account``: log in and out, my API tokens;
 - ``upload``: the four-step upload wizard;
 - ``runs``: pipelines (forms made from their config schemas), runs list, a run's live page;
@@ -24,11 +26,11 @@ from pzforge.server.pages import web
 
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to the site's application."""
-    from pzforge.server.pages import account, admin, products, runs, upload
+    from pzforge.server.pages import account, admin, analyses, products, runs, upload
 
     app.state.csrf = web.csrf_signer(app.state.settings.secret_key())
     app.mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")
-    for module in (products, account, upload, runs, admin):
+    for module in (products, analyses, account, upload, runs, admin):
         app.include_router(module.router)
 
     @app.exception_handler(web.LoginNeeded)

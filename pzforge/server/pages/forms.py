@@ -158,9 +158,17 @@ class FormBuilder:
         if value is None:
             value = _shown(default, schema)
         error = self.problems.get(name)
-        help_text = schema.get("description", "")
+        help_text = (schema.get("description", "") + _format_note(key, schema)).strip()
+        hint = []
+        if "minimum" in schema or "maximum" in schema:
+            hint.append(f"from {schema.get('minimum', '…')} to {schema.get('maximum', '…')}")
+        for bound, words in (("exclusiveMinimum", "more than"), ("exclusiveMaximum", "less than")):
+            if bound in schema:
+                hint.append(f"{words} {schema[bound]}")
+        if default not in (None, "", [], {}):
+            hint.append(f"default {_shown(default, schema)}")
         described = " ".join(
-            x for x in (f"h-{fid}" if help_text else "", f"e-{fid}" if error else "") if x
+            x for x in (f"h-{fid}" if help_text or hint else "", f"e-{fid}" if error else "") if x
         )
         common = (
             f'id="{fid}" name="{escape(name)}"'
@@ -195,26 +203,23 @@ class FormBuilder:
             widget = f'<input type="number" {common} value="{escape(value)}"{attrs}>'
         elif base == "object" or base == "array" and _types(schema.get("items", {}))[0] == "object":
             widget = f'<textarea {common} rows="3">{escape(value)}</textarea>'
-            help_text = (help_text + " (JSON)").strip()
         else:
             widget = f'<input type="text" {common} value="{escape(value)}">'
-            if base == "array":
-                help_text = (help_text + " (comma-separated)").strip()
-        hint = []
-        if "minimum" in schema or "maximum" in schema:
-            hint.append(f"from {schema.get('minimum', '…')} to {schema.get('maximum', '…')}")
-        if default not in (None, "", [], {}):
-            hint.append(f"default {_shown(default, schema)}")
         help_html = (
             f'<p class="help" id="h-{fid}">{escape(help_text)}'
-            + (f' <span class="muted">({escape("; ".join(hint))})</span>' if hint else "")
+            + (
+                f' <span class="muted">({escape("; ".join(hint))})</span>'
+                if hint and help_text
+                else ""
+            )
+            + (escape("; ".join(hint).capitalize()) if hint and not help_text else "")
             + "</p>"
-            if help_text
+            if help_text or hint
             else ""
         )
         return (
             f'<div class="field{" has-error" if error else ""}">'
-            f'<label for="{fid}">{escape(_label(key))}'
+            f'<label for="{fid}">{escape(schema.get("title") or _label(key))}'
             + (
                 ' <span class="req" aria-hidden="true">*</span>'
                 if required and default is None
@@ -224,6 +229,16 @@ class FormBuilder:
             + (f'<p class="error" id="e-{fid}" role="alert">{escape(error)}</p>' if error else "")
             + "</div>"
         )
+
+
+def _format_note(key: str, schema: dict[str, Any]) -> str:
+    """How a control that is not a select or a number is typed: JSON or a comma-separated list."""
+    base, _ = _types(schema)
+    if key == "product" or "enum" in schema or base not in ("object", "array"):
+        return ""
+    if base == "object" or _types(schema.get("items", {}))[0] == "object":
+        return " (JSON)"
+    return " (comma-separated)"
 
 
 def _shown(value: Any, schema: dict[str, Any]) -> str:

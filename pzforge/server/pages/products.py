@@ -1,5 +1,5 @@
-"""The home page, the product list, a product's page (and its edit, delete, official, download),
-and a run's provenance report inside the site."""
+"""The home page, the product list, a product's page (and its edit, delete, official, download;
+its Analyses section comes from ``analyses``), and a run's provenance report inside the site."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 import registry
-from pzforge.server.pages import lineage, web
+from pzforge.server.pages import analyses, lineage, web
 from registry.names import check_name
 
 router = APIRouter(include_in_schema=False)
@@ -198,6 +198,17 @@ def _run_of(reg: registry.Registry, run_id: str | None) -> dict[str, Any] | None
     return {k: run.get(k) for k in ("id", "pipeline", "status", "started_at", "ended_at", "user")}
 
 
+NOTICES = {
+    "saved": "Saved.",
+    "official": "Official flag changed.",
+    "uploaded": "Uploaded and registered.",
+    "analysis": "Analysis started. It is pending until its service sends the results back: "
+    "reload this page to see them.",
+    "analysis_cancelled": "Analysis cancelled.",
+    "analysis_finished": "That analysis had already ended: there was nothing to cancel.",
+}
+
+
 def _detail(request: Request, ref: str):
     actor = web.need_user(request)
     reg = web.acting(request, actor)
@@ -227,11 +238,8 @@ def product_page(request: Request, ref: str):
         can_edit=reg.may_edit(detail.id),
         is_admin=reg.is_admin,
         share_url=share_url,
-        notice={
-            "saved": "Saved.",
-            "official": "Official flag changed.",
-            "uploaded": "Uploaded and registered.",
-        }.get(request.query_params.get("done", "")),
+        notice=NOTICES.get(request.query_params.get("done", "")),
+        **analyses.section(reg, actor, detail, down),
     )
 
 
