@@ -222,6 +222,14 @@ def test_scripts_are_one_call_named_after_their_rules():
         ):
             assert rule == script, f"rule {rule} runs scripts/{script}.py"
             rules.add(rule)
+        # rules made in a loop are named `f"<rule>_{KEY}"` and run scripts/<rule>.py
+        for rule, script in re.findall(
+            r"rule:\s*name:\s*f\"([a-z_]+?)_\{\w+\}\".*?script:\s*\"(?:\.\./)+scripts/(\w+)\.py\"",
+            text,
+            re.S,
+        ):
+            assert rule == script, f"rule {rule}_* runs scripts/{script}.py"
+            rules.add(rule)
         for rule in re.findall(r"^\s*rule (\w+):", text, re.M):
             assert re.fullmatch(r"[a-z]+(_[a-z0-9]+)+|all", rule), f"rule {rule} is not verb_object"
     scripts = {p.stem for p in (ROOT / "scripts").glob("*.py")}

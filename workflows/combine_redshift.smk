@@ -9,12 +9,12 @@ from pzforge.combine.hooks import (
     qa_settings,
     resolution_params,
     surveys_files,
+    unbatched_pattern,
     stamp_inputs,
     union_extra_columns,
     use_located,
 )
 from pzforge.products.stamp import make_stamp
-import re
 
 
 # Catalogs given as registry products: located once on the submitting host (jobs read the saved
@@ -55,9 +55,7 @@ def get_catalog_spec(wildcards):
 
 
 def unbatched_catalogs():
-    """The wildcard pattern of catalogs ingested one per job (never matches when none is)."""
-    names = [re.escape(name) for name in CATALOGS if name not in BATCHED]
-    return "|".join(names) if names else "(?!)"
+    return unbatched_pattern(CATALOGS, BATCHED)
 
 
 def get_ingest_stats(wildcards=None):

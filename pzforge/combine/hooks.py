@@ -3,7 +3,8 @@ input paths, and the checks made on the submitting host before any job runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,12 @@ def ingest_batches(
         bins[i] = (bins[i][0] + size, [*bins[i][1], name])
     members = [sorted(names) for _, names in bins if len(names) > 1]
     return {str(i + 1): names for i, names in enumerate(sorted(members))}
+
+
+def unbatched_pattern(catalogs: Iterable[str], batched: set[str]) -> str:
+    """The wildcard pattern of catalogs ingested one per job (never matches when none is)."""
+    names = [re.escape(name) for name in catalogs if name not in batched]
+    return "|".join(names) if names else "(?!)"
 
 
 def surveys_files(config: Mapping[str, Any]) -> list[str]:
