@@ -426,9 +426,11 @@ class PzClient:
         product_id: int | str,
         params: Mapping[str, Any] | None = None,
         production: int | str | None = None,
+        profile: str | None = None,
     ) -> dict[str, Any]:
-        """Submit an embedding task; returns it (``task_id``, ``state``)."""
-        body: dict[str, Any] = {"product": product_id}
+        """Submit an embedding task (run with ``profile``: local or slurm, default the site's
+        first); returns it (``task_id``, ``state``)."""
+        body: dict[str, Any] = {"product": product_id, "profile": profile}
         if params is not None:
             body["params"] = dict(params)
         if production is not None:

@@ -30,11 +30,23 @@ PIPELINES: dict[str, str] = {
     "combine_redshift": "Combine Redshift Catalogs: merge surveys, find and resolve duplicates.",
     "training_set": "Training Set Maker: crossmatch a reference redshift catalog with photometry.",
     "embedding": "Embedding: UMAP of photometric features with quality metrics vs a PCA baseline.",
+    "embedding_task": "Embedding task: a product's UMAP map (hydro-vis's API), production data on it.",
 }
+# Pipelines a site starts for its own requests (POST /api/v1/embeddings queues an embedding_task
+# run): runnable with `pzforge run`, not offered as pipelines to submit through the site.
+TASK_PIPELINES = frozenset({"embedding_task"})
+
+
+def submittable() -> dict[str, str]:
+    """The pipelines a site's users submit runs of (name -> description)."""
+    return {n: d for n, d in PIPELINES.items() if n not in TASK_PIPELINES}
+
+
 _PACKAGES = {
     "combine_redshift": "combine",
     "training_set": "training_set",
     "embedding": "embedding",
+    "embedding_task": "embedding.task",
 }
 
 

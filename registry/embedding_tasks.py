@@ -1,22 +1,22 @@
 """Embedding tasks (hydro-vis's idea) and stored embedding parameters per product.
 
-Mixed into ``registry.Registry``. A task is ``PENDING`` when submitted, ``STARTED`` once a worker
-claimed it (atomically, as runs are: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one write
-transaction on SQLite), then ``SUCCESS`` with its result (JSON) or ``FAILURE`` with a reason.
-The caller validates the parameters; the registry checks who may read what.
+Mixed into ``registry.Registry``. A task is queued as a run (same id) of the site's run queue,
+so a worker runs it as any run (its profile, provenance, progress, cancel): ``PENDING`` while
+the run waits, ``STARTED`` once a worker claimed the run, then ``SUCCESS`` with its result (JSON,
+set by the worker from the run's output) or ``FAILURE`` with the reason (the run failed, was
+cancelled or interrupted). The caller validates the parameters and writes the run's config;
+the registry checks who may read what.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from registry.errors import NotFound, PermissionDenied, ValidationError
-from registry.models import EmbeddingParams, EmbeddingTask, Run, utcnow
+from registry.models import EmbeddingParams, EmbeddingTask, QueuedRun, utcnow
 
 if TYPE_CHECKING:
     from registry.store import Registry
@@ -58,9 +58,13 @@ class EmbeddingTasks:
         params: Mapping[str, Any],
         *,
         production: int | str | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        profile: str = "local",
     ) -> dict[str, Any]:
         """Queue an embedding of a product (and of ``production`` onto its map) for the acting
-        user, who must be able to read both."""
+        user, who must be able to read both: the task, and the run that computes it (its config
+        is ``run_config`` with the products' ids and the task's id, given by the caller who
+        knows the pipeline)."""
         if not self.user:
             raise PermissionDenied("no acting user: open the registry with user=...")
         with self.session() as s:
@@ -77,6 +81,27 @@ class EmbeddingTasks:
                 result={},
             )
             s.add(row)
+            config = dict(run_config or {}) | {
+                "task_id": row.id,
+                "input": {"product": product.id},
+                "production": {"product": prod.id if prod is not None else None},
+                "params": dict(params),
+            }
+            s.add(
+                QueuedRun(
+                    id=row.id,
+                    pipeline="embedding_task",
+                    config=config,
+                    profile=profile,
+                    user=self.user,
+                    state="queued",
+                    cancel_requested=False,
+                    submitted_at=row.submitted_at,
+                    progress={},
+                    log_tail="",
+                    products=[],
+                )
+            )
             s.flush()
             return _task_dict(row)
 
@@ -92,79 +117,31 @@ class EmbeddingTasks:
         with self.session(readonly=True) as s:
             return _task_dict(self._task(s, task_id))
 
-    def claim_embedding(self: Registry, worker: str) -> dict[str, Any] | None:
-        """The oldest pending task, now ``STARTED`` for ``worker``; None when none waits."""
-        with self.session() as s:
-            q = (
-                select(EmbeddingTask)
-                .where(EmbeddingTask.state == "PENDING")
-                .order_by(EmbeddingTask.submitted_at, EmbeddingTask.id)
-                .limit(1)
-            )
-            if self.engine.dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            row = s.scalar(q)
-            if row is None:
-                return None
-            row.state, row.worker, row.started_at = "STARTED", worker, utcnow()
-            s.flush()
-            return _task_dict(row)
-
     def finish_embedding(
         self: Registry,
         task_id: str,
         *,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
-        software: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A worker's end of a task: SUCCESS with ``result`` or FAILURE with ``error``. The task
-        is recorded as a provenance run too (its id, ``embedding_task``, the parameters and
-        products, the user, the worker, the software), so `provenance show` finds it."""
+        """A worker's end of a task: SUCCESS with ``result`` (its run's output) or FAILURE with
+        ``error``. The run that computed it is recorded by the pipeline's own provenance."""
         with self.session() as s:
             row = s.get(EmbeddingTask, str(task_id))
             if row is None:
                 raise NotFound(f"no embedding task {task_id!r}")
             row.state = "FAILURE" if error else "SUCCESS"
             row.error, row.result, row.ended_at = error, dict(result or {}), utcnow()
-            if s.get(Run, row.id) is None:
-                s.add(
-                    Run(
-                        id=row.id,
-                        pipeline="embedding_task",
-                        run_name=f"embedding task {row.id}",
-                        status="failed" if error else "success",
-                        error=error,
-                        config={
-                            "product_id": row.product_id,
-                            "production_product_id": row.production_product_id,
-                            **dict(row.params or {}),
-                        },
-                        overrides=[],
-                        software=dict(software or {}),
-                        user=row.user,
-                        host=row.worker or "",
-                        workdir="",
-                        started_at=row.started_at,
-                        ended_at=row.ended_at,
-                    )
-                )
             s.flush()
             return _task_dict(row, result=False)
 
-    def fail_stale_embeddings(self: Registry, older_than_s: float) -> list[str]:
-        """Tasks ``STARTED`` more than ``older_than_s`` ago (their worker died) fail."""
-        limit = utcnow() - timedelta(seconds=older_than_s)
-        with self.session() as s:
-            rows = s.scalars(
-                select(EmbeddingTask).where(
-                    EmbeddingTask.state == "STARTED", EmbeddingTask.started_at < limit
-                )
-            ).all()
-            for row in rows:
-                row.state, row.ended_at = "FAILURE", utcnow()
-                row.error = f"worker {row.worker} stopped before the task ended; submit it again"
-            return [r.id for r in rows]
+    def _end_task_of_run(self: Registry, s, run: QueuedRun) -> None:
+        """A run that computes a task ended without a result (failed, cancelled, interrupted):
+        so does its task, with the run's reason."""
+        task = s.get(EmbeddingTask, run.id)
+        if task is not None and task.state in ("PENDING", "STARTED"):
+            task.state, task.ended_at = "FAILURE", utcnow()
+            task.error = run.error or f"its run ended {run.state}"
 
     def embedding_params(self: Registry, product_ref: int | str) -> dict[str, Any] | None:
         """A product's stored embedding parameters (None when none are stored)."""

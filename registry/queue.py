@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from registry.errors import NotFound, PermissionDenied, ValidationError
-from registry.models import QueuedRun, utcnow
+from registry.models import EmbeddingTask, QueuedRun, utcnow
 
 if TYPE_CHECKING:
     from registry.store import Registry
@@ -145,6 +145,7 @@ class RunQueue:
             if row.state == "queued":
                 row.state, row.ended_at = "cancelled", utcnow()
                 row.error = f"cancelled by {self.user or 'the operator'} before it started"
+                self._end_task_of_run(s, row)
             elif row.state == "running":
                 row.cancel_requested = True
             s.flush()
@@ -168,6 +169,9 @@ class RunQueue:
                 return None
             now = utcnow()
             row.state, row.worker, row.started_at, row.heartbeat_at = "running", worker, now, now
+            task = s.get(EmbeddingTask, row.id)  # a run that computes an embedding task
+            if task is not None and task.state == "PENDING":
+                task.state, task.worker, task.started_at = "STARTED", worker, now
             s.flush()
             return _queued_dict(row)
 
@@ -216,6 +220,8 @@ class RunQueue:
                 row.progress = progress
             if log_tail is not None:
                 row.log_tail = log_tail[-LOG_TAIL_CHARS:]
+            if state != "success":
+                self._end_task_of_run(s, row)
             s.flush()
             return _queued_dict(row)
 
@@ -235,4 +241,5 @@ class RunQueue:
                     f"worker {row.worker} stopped reporting (its process or host died); "
                     "submit the run again"
                 )
+                self._end_task_of_run(s, row)
             return [r.id for r in rows]

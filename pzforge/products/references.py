@@ -31,6 +31,11 @@ def reading_as(user: str | None) -> Iterator[None]:
         _READER.reset(token)
 
 
+def current_reader() -> str | None:
+    """The user product references are read for now (None: the operating-system user)."""
+    return _READER.get()
+
+
 def locate(
     ref: dict[str, Any], url: str | None, what: str, product_type: str | None = None
 ) -> dict[str, Any]:

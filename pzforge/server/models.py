@@ -398,6 +398,11 @@ class EmbeddingRequest(BaseModel):
     params: EmbeddingParameters | None = Field(
         None, description="Default: the product's stored parameters, else the defaults."
     )
+    profile: str | None = Field(
+        None,
+        description="Where the task's run goes (local or slurm, as for runs; default: the "
+        "site's first profile).",
+    )
 
 
 class EmbeddingTask(BaseModel):

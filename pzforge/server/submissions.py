@@ -53,9 +53,13 @@ def check_run(
 ) -> tuple[dict[str, Any], str]:
     """The config to queue (as given, less ``registry.url``) and the profile; ConfigError with
     every problem, or PermissionDenied for an input the user may not read."""
-    if pipeline not in pipelines.PIPELINES:
+    if pipeline in pipelines.TASK_PIPELINES:
         raise ConfigError(
-            f"unknown pipeline {pipeline!r}; pipelines: {', '.join(pipelines.PIPELINES)}"
+            f"{pipeline} runs are started by the site's own requests (POST /embeddings)"
+        )
+    if pipeline not in pipelines.submittable():
+        raise ConfigError(
+            f"unknown pipeline {pipeline!r}; pipelines: {', '.join(pipelines.submittable())}"
         )
     problems: list[str] = []
     profile = profile or settings.profiles[0]

@@ -35,7 +35,6 @@ from pzforge.server.submissions import product_refs
 log = logging.getLogger("pzforge.worker")
 HEARTBEAT_S = 3.0
 LOG_TAIL_BYTES = 20_000
-EMBEDDING_STALE_S = 3600.0  # an embedding task takes minutes; an hour STARTED: its worker died
 
 
 class Worker:
@@ -58,10 +57,8 @@ class Worker:
         self.runs_dir = settings.folder("runs")
         self._stop = threading.Event()
         self._reporter: _Reporter | None = None
-        from pzforge.server.embeddings import FitCache
-
-        # fitted UMAP maps: in this process, and as the site's artefacts (plain arrays, no pickle)
-        self.fits = FitCache(folder=settings.folder("embedding_fits"))
+        # fitted UMAP maps of embedding tasks: the site's artefacts (plain arrays, no pickle)
+        self.fits_dir = settings.folder("embedding_fits")
 
     def stop(self) -> None:
         """Stop after the run in hand (a deploy's SIGTERM)."""
@@ -103,14 +100,8 @@ class Worker:
             while not self._stop.is_set():
                 for run_id in self.registry.interrupt_stale_runs(self.stale_after_s):
                     log.warning("run %s: its worker stopped reporting; marked interrupted", run_id)
-                for task_id in self.registry.fail_stale_embeddings(EMBEDDING_STALE_S):
-                    log.warning("embedding task %s: its worker stopped; marked failed", task_id)
                 for analysis_id in self.registry.sweep_analyses():
                     log.warning("analysis %s: its service did not answer in time", analysis_id)
-                task = self.registry.claim_embedding(self.name)
-                if task is not None:
-                    self.embed(task)
-                    continue
                 run = self.registry.claim_run(self.name)
                 if run is None:
                     if once:
@@ -158,6 +149,8 @@ class Worker:
                 )
             elif result.returncode == 0:
                 state = "success"
+                if run["pipeline"] == "embedding_task":
+                    self._finish_task(run_id, result.layout.results / "result.json")
                 if result.layout.receipts.is_file():
                     import json
 
@@ -187,30 +180,12 @@ class Worker:
         log.info("run %s: %s%s", run_id, state, f" ({error})" if error else "")
         return state
 
-    def embed(self, task: dict[str, Any]) -> str:
-        """Run one claimed embedding task (in this process: tasks are small and the fitted
-        maps stay in memory for the next one)."""
-        from pzforge.server.embeddings import run_task
+    def _finish_task(self, run_id: str, result_file: Path) -> None:
+        """An embedding task's result, from the run that computed it (a failed run fails its
+        task through the queue)."""
+        import json
 
-        log.info("embedding task %s for %s", task["task_id"], task["user"])
-        software = _versions("pzforge", "umap-learn", "scikit-learn", "numpy")
-        try:
-            result = run_task(self.registry, task, self.fits)
-        except (PzforgeError, registry.RegistryError, ValueError) as exc:
-            self.registry.finish_embedding(task["task_id"], error=str(exc), software=software)
-            return "FAILURE"
-        except Exception as exc:  # a bug: the task fails with a line, the log has the trace
-            log.exception("embedding task %s failed unexpectedly", task["task_id"])
-            self.registry.finish_embedding(
-                task["task_id"],
-                error=f"internal error: {type(exc).__name__}: {exc}",
-                software=software,
-            )
-            return "FAILURE"
-        self.registry.finish_embedding(task["task_id"], result=result, software=software)
-        log.info("embedding task %s: SUCCESS (fit cached: %s)", task["task_id"],
-                 result["fit"]["cached"])  # fmt: skip
-        return "SUCCESS"
+        self.registry.finish_embedding(run_id, result=json.loads(result_file.read_text()))
 
     def _check_inputs(self, run: dict[str, Any]) -> None:
         """The products a run reads: still readable by its user now it runs."""
@@ -224,24 +199,14 @@ class Worker:
     def _write_config(self, run: dict[str, Any], workdir: Path) -> Path:
         """The run's config with the site's registry (the file is the user's only)."""
         config = dict(run["config"])
+        if run["pipeline"] == "embedding_task":
+            config["fits_dir"] = str(self.fits_dir)
         config["registry"] = dict(config.get("registry") or {})
         config["registry"]["url"] = self.registry.engine.url.render_as_string(hide_password=False)
         path = workdir / "submitted.yaml"
         path.touch(mode=0o600)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path
-
-
-def _versions(*packages: str) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in packages:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "unknown"
-    return out
 
 
 class _Reporter:

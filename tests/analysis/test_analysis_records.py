@@ -131,17 +131,35 @@ def test_services_rules(reg):
     assert [s["name"] for s in ada.list_services()] == ["needs"]
 
 
-def test_embedding_tasks_claimed_once_and_stale_ones_fail(reg):
+def test_embedding_tasks_are_runs_claimed_once_and_end_with_their_run(reg):
     bob = reg.acting_as("bob")
-    task = bob.submit_embedding("cat", {"transformer": "umap"})
+    task = bob.submit_embedding("cat", {"transformer": "umap"}, run_config={"run_name": "t"})
     assert task["state"] == "PENDING" and task["result"] is None
-    claimed = reg.claim_embedding("w1")
-    assert claimed["task_id"] == task["task_id"] and claimed["state"] == "STARTED"
-    assert reg.claim_embedding("w2") is None
+    run = bob.queued_run(task["task_id"])  # queued as a run with the same id
+    assert run["pipeline"] == "embedding_task" and run["state"] == "queued"
+    assert run["config"] == {"run_name": "t", "task_id": task["task_id"],
+                             "input": {"product": task["product_id"]},
+                             "production": {"product": None},
+                             "params": {"transformer": "umap"}}  # fmt: skip
+    claimed = reg.claim_run("w1")
+    assert claimed["id"] == task["task_id"]
+    assert bob.embedding_task(task["task_id"])["state"] == "STARTED"
+    assert reg.claim_run("w2") is None
     with pytest.raises(registry.PermissionDenied):
         reg.acting_as("eve").embedding_task(task["task_id"])
-    assert reg.fail_stale_embeddings(3600) == []
+    assert reg.interrupt_stale_runs(3600) == []
     time.sleep(0.05)
-    assert reg.fail_stale_embeddings(0.01) == [task["task_id"]]
+    assert reg.interrupt_stale_runs(0.01) == [task["task_id"]]
     failed = bob.embedding_task(task["task_id"])
-    assert failed["state"] == "FAILURE" and "w1 stopped" in failed["error"]
+    assert failed["state"] == "FAILURE" and "w1 stopped reporting" in failed["error"]
+
+    # cancelled while queued: the task fails with the run's reason; a success keeps the result
+    other = bob.submit_embedding("cat", {})
+    bob.cancel_run(other["task_id"])
+    gone = bob.embedding_task(other["task_id"])
+    assert gone["state"] == "FAILURE" and "cancelled by bob" in gone["error"]
+    done = bob.submit_embedding("cat", {})
+    reg.claim_run("w1")
+    reg.finish_embedding(done["task_id"], result={"data": [[0, 1]]})
+    reg.finish_queued_run(done["task_id"], "success")
+    assert bob.embedding_task(done["task_id"])["result"] == {"data": [[0, 1]]}

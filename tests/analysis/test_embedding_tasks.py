@@ -44,7 +44,7 @@ def site(tmp_path_factory):
 def test_embedding_tasks(site, tmp_path):
     from pzforge.client import PzClientError
     from pzforge.embedding import fit
-    from pzforge.server import embeddings
+    from pzforge.embedding.task import compute
 
     bob = site.client("bob")
     train_df = catalog(tmp_path / "train.parquet", 300, 1)
@@ -103,16 +103,19 @@ def test_embedding_tasks(site, tmp_path):
     assert 0.5 < r["visualization_metrics"]["trustworthiness_k15"] <= 1
     assert set(r["visualization_metrics"]) == {"trustworthiness_k15", "continuity_k15",
                                                "global_score"}  # fmt: skip
-    assert r["fit"] == r["fit"] | {"cached": False, "fit_number": 1, "fits_in_this_worker": 1}
+    assert r["fit"]["cached"] is False and r["fit"]["cached_in"] is None
 
-    # recorded as a provenance run: parameters, products, user, software
+    # a run of the embedding_task pipeline (same id) through the run queue, recorded by the
+    # pipeline's provenance: parameters, products, user, software, the job and its input
+    run = bob.get_run(task["task_id"]).info
+    assert run["pipeline"] == "embedding_task" and run["state"] == "success", run
     prov = site.http("bob").get(f"/provenance/runs/{task['task_id']}").json()
     assert prov["pipeline"] == "embedding_task" and prov["user"] == "bob"
-    assert prov["config"]["product_id"] == train["id"] and "umap-learn" in prov["software"]
+    assert prov["config"]["input"]["product"] == train["id"] and "umap-learn" in prov["software"]
 
     # the same coordinates as the embedding pipeline's own code on the same features/settings
-    fs = embeddings.prepare(train_df, FEATURES, "kind", 250, 42, "train")
-    expected = fit.fit_umap(fs.X, embeddings.umap_params(params))
+    fs = compute.prepare(train_df, FEATURES, "kind", 250, 42, "train")
+    expected = fit.fit_umap(fs.X, compute.umap_params(params))
     assert np.allclose(np.array(r["data"]), expected, atol=1e-5)
 
     # the next task reuses the fitted map (no refit) and embeds production data onto it
@@ -123,7 +126,9 @@ def test_embedding_tasks(site, tmp_path):
     assert again["state"] == "SUCCESS", again["error"]
     g = again["result"]
     assert (
-        g["fit"]["cached"] and g["fit"]["fit_number"] == 1 and g["fit"]["fits_in_this_worker"] == 1
+        g["fit"]["cached"]
+        and g["fit"]["cached_in"] == "artefact"
+        and g["fit"]["key"] == r["fit"]["key"]
     )
     assert g["fit"]["fitted_at"] == r["fit"]["fitted_at"]
     assert g["data"] == r["data"]
@@ -159,9 +164,7 @@ def test_embedding_tasks(site, tmp_path):
                                timeout=300, poll_s=0.3)  # fmt: skip
     assert after["state"] == "SUCCESS", (after["error"], site.logs()[-3000:])
     a = after["result"]
-    assert (
-        a["fit"] | {"cached": True, "cached_in": "artefact", "fits_in_this_worker": 0} == a["fit"]
-    )
+    assert a["fit"] | {"cached": True, "cached_in": "artefact", "key": r["fit"]["key"]} == a["fit"]
     assert a["data"] == r["data"] and a["production"]["data"] == g["production"]["data"]
     fits = list((site.folder / "site" / "embedding_fits").iterdir())
     assert len(fits) == 1 and not list((site.folder / "site" / "embedding_fits").glob("*/*.pkl"))

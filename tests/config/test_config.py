@@ -178,7 +178,9 @@ def _raw_one_line_descriptions(text: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("pipeline", ["combine_redshift", "training_set", "embedding"])
+@pytest.mark.parametrize(
+    "pipeline", ["combine_redshift", "training_set", "embedding", "embedding_task"]
+)
 def test_config_readme_has_every_description_whole(pipeline):
     """Every description in config/README.md is the schema's full sentence: none cut at a comma
     inside a YAML flow mapping (which also adds the rest of the sentence as a stray key)."""

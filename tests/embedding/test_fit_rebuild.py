@@ -35,7 +35,7 @@ def test_a_rebuilt_map_transforms_new_rows_exactly_as_the_original():
 
 
 def fitted_map(X: np.ndarray):
-    from pzforge.server import embeddings
+    from pzforge.embedding.task import store as embeddings
 
     model, coords = fit.umap_model(X, PARAMS, for_transform=True)
     meta = pd.DataFrame({"id": np.arange(len(X)), "kind": ["a", "b"] * (len(X) // 2)})
@@ -46,7 +46,7 @@ def fitted_map(X: np.ndarray):
 def test_the_fit_artefact_is_plain_arrays_reused_by_another_process_and_refused_when_altered(
     tmp_path,
 ):
-    from pzforge.server import embeddings
+    from pzforge.embedding.task import store as embeddings
 
     X, new = rows(200, 3), rows(40, 4)
     original = fitted_map(X)

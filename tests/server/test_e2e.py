@@ -27,7 +27,7 @@ CATALOGS = {  # three of the sample catalogs, as in config/config.yaml
 }  # fmt: skip
 
 
-def end_to_end(site, work: Path, profile: str | None = None, timeout: float = 600) -> None:
+def end_to_end(site, work: Path, profile: str | None = None, timeout: float = 600) -> dict:
     from pzforge.combine import sample_data
 
     site.add_user("alice")
@@ -93,6 +93,7 @@ def end_to_end(site, work: Path, profile: str | None = None, timeout: float = 60
     assert any(n.startswith("e2e_combined_hats/") for n in names)
     crate = pz.get_ro_crate(made["id"])
     assert any(e.get("@id") == "./" for e in crate["@graph"])
+    return made
 
 
 def test_end_to_end_on_sqlite(tmp_path):
@@ -121,4 +122,16 @@ def test_end_to_end_with_the_slurm_profile(slurm, tmp_path):
             worker_args=(f"--snakemake-arg=--workflow-profile={fast}",),
         ) as site,
     ):
-        end_to_end(site, tmp_path, profile="slurm", timeout=800)
+        made = end_to_end(site, tmp_path, profile="slurm", timeout=800)
+        # an embedding task on the combined product goes to SLURM too: it is a run of the
+        # embedding_task pipeline, with the run's provenance, its job on a node
+        pz = site.client("alice")
+        params = {"features": ["z", "z_err"], "parameters": {"n_neighbours": 10}}
+        task = pz.embed(made["id"], params, profile="slurm")
+        done = pz.wait_embedding(task["task_id"], timeout=600, poll_s=1)
+        assert done["state"] == "SUCCESS", (done["error"], site.logs()[-4000:])
+        assert done["result"]["features"] == ["z", "z_err"] and done["result"]["data_shape"][1] == 2
+        prov = site.http("alice").get(f"/provenance/runs/{task['task_id']}").json()
+        assert prov["pipeline"] == "embedding_task" and prov["profile"] == "slurm"
+        assert [j["rule"] for j in prov["jobs"]] == ["run_embedding_task"]
+        assert prov["jobs"][0]["slurm_job_id"], prov["jobs"]

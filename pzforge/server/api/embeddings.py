@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 import registry
-from pzforge.server import embeddings, models
+from pzforge.embedding.task import support
+from pzforge.server import models
 from pzforge.server.auth import acting_registry
 
 router = APIRouter(tags=["embeddings"])
@@ -20,17 +21,30 @@ Reg = Annotated[registry.Registry, Depends(acting_registry)]
 
 
 @router.post("/embeddings", response_model=models.EmbeddingTask, status_code=202)
-def submit_embedding(body: models.EmbeddingRequest, reg: Reg) -> dict[str, Any]:
+def submit_embedding(body: models.EmbeddingRequest, reg: Reg, request: Request) -> dict[str, Any]:
     """Queue an embedding of a product (and of ``production`` onto its map); the answer's
-    ``task_id`` is followed with GET /embeddings/{task_id}."""
+    ``task_id`` is followed with GET /embeddings/{task_id}. The task runs as a run of the
+    ``embedding_task`` pipeline (same id) with the profile asked for (default: the site's
+    first)."""
     params = body.params
     if params is None:
         stored = reg.embedding_params(body.product)
         params = models.EmbeddingParameters.model_validate(stored or {})
-    support = embeddings.supported(reg, body.product, params.features)
-    if not support["supported"]:
-        raise registry.ValidationError(f"this product cannot be embedded: {support['reason']}")
-    return reg.submit_embedding(body.product, params.model_dump(), production=body.production)
+    profiles = request.app.state.settings.profiles
+    if body.profile is not None and body.profile not in profiles:
+        raise registry.ValidationError(
+            f"profile {body.profile!r} is not offered here; profiles: {', '.join(profiles)}"
+        )
+    answer = support.supported(reg, body.product, params.features)
+    if not answer["supported"]:
+        raise registry.ValidationError(f"this product cannot be embedded: {answer['reason']}")
+    return reg.submit_embedding(
+        body.product,
+        params.model_dump(),
+        production=body.production,
+        run_config={"pipeline": "embedding_task", "run_name": "embedding_task"},
+        profile=body.profile or profiles[0],
+    )
 
 
 @router.get("/embeddings/{task_id}", response_model=models.EmbeddingTask)
@@ -58,4 +72,4 @@ def is_supported(
 ) -> dict[str, Any]:
     """Whether the product can be embedded (a table with at least two numeric feature
     columns), and why not."""
-    return embeddings.supported(reg, ref, features)
+    return support.supported(reg, ref, features)

@@ -22,16 +22,16 @@ Reg = Annotated[registry.Registry, Depends(acting_registry)]
 @router.get("/pipelines", response_model=list[models.Pipeline])
 def list_pipelines(reg: Reg) -> list[dict[str, Any]]:
     """The pipelines a run can be asked for."""
-    return [{"name": n, "description": d} for n, d in pipelines.PIPELINES.items()]
+    return [{"name": n, "description": d} for n, d in pipelines.submittable().items()]
 
 
 @router.get("/pipelines/{name}/schema")
 def pipeline_schema(name: str, reg: Reg) -> dict[str, Any]:
     """A pipeline's config schema (JSON Schema 2020-12): every key with its description."""
-    if name not in pipelines.PIPELINES:
+    if name not in pipelines.submittable():
         from registry import NotFound
 
-        raise NotFound(f"no pipeline {name!r}; pipelines: {', '.join(pipelines.PIPELINES)}")
+        raise NotFound(f"no pipeline {name!r}; pipelines: {', '.join(pipelines.submittable())}")
     return loading.load_schema(name)
 
 

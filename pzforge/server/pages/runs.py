@@ -29,15 +29,15 @@ def pipelines_page(request: Request):
     actor = web.need_user(request)
     items = [
         {"name": n, "description": d, "title": loading.load_schema(n).get("title", n)}
-        for n, d in pipelines.PIPELINES.items()
+        for n, d in pipelines.submittable().items()
     ]
     return web.render(request, "pipelines.html.j2", actor=actor, pipelines=items)
 
 
 def _pipeline(name: str) -> dict[str, Any]:
-    if name not in pipelines.PIPELINES:
+    if name not in pipelines.submittable():
         raise registry.NotFound(
-            f"no pipeline {name!r}; pipelines: {', '.join(pipelines.PIPELINES)}"
+            f"no pipeline {name!r}; pipelines: {', '.join(pipelines.submittable())}"
         )
     return loading.load_schema(name)
 
