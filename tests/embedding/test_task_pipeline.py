@@ -46,12 +46,14 @@ def products(tmp_path):
 
 def test_a_local_task_run_writes_the_result_and_reuses_its_fit(products, tmp_path):
     ids, env = products
-    args = ["--set", f"input.product={ids['train']}", "--set", "params.parameters.n_neighbours=8"]
+    (tmp_path / "task.yaml").write_text("pipeline: embedding_task\n")
+    args = ["-c", "task.yaml", "--set", f"input.product={ids['train']}",
+            "--set", "params.parameters.n_neighbours=8"]  # fmt: skip
     first = pzforge("run", "embedding_task", *args, "--set", f"production.product={ids['prod']}",
                     cwd=tmp_path, env=env)  # fmt: skip
     assert first.returncode == 0, first.stdout + first.stderr
     result = json.loads((tmp_path / "results" / "embedding_task" / "result.json").read_text())
-    assert result["data_shape"] == [120, 2] and result["features"] == FEATURES + ["z"]
+    assert result["data_shape"] == [120, 2] and result["features"] == ["z", *FEATURES]
     assert np.array(result["top_100"]).shape == (120, 100)
     assert result["fit"]["cached"] is False and result["production"]["data_shape"] == [40, 2]
     fits = list((tmp_path / "results" / "embedding_task" / "fits").iterdir())
@@ -78,7 +80,9 @@ def test_a_local_task_run_writes_the_result_and_reuses_its_fit(products, tmp_pat
 def test_a_product_that_cannot_be_embedded_is_one_line(products, tmp_path, ref, message):
     ids, env = products
     ref = ids.get(ref, ref)
-    proc = pzforge("run", "embedding_task", "--set", f"input.product={ref}", cwd=tmp_path, env=env)
+    (tmp_path / "task.yaml").write_text("pipeline: embedding_task\n")
+    proc = pzforge("run", "embedding_task", "-c", "task.yaml", "--set", f"input.product={ref}",
+                   cwd=tmp_path, env=env)  # fmt: skip
     assert proc.returncode != 0
     assert message.format(id=ref) in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
