@@ -117,6 +117,21 @@ class Authenticator:
         return value.strip() if value and value.strip() else None
 
 
+def set_session_cookie(request: Request, response, name: str) -> None:
+    """Log ``name`` in on this browser: the signed session cookie (HttpOnly, SameSite=Lax,
+    Secure when the site says so), for the API's login and the web page's alike."""
+    settings = request.app.state.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        request.app.state.auth.session_cookie(name),
+        max_age=settings.session_ttl_s,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
 def current_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Actor:

@@ -14,6 +14,7 @@ from pzforge.server.auth import (
     acting_registry,
     admin_registry,
     current_actor,
+    set_session_cookie,
 )
 
 router = APIRouter(tags=["accounts"])
@@ -44,16 +45,7 @@ def login(body: models.Login, request: Request, response: Response) -> dict[str,
     if user is None:
         raise HTTPException(401, "wrong name or password", headers={"WWW-Authenticate": "Bearer"})
     request.state.user = user["name"]
-    settings = request.app.state.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        request.app.state.auth.session_cookie(user["name"]),
-        max_age=settings.session_ttl_s,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    set_session_cookie(request, response, user["name"])
     return user
 
 

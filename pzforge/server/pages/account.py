@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 import registry
+from pzforge.server import auth
 from pzforge.server.auth import SESSION_COOKIE
 from pzforge.server.pages import web
 
@@ -43,17 +44,8 @@ async def login(request: Request):
             error="Wrong name or password.",
         )
     request.state.user = user["name"]
-    settings = request.app.state.settings
     response = web.redirect(request, target)
-    response.set_cookie(
-        SESSION_COOKIE,
-        request.app.state.auth.session_cookie(user["name"]),
-        max_age=settings.session_ttl_s,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    auth.set_session_cookie(request, response, user["name"])
     return response
 
 
