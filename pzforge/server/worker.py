@@ -148,9 +148,9 @@ class Worker:
                     f"cancelled on request after {result.progress.elapsed:.0f} s",
                 )
             elif result.returncode == 0:
-                state = "success"
-                if run["pipeline"] == "embedding_task":
+                if run["pipeline"] == "embedding_task":  # before "success": a bad result fails
                     self._finish_task(run_id, result.layout.results / "result.json")
+                state = "success"
                 if result.layout.receipts.is_file():
                     import json
 
