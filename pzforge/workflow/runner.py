@@ -197,6 +197,7 @@ def run_pipeline(
                 env=env,
                 cwd=workdir,
                 start_new_session=own_process_group,
+                preexec_fn=_interruptible_child(),
             )
             done = threading.Event()
             monitor = threading.Thread(
@@ -300,6 +301,19 @@ def _watch(
         elif asked_at is not None and time.monotonic() - asked_at > STOP_GRACE_S:
             _signal(proc, signal.SIGKILL, group)
             asked_at = float("inf")
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _interruptible_child():
+    """Snakemake must stop on SIGINT (Ctrl-C, and how a cancel is asked for), but a process
+    started with SIGINT ignored (``cmd &`` in a script, some service managers) passes that on
+    through exec: then a cancel would never reach it. Such a child gets SIGINT back to its
+    default before it starts (subprocess has no option for it, hence preexec_fn, which only
+    resets a signal)."""
+    return _sigint_default if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else None
 
 
 def _signal(proc: subprocess.Popen, sig: int, group: bool) -> None:

@@ -40,7 +40,7 @@ def fitted_map(X: np.ndarray):
     model, coords = fit.umap_model(X, PARAMS, for_transform=True)
     meta = pd.DataFrame({"id": np.arange(len(X)), "kind": ["a", "b"] * (len(X) // 2)})
     return embeddings.FittedMap(model, coords, X, ["f1", "f2", "f3", "f4"], meta,
-                                np.zeros(4), np.ones(4), 1.5, 1000.0, 1)  # fmt: skip
+                                np.zeros(4), np.ones(4), 1.5, 1000.0)  # fmt: skip
 
 
 def test_the_fit_artefact_is_plain_arrays_reused_by_another_process_and_refused_when_altered(

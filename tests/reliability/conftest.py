@@ -83,6 +83,9 @@ class Site:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            # as from a terminal: SIGINT at its default even when pytest runs with it ignored
+            # (a background job of a script), or the Ctrl-C cases would end by the SIGKILL below
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         marker = self.faults / point
         deadline = time.monotonic() + TIMEOUT
@@ -98,12 +101,15 @@ class Site:
 
     @staticmethod
     def stop(proc: subprocess.Popen, sig: int) -> int:
+        """Send ``sig`` to the run's process group; its exit code. A run that ignores SIGINT
+        fails the test (it would otherwise be ended by SIGKILL and pass for the wrong reason)."""
         os.killpg(proc.pid, sig)
         try:
-            return proc.wait(timeout=120)
+            return proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            return proc.wait()
+            proc.wait()
+            raise AssertionError(f"the run was still alive 60 s after signal {sig}") from None
 
     def registry(self) -> registry.Registry:
         from pzforge.products.site import os_user

@@ -112,7 +112,7 @@ def embed(
             model, coords, fs.X, features, fs.meta,
             np.array([stats["feature_mean"][f] for f in features]),
             np.array([stats["feature_std"][f] for f in features]),
-            seconds, time.time(), cache.fits,
+            seconds, time.time(),
         )  # fmt: skip
         cache.put(key, fitted)
     X, Y = fitted.X, fitted.coords

@@ -42,7 +42,6 @@ class FittedMap:
     std: np.ndarray
     fit_seconds: float
     fitted_at: float
-    fit_number: int
 
 
 @dataclass
@@ -138,5 +137,5 @@ def load_artefact(folder: Path, umap_settings: dict[str, Any]) -> FittedMap | No
     model = fit.umap_rebuild(arrays["X"], arrays["embedding"], umap_settings)
     return FittedMap(
         model, np.asarray(arrays["embedding"], dtype="float64"), arrays["X"], info["features"],
-        meta, arrays["mean"], arrays["std"], info["fit_seconds"], info["fitted_at"], 0,
+        meta, arrays["mean"], arrays["std"], info["fit_seconds"], info["fitted_at"],
     )  # fmt: skip
