@@ -70,8 +70,11 @@ class Site:
             args += ["--set", s]
         return self.cli(*args, env=env)
 
-    def start_paused(self, point: str, *sets: str) -> subprocess.Popen:
-        """A run that stops at fault point ``point`` (its own process group, to kill)."""
+    def start_paused(
+        self, point: str, *sets: str, sigint: object = signal.SIG_DFL
+    ) -> subprocess.Popen:
+        """A run that stops at fault point ``point`` (its own process group, to kill);
+        ``sigint``: the disposition it starts with (SIG_IGN: as a script's background job)."""
         args = [PZFORGE, "run", "combine_redshift", "-c", str(self.config)]
         for s in sets:
             args += ["--set", s]
@@ -85,7 +88,7 @@ class Site:
             start_new_session=True,
             # as from a terminal: SIGINT at its default even when pytest runs with it ignored
             # (a background job of a script), or the Ctrl-C cases would end by the SIGKILL below
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
         )
         marker = self.faults / point
         deadline = time.monotonic() + TIMEOUT

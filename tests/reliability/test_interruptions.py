@@ -61,6 +61,17 @@ def test_interrupted_run_resumes_with_pzforge_run(site, reference, point, sig):
         assert len(reg.list_products()) == 1
 
 
+def test_a_run_started_with_sigint_ignored_still_stops_on_it(site, reference):
+    """`pzforge run ... &` from a script starts with SIGINT ignored; Snakemake must not inherit
+    that, or neither Ctrl-C nor a site's cancel (a SIGINT) could stop its jobs."""
+    proc = site.start_paused("rule:find_duplicates", sigint=signal.SIG_IGN)
+    assert site.stop(proc, signal.SIGINT) != 0  # within 60 s, or the test fails
+    again = site.run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert site.combined.read_bytes() == reference
+    site.assert_consistent()
+
+
 def test_a_second_driver_is_refused_while_the_first_lives(site):
     proc = site.start_paused("rule:find_duplicates")
     try:
