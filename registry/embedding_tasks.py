@@ -87,20 +87,8 @@ class EmbeddingTasks:
                 "production": {"product": prod.id if prod is not None else None},
                 "params": dict(params),
             }
-            s.add(
-                QueuedRun(
-                    id=row.id,
-                    pipeline="embedding_task",
-                    config=config,
-                    profile=profile,
-                    user=self.user,
-                    state="queued",
-                    cancel_requested=False,
-                    submitted_at=row.submitted_at,
-                    progress={},
-                    log_tail="",
-                    products=[],
-                )
+            self._add_queued_run(
+                s, row.id, "embedding_task", config, profile, submitted_at=row.submitted_at
             )
             s.flush()
             return _task_dict(row)

@@ -74,22 +74,36 @@ class RunQueue:
         if not isinstance(config, dict):
             raise ValidationError("a run's config must be a mapping of keys to values")
         with self.session() as s:
-            row = QueuedRun(
-                id=str(uuid.uuid4()),
-                pipeline=pipeline,
-                config=config,
-                profile=profile,
-                user=self.user,
-                state="queued",
-                cancel_requested=False,
-                submitted_at=utcnow(),
-                progress={},
-                log_tail="",
-                products=[],
-            )
-            s.add(row)
+            row = self._add_queued_run(s, str(uuid.uuid4()), pipeline, config, profile)
             s.flush()
             return _queued_dict(row)
+
+    def _add_queued_run(
+        self: Registry,
+        s,
+        run_id: str,
+        pipeline: str,
+        config: dict[str, Any],
+        profile: str,
+        submitted_at: datetime | None = None,
+    ) -> QueuedRun:
+        """A new ``queued`` run of the acting user in session ``s`` (a submitted run, or the
+        run that computes an embedding task)."""
+        row = QueuedRun(
+            id=run_id,
+            pipeline=pipeline,
+            config=config,
+            profile=profile,
+            user=self.user,
+            state="queued",
+            cancel_requested=False,
+            submitted_at=submitted_at or utcnow(),
+            progress={},
+            log_tail="",
+            products=[],
+        )
+        s.add(row)
+        return row
 
     def _queued(self: Registry, s, run_id: str) -> QueuedRun:
         row = s.get(QueuedRun, str(run_id)) if isinstance(run_id, str) else None
