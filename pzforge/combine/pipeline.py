@@ -152,15 +152,28 @@ def resolve_duplicates(
     out_resolution: str | Path,
 ) -> None:
     """Rank group members by the configured criteria; mark or choose the rows to keep."""
-    import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from pzforge.combine import resolve
 
     catalog, _margin = catalog_paths(partitioned)
-    table = resolve.resolve_duplicates(catalog, pd.read_parquet(groups), settings)
-    io.write_parquet(pa.Table.from_pandas(table, preserve_index=False), out_resolution)
-    log.info("tie_result counts: %s", table["tie_result"].value_counts().to_dict())
+    counts: dict[int, int] = {}
+    chunks = resolve.resolve_duplicates(catalog, pq.read_table(groups), settings)
+    with io.atomic_path(out_resolution) as tmp:
+        writer = None
+        try:
+            for chunk in chunks:  # whole groups at a time: memory does not grow with rows
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, **io.PARQUET_KWARGS)
+                writer.write_table(table.cast(writer.schema))
+                for code, n in chunk["tie_result"].value_counts().items():
+                    counts[int(code)] = counts.get(int(code), 0) + int(n)
+        finally:
+            if writer is not None:
+                writer.close()
+    log.info("tie_result counts: %s", dict(sorted(counts.items())))
 
 
 def write_combined_catalog(

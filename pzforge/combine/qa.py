@@ -25,26 +25,43 @@ import numpy as np
 import pandas as pd
 
 from pzforge.combine import resolve
-from pzforge.combine.summary import read_valid_rows
+from pzforge.combine.qa_scan import MemberIndex, QARows, scan_rows, scan_settings, subsample
+from pzforge.combine.summary import pair_member_rows, survey_codes, survey_pair_counts
 from pzforge.io import atomic_path, write_json, write_text
+from pzforge.strings import as_arrow_strings
+from pzforge.tiles.partition import HEALPIX
+
+PairEnds = tuple[np.ndarray, np.ndarray]  # each pair's two ends as rows of the member table
 
 MAX_SURVEYS_SHOWN = 40
 
 
+def read_members(resolution_file: str | Path | None) -> pd.DataFrame:
+    """The resolution columns the QA report needs; ids and surveys as Arrow-backed strings
+    (no Python object per member: 2M members at 20M rows)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = ["id", "survey", "z", "tie_result", "group_id", HEALPIX]
+    if not resolution_file:
+        return resolve.empty_resolution()[columns]
+    strings = pd.ArrowDtype(pa.string())
+    mapper = {pa.string(): strings, pa.large_string(): strings}.get
+    return pq.read_table(resolution_file, columns=columns).to_pandas(types_mapper=mapper)
+
+
 def residual_pairs(
-    pairs: pd.DataFrame, resolution: pd.DataFrame, ties: str, seed: int
+    ends: PairEnds, resolution: pd.DataFrame, ties: str, seed: int
 ) -> dict[str, int]:
     """Pairs within the radius whose two rows both survive remove mode, by kind."""
-    if len(pairs) == 0 or len(resolution) == 0:
+    a, b = ends
+    if len(a) == 0 or len(resolution) == 0:
         return {"total": 0, "both_unresolved": 0, "other": 0}
-    removed = resolve.apply_mode(resolution, "remove", ties, seed)
-    keep = dict(zip(removed["id"].astype(str), removed["keep"].to_numpy(bool), strict=True))
-    tie = dict(zip(removed["id"].astype(str), removed["tie_result"].to_numpy(), strict=True))
-    a, b = pairs["id_a"].astype(str), pairs["id_b"].astype(str)
-    both = a.map(keep).fillna(False).to_numpy(bool) & b.map(keep).fillna(False).to_numpy(bool)
-    unresolved = (a.map(tie) == resolve.UNRESOLVED).to_numpy() & (
-        b.map(tie) == resolve.UNRESOLVED
-    ).to_numpy()
+    removed = resolve.apply_mode(resolution[["group_id", "tie_result"]], "remove", ties, seed)
+    keep = removed["keep"].to_numpy(bool)
+    tie = removed["tie_result"].to_numpy()
+    both = keep[a] & keep[b]
+    unresolved = (tie[a] == resolve.UNRESOLVED) & (tie[b] == resolve.UNRESOLVED)
     return {
         "total": int(both.sum()),
         "both_unresolved": int((both & unresolved).sum()),
@@ -53,25 +70,25 @@ def residual_pairs(
 
 
 def survey_pair_rates(
-    pairs: pd.DataFrame, members: pd.DataFrame, totals: pd.Series
+    ends: PairEnds, members: pd.DataFrame, totals: pd.Series
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows of survey i (index) with at least one duplicate in survey j (columns): counts and
     shares of survey i's valid rows."""
     surveys = list(totals.index)
     counts = pd.DataFrame(0, index=surveys, columns=surveys, dtype=np.int64)
-    if len(pairs):
-        survey = dict(zip(members["id"].astype(str), members["survey"].astype(str), strict=True))
-        a, b = pairs["id_a"].astype(str), pairs["id_b"].astype(str)
-        ends = pd.DataFrame(
+    a, b = ends
+    if len(a):
+        codes, names = survey_codes(members["survey"])
+        ends_table = pd.DataFrame(  # (member row, its survey, the other end's survey)
             {
-                "id": pd.concat([a, b], ignore_index=True),
-                "own": pd.concat([a.map(survey), b.map(survey)], ignore_index=True),
-                "other": pd.concat([b.map(survey), a.map(survey)], ignore_index=True),
+                "row": np.concatenate([a, b]),
+                "own": np.concatenate([codes[a], codes[b]]),
+                "other": np.concatenate([codes[b], codes[a]]),
             }
         ).drop_duplicates()
-        found = ends.groupby(["own", "other"]).size()
+        found = ends_table.groupby(["own", "other"]).size()
         for (own, other), n in found.items():
-            counts.loc[own, other] = int(n)
+            counts.loc[names[own], names[other]] = int(n)
     shares = counts.div(totals.reindex(surveys).replace(0, np.nan), axis=0).fillna(0.0)
     return counts, shares
 
@@ -93,23 +110,25 @@ def build_qa(
     catalog_dir, _margin = catalog_paths(partitioned)
     summary = read_json(summary_file)
     pairs = pd.read_parquet(pairs_file) if pairs_file else _no_pairs()
-    resolution = pd.read_parquet(resolution_file) if resolution_file else resolve.empty_resolution()
+    members = read_members(resolution_file)
+    ends = pair_member_rows(pairs, members["id"]) if len(pairs) else (np.zeros(0, int),) * 2
     # partitions are read in sky order: the same rows, in the same order, every run
-    rows = qa_rows(catalog_dir, resolution["id"])
-    totals = survey_text(rows).value_counts().sort_index()
-    members = resolution[["id", "survey", "z", "tie_result", "group_id"]]
-    pair_info = _pair_table(pairs, members)
-    counts, shares = survey_pair_rates(pairs, members, totals)
-    residual = residual_pairs(pairs, resolution, settings["ties"], settings["seed"])
+    index = MemberIndex(as_arrow_strings(members["id"]), members[HEALPIX].to_numpy(np.int64))
+    rows = scan_rows(catalog_dir, index, scan_settings(settings))
+    totals = rows.totals
+    pair_info = _pair_table(pairs, ends, members)
+    counts, shares = survey_pair_rates(ends, members, totals)
+    residual = residual_pairs(ends, members, settings["ties"], settings["seed"])
+    groups = int(members["group_id"].nunique())
     numbers = {
-        "rows_valid": len(rows),
+        "rows_valid": rows.rows,
         "pairs": len(pairs),
-        "groups": int(resolution["group_id"].nunique()),
+        "groups": groups,
         "tie_reasons": summary.get("tie_reasons"),
         "residual_pairs_after_remove": residual,
         "pairs_within_delta_z": int((pair_info["dz"] <= settings["delta_z"] + 1e-12).sum()),
         "pairs_dz_over_0.15_1pz": int((pair_info["dz_1pz"] > 0.15).sum()),
-        "survey_pair_pairs": _pair_matrix(pairs, members, list(totals.index)),
+        "survey_pair_pairs": _pair_matrix(pairs, members),
         "survey_pair_rows": {
             i: {j: int(v) for j, v in r.items() if v} for i, r in counts.iterrows()
         },
@@ -118,8 +137,8 @@ def build_qa(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = {
-        "sky.png": ("Sky: inputs and duplicates", _plot_sky(rows, resolution, settings)),
-        "sky_fields.png": ("Dense fields", _plot_fields(rows, resolution, settings)),
+        "sky.png": ("Sky: inputs and duplicates", _plot_sky(rows, len(members), groups)),
+        "sky_fields.png": ("Dense fields", _plot_fields(rows, scan_settings(settings))),
         "redshift_per_survey.png": ("Redshift per survey", _plot_z_hist(rows)),
         "duplicate_pairs.png": ("Duplicate pairs", _plot_pairs(pair_info, settings)),
         "survey_pairs.png": ("Duplicates per survey pair", _plot_matrix(counts, shares)),
@@ -139,10 +158,9 @@ def _no_pairs() -> pd.DataFrame:
     )
 
 
-def _pair_table(pairs: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
-    z = dict(zip(members["id"].astype(str), members["z"].to_numpy(float), strict=True))
-    za = pairs["id_a"].astype(str).map(z).to_numpy(float)
-    zb = pairs["id_b"].astype(str).map(z).to_numpy(float)
+def _pair_table(pairs: pd.DataFrame, ends: PairEnds, members: pd.DataFrame) -> pd.DataFrame:
+    z = members["z"].to_numpy(dtype=np.float64, na_value=np.nan)
+    za, zb = z[ends[0]], z[ends[1]]
     dz = np.abs(za - zb)
     return pd.DataFrame(
         {
@@ -153,9 +171,7 @@ def _pair_table(pairs: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _pair_matrix(pairs: pd.DataFrame, members: pd.DataFrame, surveys: list[str]) -> dict:
-    from pzforge.combine.summary import survey_pair_counts
-
+def _pair_matrix(pairs: pd.DataFrame, members: pd.DataFrame) -> dict:
     if len(pairs) == 0:
         return {}
     table = survey_pair_counts(pairs, members)
@@ -198,64 +214,17 @@ def _mollweide_xy(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return -lon, np.radians(dec)
 
 
-QA_COLUMNS = ["survey", "ra", "dec", "z", "z_flag_homogenized"]
-
-
-def qa_rows(catalog_dir: str | Path, member_ids: pd.Series) -> pd.DataFrame:
-    """Every valid input row's survey (categorical), position, z and flag, and ``member``:
-    whether its id is one of ``member_ids`` (a duplicate group's). Read partition by partition,
-    the ids (the largest column) never all at once: about 30 bytes a row instead of 100."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from pzforge.tiles.partition import partition_files
-
-    files = partition_files(catalog_dir)
-    if not files:
-        rows = read_valid_rows(catalog_dir, QA_COLUMNS)
-        return rows.assign(member=pd.Series(dtype=bool))
-    members = pa.array(member_ids.astype(str).tolist(), type=pa.string())
-    tables = []
-    for path in files:
-        table = pq.read_table(path, columns=["id", *QA_COLUMNS])
-        member = pc.is_in(table["id"], value_set=members)
-        survey = table["survey"].dictionary_encode()
-        table = table.drop_columns(["id"]).set_column(0, "survey", survey)
-        tables.append(table.append_column("member", member))
-    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
-
-
-def survey_text(rows: pd.DataFrame) -> pd.Series:
-    """The survey column as ``astype(str)`` gives it, converted once from the categories (a
-    handful) rather than row by row: at 10M rows each row-by-row conversion costs seconds."""
-    survey = rows["survey"]
-    if isinstance(survey.dtype, pd.CategoricalDtype) and not survey.isna().any():
-        names = pd.array([str(c) for c in survey.cat.categories], dtype=str)
-        return pd.Series(names.take(survey.cat.codes.to_numpy()), index=rows.index)
-    return survey.astype(str)
-
-
-def _subsample(n: int, limit: int, seed: int = 0) -> np.ndarray:
-    if n <= limit:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
-
-
-def _plot_sky(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[str, Any]) -> Any:
+def _plot_sky(rows: QARows, n_members: int, n_groups: int) -> Any:
     plt = _plt()
-    limit = int(settings.get("max_points", 200_000))
     fig = plt.figure(figsize=(12, 10.5))
-    surveys = survey_text(rows)
-    colours = _survey_colours(surveys.unique().tolist())
+    colours = _survey_colours(list(rows.totals.index))
     ax = fig.add_subplot(2, 1, 1, projection="mollweide")
-    pick = _subsample(len(rows), limit)
-    sample = rows.iloc[pick]
+    sample = rows.sample
     for survey, part in sample.groupby(sample["survey"].astype(str), sort=True):
         x, y = _mollweide_xy(part["ra"].to_numpy(float), part["dec"].to_numpy(float))
-        n = int((surveys == survey).sum())
+        n = int(rows.totals.get(survey, 0))
         ax.scatter(x, y, s=4, color=colours[survey], label=f"{survey} ({n})", linewidths=0)
-    ax.set_title(f"Valid input rows by survey ({len(rows)} rows)")
+    ax.set_title(f"Valid input rows by survey ({rows.rows} rows)")
     _sky_axes(ax)
     ax.legend(
         loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, markerscale=3, frameon=False
@@ -263,13 +232,12 @@ def _plot_sky(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[str, 
     ax2 = fig.add_subplot(2, 1, 2, projection="mollweide")
     x, y = _mollweide_xy(sample["ra"].to_numpy(float), sample["dec"].to_numpy(float))
     ax2.scatter(x, y, s=2, color="0.8", linewidths=0, label="no duplicate")
-    dup = rows.loc[rows["member"].to_numpy(dtype=bool)]
-    dup = dup.iloc[_subsample(len(dup), limit)]
+    dup = rows.member_sample
     x, y = _mollweide_xy(dup["ra"].to_numpy(float), dup["dec"].to_numpy(float))
     ax2.scatter(
-        x, y, s=6, color="crimson", linewidths=0, label=f"in a duplicate group ({len(resolution)})"
+        x, y, s=6, color="crimson", linewidths=0, label=f"in a duplicate group ({n_members})"
     )
-    ax2.set_title(f"Duplicate group members ({resolution['group_id'].nunique()} groups)")
+    ax2.set_title(f"Duplicate group members ({n_groups} groups)")
     _sky_axes(ax2)
     ax2.legend(
         loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, markerscale=3, frameon=False
@@ -277,44 +245,11 @@ def _plot_sky(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[str, 
     return fig
 
 
-def dense_fields(rows: pd.DataFrame, n: int = 6, cell_deg: float = 1.0) -> list[dict]:
-    """The ``n`` densest sky cells (``cell_deg`` boxes, at least 20 rows, none next to a denser
-    one already chosen), with the extent of their rows (1-99 percentiles): where a zoomed map is
-    worth drawing."""
-    if len(rows) == 0:
-        return []
-    ra = rows["ra"].to_numpy(float)
-    dec = rows["dec"].to_numpy(float)
-    cells = pd.DataFrame({"i": np.floor(ra / cell_deg), "j": np.floor(dec / cell_deg)})
-    counts = cells.value_counts().sort_index()  # deterministic order before the stable sort
-    counts = counts.sort_values(ascending=False, kind="stable")
-    out: list[dict] = []
-    chosen: list[tuple[float, float]] = []
-    for (i, j), count in counts.items():
-        if count < 20 or len(out) == n:
-            break
-        if any(abs(i - ci) <= 2 and abs(j - cj) <= 2 for ci, cj in chosen):
-            continue
-        chosen.append((i, j))
-        inside = (cells["i"].to_numpy() == i) & (cells["j"].to_numpy() == j)
-        lo_ra, hi_ra = np.percentile(ra[inside], [1, 99])
-        lo_dec, hi_dec = np.percentile(dec[inside], [1, 99])
-        pad = max(hi_ra - lo_ra, hi_dec - lo_dec, 0.02) * 0.08
-        out.append(
-            {
-                "ra": (lo_ra - pad, hi_ra + pad),
-                "dec": (lo_dec - pad, hi_dec + pad),
-                "rows": int(count),
-            }
-        )
-    return out
-
-
-def _plot_fields(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[str, Any]) -> Any:
+def _plot_fields(rows: QARows, limit: int) -> Any:
     plt = _plt()
     from matplotlib.ticker import MaxNLocator
 
-    fields = dense_fields(rows)
+    fields = rows.fields
     ncol = min(3, max(len(fields), 1))
     nrow = int(np.ceil(max(len(fields), 1) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.8 * nrow), squeeze=False)
@@ -322,19 +257,15 @@ def _plot_fields(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[st
         axes[0, 0].text(0.5, 0.5, "no dense field", ha="center", va="center")
         axes[0, 0].set_axis_off()
         return fig
-    colours = _survey_colours(survey_text(rows).unique().tolist())
-    member = rows["member"].to_numpy(dtype=bool)
-    limit = int(settings.get("max_points", 200_000))
+    colours = _survey_colours(list(rows.totals.index))
     for ax in axes.flat[len(fields) :]:
         ax.set_visible(False)
-    ra = rows["ra"].to_numpy(float)
-    dec = rows["dec"].to_numpy(float)
     for ax, field in zip(axes.flat, fields, strict=False):
-        box = (ra >= field["ra"][0]) & (ra <= field["ra"][1])
-        box &= (dec >= field["dec"][0]) & (dec <= field["dec"][1])
-        idx = np.flatnonzero(box)
-        idx = idx[_subsample(len(idx), limit)]
-        part = rows.iloc[idx]
+        box = field.table
+        member = box["member"].to_numpy(dtype=bool)
+        ra, dec = box["ra"].to_numpy(float), box["dec"].to_numpy(float)
+        idx = subsample(len(box), limit)
+        part = box.iloc[idx]
         for survey, sub in part.groupby(part["survey"].astype(str), sort=True):
             ax.scatter(
                 sub["ra"], sub["dec"], s=5, color=colours[survey], label=survey, linewidths=0
@@ -349,12 +280,12 @@ def _plot_fields(rows: pd.DataFrame, resolution: pd.DataFrame, settings: dict[st
             linewidths=0.6,
             label="in a duplicate group",
         )
-        ax.set_xlim(field["ra"][1], field["ra"][0])  # RA grows to the left
-        ax.set_ylim(*field["dec"])
-        ax.set_aspect(1 / max(np.cos(np.radians(np.mean(field["dec"]))), 0.05))
+        ax.set_xlim(field.ra[1], field.ra[0])  # RA grows to the left
+        ax.set_ylim(*field.dec)
+        ax.set_aspect(1 / max(np.cos(np.radians(np.mean(field.dec))), 0.05))
         ax.set_title(
-            f"RA {np.mean(field['ra']):.2f}, Dec {np.mean(field['dec']):.2f}: "
-            f"{int(box.sum())} rows, {int(member[box].sum())} in groups",
+            f"RA {np.mean(field.ra):.2f}, Dec {np.mean(field.dec):.2f}: "
+            f"{len(box)} rows, {int(member.sum())} in groups",
             fontsize=9,
         )
         ax.set_xlabel("RA (deg)", fontsize=8)
@@ -379,10 +310,9 @@ def _sky_axes(ax: Any) -> None:
     ax.set_ylabel("Dec", fontsize=8)
 
 
-def _plot_z_hist(rows: pd.DataFrame) -> Any:
+def _plot_z_hist(rows: QARows) -> Any:
     plt = _plt()
-    text = survey_text(rows)
-    surveys = sorted(text.unique())[:MAX_SURVEYS_SHOWN]
+    surveys = list(rows.z)[:MAX_SURVEYS_SHOWN]
     n = max(len(surveys), 1)
     ncol = min(4, n)
     nrow = int(np.ceil(n / ncol))
@@ -391,16 +321,12 @@ def _plot_z_hist(rows: pd.DataFrame) -> Any:
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     for ax, survey in zip(axes.flat, surveys, strict=False):
-        part = rows.loc[(text == survey).to_numpy(bool), "z"].to_numpy(float)
-        z = part[np.isfinite(part)]
-        if len(z):
-            hi = max(float(np.quantile(z, 0.995)) * 1.05, 0.01)
-            ax.hist(
-                np.clip(z, None, hi), bins=40, range=(min(0.0, z.min()), hi), color=colours[survey]
-            )
-        no_z = int((~np.isfinite(part)).sum())
+        z = rows.z[survey]
+        if z.finite:  # counted partition by partition (qa_scan), drawn as one histogram
+            edges = z.edges
+            ax.hist(edges[:-1], bins=edges, weights=z.counts, color=colours[survey])
         ax.set_title(
-            f"{survey}: {len(part)} rows" + (f", {no_z} without z" if no_z else ""), fontsize=9
+            f"{survey}: {z.rows} rows" + (f", {z.no_z} without z" if z.no_z else ""), fontsize=9
         )
         ax.set_xlabel("z", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -13,11 +13,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from pzforge.combine import resolve
+from pzforge.errors import PipelineError
 from pzforge.io import read_json
+from pzforge.strings import as_arrow_strings
 from pzforge.tables import Block, Lines, Table, render_text
 from pzforge.tiles.partition import catalog_paths, partition_files
 
@@ -32,16 +35,76 @@ def read_valid_rows(catalog_dir: str | Path, columns: Sequence[str]) -> pd.DataF
     return pads.dataset(files, format="parquet").to_table(columns=list(columns)).to_pandas()
 
 
+def valid_counts(catalog_dir: str | Path) -> pd.DataFrame:
+    """Per survey (sorted by name): valid rows, stars and rows without a redshift, counted
+    partition by partition so that the catalog is never held whole (flat memory at any size:
+    reading the three columns of 20M rows at once cost the summary job a GiB)."""
+    parts = []
+    for path in partition_files(catalog_dir):
+        df = pq.read_table(path, columns=["survey", "z", "z_flag_homogenized"]).to_pandas()
+        star = (df["z_flag_homogenized"].astype("float64") == resolve.STAR_FLAG).to_numpy()
+        flags = pd.DataFrame({"rows": 1, "stars": star, "no_z": df["z"].isna().to_numpy()})
+        parts.append(flags.groupby(df["survey"].astype(str).to_numpy()).sum())
+    if not parts:
+        return pd.DataFrame({"rows": [], "stars": [], "no_z": []}, dtype=np.int64)
+    return pd.concat(parts).groupby(level=0).sum().astype(np.int64).sort_index()
+
+
+def value_counts(parquet: str | Path, column: str) -> pd.Series:
+    """Rows per value of ``column`` in a Parquet file, read a row group at a time."""
+    counts: dict[str, int] = {}
+    for batch in pq.ParquetFile(parquet).iter_batches(columns=[column], batch_size=1 << 18):
+        for item in pc.value_counts(batch.column(0)).to_pylist():
+            key = str(item["values"])
+            counts[key] = counts.get(key, 0) + item["counts"]
+    return pd.Series(counts, dtype=np.int64).sort_index()
+
+
+def pair_member_rows(pairs: pd.DataFrame, ids: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The row in ``ids`` (the resolution's member ids) of each pair's two ends.
+
+    Arrow's hash lookup: Python dicts keyed by millions of ids cost the summary and QA jobs
+    GiBs and minutes at 20M rows. Every pair end is a group member, or the tables disagree.
+    """
+    ids = as_arrow_strings(ids)
+    ends = []
+    for column in ("id_a", "id_b"):
+        found = pc.index_in(as_arrow_strings(pairs[column]), value_set=ids)
+        if found.null_count:
+            missing = pc.filter(pairs[column].to_numpy(), pc.is_null(found))[:3].to_pylist()
+            raise PipelineError(f"duplicate pairs name ids that are in no group: {missing}")
+        ends.append(found.to_numpy(zero_copy_only=False).astype(np.int64))
+    return ends[0], ends[1]
+
+
+def survey_codes(surveys: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's survey as a code into the sorted survey names (as ``astype(str)`` spells them)."""
+    codes, uniques = pd.factorize(surveys, sort=True)
+    names = [str(u) for u in uniques]
+    if (codes < 0).any():  # a missing survey: spelled as astype(str) would
+        names.append(str(surveys[codes < 0].iloc[0]))
+        codes = np.where(codes < 0, len(names) - 1, codes)
+    order = np.argsort(np.array(names, dtype=object), kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return rank[codes], [names[i] for i in order]
+
+
 def survey_pair_counts(pairs: pd.DataFrame, resolution: pd.DataFrame) -> pd.DataFrame:
     """Duplicate pairs per (survey_a, survey_b) with survey_a <= survey_b; columns survey_a,
     survey_b, pairs. Pairs whose ends are in one survey are repeats inside that survey."""
-    survey = dict(zip(resolution["id"].astype(str), resolution["survey"].astype(str), strict=True))
-    a = pairs["id_a"].astype(str).map(survey)
-    b = pairs["id_b"].astype(str).map(survey)
-    lo = np.where(a <= b, a, b)
-    hi = np.where(a <= b, b, a)
-    counts = pd.DataFrame({"survey_a": lo, "survey_b": hi}).value_counts().rename("pairs")
-    return counts.reset_index().sort_values(["survey_a", "survey_b"], ignore_index=True)
+    ia, ib = pair_member_rows(pairs, resolution["id"])
+    codes, names = survey_codes(resolution["survey"])
+    a, b = codes[ia], codes[ib]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keys, counts = np.unique(lo * len(names) + hi, return_counts=True)
+    return pd.DataFrame(
+        {
+            "survey_a": [names[k // len(names)] for k in keys],
+            "survey_b": [names[k % len(names)] for k in keys],
+            "pairs": counts.astype(np.int64),
+        }
+    )
 
 
 def build_summary(
@@ -60,9 +123,9 @@ def build_summary(
     for path in stats_files:
         stats = read_json(path)
         catalogs[stats["catalog"]] = stats
-    combined = pq.read_table(combined_parquet, columns=["survey"]).to_pandas()
+    out_counts = value_counts(combined_parquet, "survey")
     catalog_dir, _margin = catalog_paths(partitioned)
-    valid = read_valid_rows(catalog_dir, ["survey", "z", "z_flag_homogenized"])
+    valid = valid_counts(catalog_dir)
     summary: dict[str, Any] = {
         "mode": mode,
         "ties": ties if mode == "remove" else None,
@@ -70,25 +133,26 @@ def build_summary(
         "catalogs": catalogs,
         "rows_in": sum(c["rows_in"] for c in catalogs.values()),
         "rows_valid": sum(c["rows_out"] for c in catalogs.values()),
-        "rows_without_redshift": int(valid["z"].isna().sum()),
-        "rows_out": len(combined),
+        "rows_without_redshift": int(valid["no_z"].sum()),
+        "rows_out": int(out_counts.sum()),
         "partition": read_json(Path(partitioned) / "partition.json"),
         "outputs": list(outputs),
     }
-    out_counts = combined["survey"].value_counts()
     if mode == "concatenate" or not resolution_files:
         summary["duplicates"] = None
         summary["tie_reasons"] = None
         summary["per_survey"] = {
             str(s): {
-                "rows_valid": int(n),
-                "without_redshift": int(valid.loc[valid["survey"] == s, "z"].isna().sum()),
+                "rows_valid": int(row.rows),
+                "without_redshift": int(row.no_z),
                 "in_output": int(out_counts.get(s, 0)),
             }
-            for s, n in valid["survey"].value_counts().sort_index().items()
+            for s, row in valid.iterrows()
         }
         return summary
-    resolution = pd.read_parquet(resolution_files[0])
+    resolution = pd.read_parquet(
+        resolution_files[0], columns=["id", "group_id", "survey", "tie_result", "tie_reason"]
+    )
     pairs = pd.read_parquet(duplicate_files[0]) if duplicate_files else None
     sizes = resolution.groupby("group_id").size()
     summary["duplicates"] = {
@@ -108,16 +172,12 @@ def build_summary(
 def _per_survey(
     valid: pd.DataFrame, resolution: pd.DataFrame, out_counts: pd.Series
 ) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """The tie_reason counts, and per survey over all valid rows: without duplicate, isolated
-    stars, group members by tie_result, rows without redshift, rows in the output.
+    """The tie_reason counts, and per survey over all valid rows (``valid``: counts per survey,
+    :func:`valid_counts`): without duplicate, isolated stars, group members by tie_result,
+    rows without redshift, rows in the output.
 
-    Rows without a duplicate are all rows minus group members (no id lookup: the summary reads
-    three columns of the valid rows)."""
-    surveys = valid["survey"].astype(str)
-    star = (valid["z_flag_homogenized"].astype("float64") == resolve.STAR_FLAG).to_numpy()
-    rows = surveys.value_counts()
-    stars = surveys[star].value_counts()
-    no_z = surveys[valid["z"].isna().to_numpy()].value_counts()
+    Rows without a duplicate are all rows minus group members (no id lookup)."""
+    rows, stars, no_z = valid["rows"], valid["stars"], valid["no_z"]
     members = resolution.groupby([resolution["survey"].astype(str), "tie_result"]).size()
     in_groups = resolution["survey"].astype(str).value_counts()
     out: dict[str, dict[str, int]] = {}

@@ -202,8 +202,9 @@ def test_load_members_keeps_group_order_and_names_missing_members(tmp_path):
 
     catalog = _one_partition(tmp_path, ["x", "y", "z", "w"])
     groups = pd.DataFrame({"id": ["z", "x", "w"], "group_id": [1, 1, 2]})
-    out = load_members(catalog, groups, ["z"])
+    out = load_members(catalog, groups, ["z"]).to_pandas()
     assert out["id"].tolist() == ["z", "x", "w"]
+    assert out["group_id"].tolist() == [1, 1, 2]
     assert out["z"].tolist() == [2.0, 0.0, 3.0]
     assert out["_healpix_29"].tolist() == [2000, 0, 3000]  # for the lookup when writing
     with pytest.raises(PipelineError, match=r"not found .*\['q'\]"):
@@ -422,3 +423,43 @@ def test_group_columns():
     assert out["n_members"].tolist() == [3, 3, 3, 2, 2]
     assert out.loc["a", "group_surveys"] == "DESI,VVDS" and out.loc["d", "group_surveys"] == "X"
     assert out.loc["a", "compared_to"] == "b,c"
+
+
+@pytest.mark.parametrize(
+    "mode,ties", [("mark", "keep_all"), ("remove", "keep_all"), ("remove", "draw_one")]
+)
+def test_resolution_in_chunks_equals_resolution_at_once(tmp_path, mode, ties):
+    """Chunks of whole groups (7 members a chunk here) give the table resolved at once, draws
+    included; no chunk cuts a group."""
+    from pzforge.combine.resolve import group_chunks, resolve_duplicates
+
+    rng = np.random.default_rng(5)
+    n = 400
+    ids = [f"c:{i:04d}" for i in range(n)]
+    part = tmp_path / "cat" / "dataset" / "Norder=0" / "Dir=0" / "Npix=1.parquet"
+    part.parent.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "id": ids,
+            "z": np.round(rng.choice([0.5, 0.5005, 0.9, np.nan], n), 4),
+            "z_flag_homogenized": pd.array(rng.choice([3, 4, 6], n), dtype="Int8"),
+            "survey": rng.choice(["A", "B", "C"], n),
+            "catalog": rng.choice(["c1", "c2"], n),
+            "_healpix_29": np.arange(n) * 1000,
+        }
+    ).to_parquet(part)
+    group_of = np.sort(rng.integers(1, 120, n))  # 2-9 members a group, sorted by group
+    groups = pd.DataFrame({"id": rng.permutation(ids), "group_id": group_of})
+    groups = groups[groups.groupby("group_id")["id"].transform("size") > 1]
+    settings = {"mode": mode, "ties": ties, "seed": 3, "criteria": [], "delta_z": 0.001}
+    at_once = list(resolve_duplicates(tmp_path / "cat", groups, settings, chunk_members=10**6))
+    chunked = list(resolve_duplicates(tmp_path / "cat", groups, settings, chunk_members=7))
+    assert len(at_once) == 1 and len(chunked) > 20
+    pd.testing.assert_frame_equal(pd.concat(chunked, ignore_index=True), at_once[0])
+    if ties == "draw_one":
+        assert (at_once[0]["tie_result"] == 2).any()  # the draws were exercised
+    sorted_groups = np.sort(groups["group_id"].to_numpy())
+    spans = list(group_chunks(sorted_groups, 7))
+    assert spans[0][0] == 0 and spans[-1][1] == len(sorted_groups)
+    for (_, stop), (start, _) in zip(spans[:-1], spans[1:], strict=True):
+        assert stop == start and sorted_groups[stop - 1] < sorted_groups[start]

@@ -139,6 +139,8 @@ rule summarize_run:
         "../../envs/pzforge.yaml"
     log:
         f"{LOGS}/summarize_run/summarize_run.log",
+    benchmark:
+        f"{BENCH}/summarize_run/summarize_run.tsv"
     script:
         "../../scripts/summarize_run.py"
 
