@@ -159,20 +159,14 @@ def resolve_duplicates(
 
     catalog, _margin = catalog_paths(partitioned)
     counts: dict[int, int] = {}
-    chunks = resolve.resolve_duplicates(catalog, pq.read_table(groups), settings)
-    with io.atomic_path(out_resolution) as tmp:
-        writer = None
-        try:
-            for chunk in chunks:  # whole groups at a time: memory does not grow with rows
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema, **io.PARQUET_KWARGS)
-                writer.write_table(table.cast(writer.schema))
-                for code, n in chunk["tie_result"].value_counts().items():
-                    counts[int(code)] = counts.get(int(code), 0) + int(n)
-        finally:
-            if writer is not None:
-                writer.close()
+
+    def tables():  # whole groups at a time: memory does not grow with the rows
+        for chunk in resolve.resolve_duplicates(catalog, pq.read_table(groups), settings):
+            for code, n in chunk["tie_result"].value_counts().items():
+                counts[int(code)] = counts.get(int(code), 0) + int(n)
+            yield pa.Table.from_pandas(chunk, preserve_index=False)
+
+    io.write_parquet_stream(tables(), out_resolution)
     log.info("tie_result counts: %s", dict(sorted(counts.items())))
 
 

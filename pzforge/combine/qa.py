@@ -128,7 +128,7 @@ def build_qa(
         "residual_pairs_after_remove": residual,
         "pairs_within_delta_z": int((pair_info["dz"] <= settings["delta_z"] + 1e-12).sum()),
         "pairs_dz_over_0.15_1pz": int((pair_info["dz_1pz"] > 0.15).sum()),
-        "survey_pair_pairs": _pair_matrix(pairs, members),
+        "survey_pair_pairs": _pair_matrix(pairs, ends, members),
         "survey_pair_rows": {
             i: {j: int(v) for j, v in r.items() if v} for i, r in counts.iterrows()
         },
@@ -171,10 +171,10 @@ def _pair_table(pairs: pd.DataFrame, ends: PairEnds, members: pd.DataFrame) -> p
     )
 
 
-def _pair_matrix(pairs: pd.DataFrame, members: pd.DataFrame) -> dict:
+def _pair_matrix(pairs: pd.DataFrame, ends: PairEnds, members: pd.DataFrame) -> dict:
     if len(pairs) == 0:
         return {}
-    table = survey_pair_counts(pairs, members)
+    table = survey_pair_counts(pairs, members, ends)
     out: dict[str, dict[str, int]] = {}
     for a, b, n in table.itertuples(index=False):
         out.setdefault(a, {})[b] = int(n)

@@ -315,6 +315,13 @@ def apply_mode(
     return out
 
 
+def _groups_table(groups: pa.Table | pd.DataFrame) -> pa.Table:
+    """The groups (id, group_id) as Arrow: find_duplicates' file read with pyarrow, or a frame."""
+    if isinstance(groups, pd.DataFrame):
+        return pa.Table.from_pandas(groups[["id", "group_id"]], preserve_index=False)
+    return groups
+
+
 def load_members(
     catalog_dir: str | Path, groups: pa.Table | pd.DataFrame, columns: list[str]
 ) -> pa.Table:
@@ -324,8 +331,7 @@ def load_members(
     Kept in Arrow (about 60 bytes a member): pandas objects cost 0.7 KB a member, which made
     resolution the job that grew with the catalog (1.27 GiB at 20M rows)."""
     wanted = list(dict.fromkeys(["id", *columns, HEALPIX]))
-    if isinstance(groups, pd.DataFrame):
-        groups = pa.Table.from_pandas(groups[["id", "group_id"]], preserve_index=False)
+    groups = _groups_table(groups)
     ids = as_arrow_strings(groups["id"])
     if len(ids) == 0:
         return pa.table({"id": ids, "group_id": pa.array([], pa.int64())})
@@ -387,8 +393,7 @@ def resolve_duplicates(
         "catalog",
         *[c["column"] for c in settings.criteria],
     ]
-    if isinstance(groups, pd.DataFrame):
-        groups = pa.Table.from_pandas(groups[["id", "group_id"]], preserve_index=False)
+    groups = _groups_table(groups)
     group_ids = groups["group_id"].to_numpy()
     if len(group_ids) and (np.diff(group_ids) < 0).any():  # find_duplicates writes them sorted
         groups = groups.take(pc.sort_indices(groups, sort_keys=[("group_id", "ascending")]))

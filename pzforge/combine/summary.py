@@ -90,10 +90,15 @@ def survey_codes(surveys: pd.Series) -> tuple[np.ndarray, list[str]]:
     return rank[codes], [names[i] for i in order]
 
 
-def survey_pair_counts(pairs: pd.DataFrame, resolution: pd.DataFrame) -> pd.DataFrame:
+def survey_pair_counts(
+    pairs: pd.DataFrame,
+    resolution: pd.DataFrame,
+    ends: tuple[np.ndarray, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Duplicate pairs per (survey_a, survey_b) with survey_a <= survey_b; columns survey_a,
-    survey_b, pairs. Pairs whose ends are in one survey are repeats inside that survey."""
-    ia, ib = pair_member_rows(pairs, resolution["id"])
+    survey_b, pairs. Pairs whose ends are in one survey are repeats inside that survey.
+    ``ends``: :func:`pair_member_rows` when the caller has them already."""
+    ia, ib = pair_member_rows(pairs, resolution["id"]) if ends is None else ends
     codes, names = survey_codes(resolution["survey"])
     a, b = codes[ia], codes[ib]
     lo, hi = np.minimum(a, b), np.maximum(a, b)

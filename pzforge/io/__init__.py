@@ -13,6 +13,7 @@ from pzforge.io.atomic import (
     read_json,
     write_json,
     write_parquet,
+    write_parquet_stream,
     write_text,
 )
 
@@ -60,5 +61,6 @@ __all__ = [
     "read_table",
     "write_json",
     "write_parquet",
+    "write_parquet_stream",
     "write_text",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,3 +53,26 @@ def write_parquet(table: pa.Table, path: str | Path, **kwargs: Any) -> None:
 
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, **(PARQUET_KWARGS | kwargs))
+
+
+def write_parquet_stream(tables: Iterable[pa.Table], path: str | Path, **kwargs: Any) -> int:
+    """One Parquet file from tables that come one at a time (bounded memory), written
+    atomically: the first table's schema is the file's, the others are cast to it. Returns
+    the rows written; an error on the way leaves no file."""
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with atomic_path(path) as tmp:
+        writer = None
+        try:
+            for table in tables:
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, **(PARQUET_KWARGS | kwargs))
+                writer.write_table(table.cast(writer.schema))
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"no table to write to {path}")
+    return rows

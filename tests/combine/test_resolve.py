@@ -463,3 +463,33 @@ def test_resolution_in_chunks_equals_resolution_at_once(tmp_path, mode, ties):
     assert spans[0][0] == 0 and spans[-1][1] == len(sorted_groups)
     for (_, stop), (start, _) in zip(spans[:-1], spans[1:], strict=True):
         assert stop == start and sorted_groups[stop - 1] < sorted_groups[start]
+
+
+def test_a_resolution_that_fails_leaves_the_previous_file_untouched(tmp_path):
+    """The step's failure path: the member lookup fails while the resolution file is being
+    streamed; the file from before is left byte for byte, and no temporary file stays."""
+    from pzforge.combine.pipeline import resolve_duplicates
+    from pzforge.errors import PipelineError
+
+    part = tmp_path / "input" / "catalog" / "dataset" / "Norder=0" / "Dir=0" / "Npix=1.parquet"
+    part.parent.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "id": ["x", "y"],
+            "z": [0.1, 0.2],
+            "z_flag_homogenized": pd.array([3, 4], dtype="Int8"),
+            "survey": ["A", "B"],
+            "catalog": ["c1", "c2"],
+            "_healpix_29": [0, 1000],
+        }
+    ).to_parquet(part)
+    groups = tmp_path / "groups.parquet"
+    pd.DataFrame({"id": ["x", "q"], "group_id": [1, 1]}).to_parquet(groups)
+    out = tmp_path / "out" / "resolution.parquet"
+    out.parent.mkdir()
+    out.write_bytes(b"the resolution of an earlier run")
+    settings = {"mode": "mark", "ties": "keep_all", "seed": 1, "criteria": [], "delta_z": 0.001}
+    with pytest.raises(PipelineError, match=r"not found .*\['q'\]"):
+        resolve_duplicates(tmp_path / "input", groups, settings, out)
+    assert out.read_bytes() == b"the resolution of an earlier run"
+    assert [p.name for p in out.parent.iterdir()] == ["resolution.parquet"]
